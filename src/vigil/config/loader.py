@@ -1,0 +1,189 @@
+"""Reads a vigil.yaml: YAML with line numbers kept, ${ENV} interpolation, complete validation.
+
+Every problem found is reported at once, each with the file, the line, the key path, what was
+expected and what was found, so a user fixes the whole file in one pass."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+from pydantic import ValidationError
+
+Path_ = tuple[str | int, ...]
+
+_ENV_RE = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-(.*?))?\}")
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    file: str
+    line: int | None
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        key = f" {self.path}:" if self.path else ""
+        return f"{where}:{key} {self.message}"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[ConfigProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def format_path(path: Path_) -> str:
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def _walk_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: list[tuple[Path_, int]]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key_node, value_node in node.value:
+            key = key_node.value
+            if key in seen:
+                dups.append((path + (key,), key_node.start_mark.line + 1))
+            seen.add(key)
+            lines[path + (key,)] = key_node.start_mark.line + 1
+            _walk_lines(value_node, path + (key,), lines, dups)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines[path + (i,)] = item.start_mark.line + 1
+            _walk_lines(item, path + (i,), lines, dups)
+
+
+def _interpolate(data: Any, path: Path_, env: Mapping[str, str], missing: list[tuple[Path_, str]]) -> Any:
+    if isinstance(data, dict):
+        return {k: _interpolate(v, path + (k,), env, missing) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_interpolate(v, path + (i,), env, missing) for i, v in enumerate(data)]
+    if isinstance(data, str) and "$" in data:
+        def sub(m: re.Match[str]) -> str:
+            if m.group(0) == "$$":
+                return "$"
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            missing.append((path, name))
+            return ""
+        return _ENV_RE.sub(sub, data)
+    return data
+
+
+def _line_for(path: Path_, lines: dict[Path_, int]) -> int | None:
+    # The deepest part of the path that exists in the file (a missing key reports its parent's line).
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
+    return None
+
+
+def read_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> tuple[Any, dict[Path_, int]]:
+    """Parse YAML text; return the data (with ${ENV} substituted) and a key-path -> line map."""
+    env = os.environ if env is None else env
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError([ConfigProblem(file, line, "", f"invalid YAML: {problem}")]) from None
+    lines: dict[Path_, int] = {}
+    dups: list[tuple[Path_, int]] = []
+    if node is not None:
+        _walk_lines(node, (), lines, dups)
+    problems = [ConfigProblem(file, ln, format_path(p), "duplicate key; each key may appear once")
+                for p, ln in dups]
+    missing: list[tuple[Path_, str]] = []
+    data = _interpolate(data, (), env, missing)
+    for p, name in missing:
+        problems.append(ConfigProblem(
+            file, _line_for(p, lines), format_path(p),
+            f"environment variable {name} is not set; set it, or write ${{{name}:-default}}"))
+    if problems:
+        raise ConfigError(problems)
+    return data, lines
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return type(value).__name__ if len(repr(value)) > 60 else repr(value)
+    return repr(value)
+
+
+def _get(data: Any, path: Path_) -> Any:
+    for part in path:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _clean_loc(loc: Path_, data: Any) -> Path_:
+    """Drop what pydantic adds to a location that is not a key in the file: the tag of a
+    discriminated union (probes[0].http.url -> probes[0].url) and validator names."""
+    out: list[str | int] = []
+    tag_dropped = False
+    for part in loc:
+        if isinstance(part, str) and (part.startswith("function-") or part == "tagged-union"):
+            continue
+        if out and isinstance(out[-1], int) and isinstance(part, str) and not tag_dropped:
+            item = _get(data, tuple(out))
+            if isinstance(item, dict) and item.get("kind") == part:
+                tag_dropped = True
+                continue
+        tag_dropped = False
+        out.append(part)
+    return tuple(out)
+
+
+def problems_from_validation(exc: ValidationError, file: str, lines: dict[Path_, int],
+                             data: Any) -> list[ConfigProblem]:
+    out: list[ConfigProblem] = []
+    for err in exc.errors(include_url=False):
+        path = _clean_loc(tuple(err["loc"]), data)
+        msg = err["msg"].replace("Value error, ", "")
+        etype = err["type"]
+        if etype == "extra_forbidden":
+            msg = "unknown key; check its spelling and where it is indented"
+        elif etype == "missing":
+            msg = "required key is missing"
+        elif "found" not in msg and "input" in err and not isinstance(err["input"], dict):
+            msg = f"{msg}; found {_describe(err['input'])}"
+        out.append(ConfigProblem(file, _line_for(path, lines), format_path(path), msg))
+    return out
+
+
+def load_file(path: str | os.PathLike[str]) -> tuple[Any, dict[Path_, int], str]:
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError([ConfigProblem(file, None, "", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([ConfigProblem(file, None, "", f"cannot read file: {exc}")]) from None
+    data, lines = read_yaml(text, file)
+    return data, lines, file

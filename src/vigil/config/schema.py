@@ -1,0 +1,142 @@
+"""The root of the configuration schema (vigil.yaml)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+
+from vigil.config.loader import ConfigError, ConfigProblem, load_file, problems_from_validation, read_yaml
+from vigil.config.sources import MetricSource, Probe
+from vigil.config.types import Duration, Secret, Strict
+
+_SERVICE_NAME = re.compile(r"^[a-z0-9]([a-z0-9_-]{0,62})$")
+
+
+class Service(Strict):
+    name: str
+    description: str = ""
+    depends_on: list[str] = Field(default_factory=list)
+    labels: dict[str, str] = Field(default_factory=dict)
+    probes: list[Probe] = Field(default_factory=list)
+    metrics: list[MetricSource] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _SERVICE_NAME.match(v):
+            raise ValueError(f"service name {v!r} must be lowercase letters, digits, '-' or '_' (max 63)")
+        return v
+
+    def probe_names(self) -> list[str]:
+        """Each probe's name: its own, or its kind, numbered when a kind repeats."""
+        names: list[str] = []
+        for p in self.probes:
+            base = p.name or p.kind
+            name, n = base, 2
+            while name in names:
+                name, n = f"{base}-{n}", n + 1
+            names.append(name)
+        return names
+
+
+class Retention(Strict):
+    raw: Duration = 14 * 86400.0
+    rollup_1m: Duration = 90 * 86400.0
+    rollup_1h: Duration = 400 * 86400.0
+
+
+class StoreConfig(Strict):
+    url: str = "sqlite:///vigil.db"
+    retention: Retention = Retention()
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not v.startswith(("sqlite://", "postgresql")):
+            raise ValueError("store url must be sqlite:///path.db or postgresql+psycopg://user@host/db")
+        return v
+
+
+class ApiKey(Strict):
+    name: str
+    key: Secret
+
+
+class ServerConfig(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    api_keys: list[ApiKey] = Field(default_factory=list)
+
+
+class EngineConfig(Strict):
+    tick: Duration = Field(1.0, description="how often the pipeline runs over new data")
+    max_concurrency: int = Field(200, ge=1, description="probes and scrapes in flight at once")
+
+
+class VigilConfig(Strict):
+    services: list[Service] = Field(default_factory=list)
+    store: StoreConfig = StoreConfig()
+    server: ServerConfig = ServerConfig()
+    engine: EngineConfig = EngineConfig()
+
+    @model_validator(mode="after")
+    def _references(self) -> "VigilConfig":
+        names = [s.name for s in self.services]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ValueError(f"duplicate service names: {', '.join(dup)}")
+        known = set(names)
+        for s in self.services:
+            for d in s.depends_on:
+                if d not in known:
+                    raise ValueError(f"service {s.name!r} depends_on unknown service {d!r}")
+        _check_acyclic({s.name: s.depends_on for s in self.services})
+        return self
+
+    def service(self, name: str) -> Service:
+        for s in self.services:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+
+def _check_acyclic(graph: dict[str, list[str]]) -> None:
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        if state.get(node) == 1:
+            cycle = trail[trail.index(node):] + [node]
+            raise ValueError(f"depends_on forms a cycle: {' -> '.join(cycle)}")
+        if state.get(node) == 2:
+            return
+        state[node] = 1
+        for dep in graph.get(node, []):
+            visit(dep, trail + [node])
+        state[node] = 2
+
+    for n in graph:
+        visit(n, [])
+
+
+def validate(data: object, file: str, lines: dict) -> VigilConfig:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([ConfigProblem(file, 1, "", "the file must be a mapping of keys (services:, store:, ...)")])
+    try:
+        return VigilConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(problems_from_validation(exc, file, lines, data)) from None
+
+
+def load_config(path: str | Path) -> VigilConfig:
+    """Read and validate a vigil.yaml; raises ConfigError listing every problem."""
+    data, lines, file = load_file(path)
+    return validate(data, file, lines)
+
+
+def parse_config(text: str, file: str = "<string>", env: dict[str, str] | None = None) -> VigilConfig:
+    data, lines = read_yaml(text, file, env)
+    return validate(data, file, lines)

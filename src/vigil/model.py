@@ -1,0 +1,165 @@
+"""Domain types shared by every stage of the loop. Plain, slotted dataclasses: cheap to build in
+hot paths, easy to read in tests."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+# --------------------------------------------------------------------------- series identity
+
+_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_SELECTOR_RE = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(.*)\})?\s*$', re.S)
+_PAIR_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesKey:
+    """A time series is a metric name plus labels, as in Prometheus. Labels are kept sorted so equal
+    series compare and hash equal whatever order the labels arrived in."""
+
+    name: str
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def of(cls, name: str, labels: Mapping[str, str] | None = None) -> "SeriesKey":
+        if not _NAME_RE.match(name):
+            raise ValueError(f"invalid metric name {name!r}: use letters, digits, '_' and ':'")
+        items = tuple(sorted((labels or {}).items()))
+        for k, v in items:
+            if not _LABEL_RE.match(k):
+                raise ValueError(f"invalid label name {k!r} on {name}: use letters, digits and '_'")
+            if not isinstance(v, str):
+                raise ValueError(f"label {k!r} on {name} must be a string, got {type(v).__name__}")
+        return cls(name, items)
+
+    @classmethod
+    def parse(cls, text: str) -> "SeriesKey":
+        """Parse `name{a="x",b="y"}` (Prometheus notation)."""
+        m = _SELECTOR_RE.match(text)
+        if not m or not m.group(1):
+            raise ValueError(f'invalid series {text!r}: expected name{{label="value",...}}')
+        labels: dict[str, str] = {}
+        body = (m.group(2) or "").strip()
+        pos = 0
+        while pos < len(body):
+            pm = _PAIR_RE.match(body, pos)
+            if not pm:
+                raise ValueError(f"invalid series {text!r}: cannot parse labels at {body[pos:]!r}")
+            labels[pm.group(1)] = bytes(pm.group(2), "utf-8").decode("unicode_escape")
+            pos = pm.end()
+        return cls.of(m.group(1), labels)
+
+    @property
+    def label_map(self) -> dict[str, str]:
+        return dict(self.labels)
+
+    def __str__(self) -> str:
+        if not self.labels:
+            return self.name
+        inner = ",".join(f'{k}="{_escape(v)}"' for k, v in self.labels)
+        return f"{self.name}{{{inner}}}"
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@dataclass(slots=True)
+class Sample:
+    key: SeriesKey
+    ts: float  # seconds since the epoch
+    value: float
+
+
+# --------------------------------------------------------------------------- health
+
+class Health(str, enum.Enum):
+    UNKNOWN = "unknown"
+    HEALTHY = "healthy"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass(slots=True)
+class ProbeResult:
+    service: str
+    probe: str
+    ts: float
+    ok: bool
+    latency_s: float
+    detail: str = ""
+    # Extra numbers a probe measured (e.g. tls_days_left, status_code); also stored as samples.
+    values: dict[str, float] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- judgement
+
+@dataclass(slots=True)
+class Score:
+    """A detector's judgement of one point: 0 normal .. 1 certainly anomalous, with why."""
+
+    value: float
+    reason: str = ""
+
+
+class Severity(str, enum.Enum):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+@dataclass(slots=True)
+class Signal:
+    """Something worth attention, produced by a detector, a rule, or a forecast; incidents are made
+    of signals."""
+
+    ts: float
+    service: str
+    series: str
+    kind: str  # anomaly | threshold | absence | rate_of_change | trend | slo_burn | leak | drift | capacity | probe
+    severity: Severity
+    score: float
+    reason: str
+    source: str  # the detector or rule that produced it
+    window_start: float | None = None
+    window_end: float | None = None
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Forecast:
+    """Predictions with uncertainty: mean plus lo/hi per interval level (e.g. {80: (lo, hi)})."""
+
+    ts: np.ndarray
+    mean: np.ndarray
+    intervals: dict[int, tuple[np.ndarray, np.ndarray]]
+    model: str
+    fallback_reason: str | None = None
+
+
+@dataclass(slots=True)
+class Decision:
+    """A decision the engine took, with the inputs it looked at and the rule that produced it."""
+
+    ts: float
+    kind: str  # e.g. scale, remediate, notify, incident
+    subject: str
+    rule: str
+    inputs: dict[str, Any]
+    result: dict[str, Any]
+
+
+@dataclass(slots=True)
+class Event:
+    """One line of the event log: something that happened, for the timeline."""
+
+    ts: float
+    kind: str
+    service: str | None
+    message: str
+    data: dict[str, Any] = field(default_factory=dict)
