@@ -22,6 +22,10 @@ err_console = Console(stderr=True)
 BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
     "ingest": "vigil.bench.ingest:app",
     "probes": "vigil.bench.probes:app",
+    "nab": "vigil.bench.nab:app",
+    "detect": "vigil.bench.detect:app",
+    "forecast": "vigil.bench.forecast:app",
+    "autoscale": "vigil.bench.autoscale:app",
 })
 
 
