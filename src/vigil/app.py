@@ -1,0 +1,53 @@
+"""build_app(config) -> (ASGI app, engine): wiring only, no globals."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from fastapi import FastAPI
+
+from vigil import __version__
+from vigil.clock import Clock
+from vigil.config import VigilConfig
+from vigil.engine import Engine
+from vigil.web.api import api_router, public_router
+from vigil.web.auth import ApiKeys
+
+
+def build_app(config: VigilConfig, clock: Clock | None = None, store: Any = None,
+              collectors: Any = None, stages: Any = None) -> tuple[FastAPI, Engine]:
+    if store is None:
+        from vigil.store import open_store
+        store = open_store(config.store.url, config.store.retention)
+    engine = Engine(config, store, clock=clock, collectors=collectors, stages=stages)
+    keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys})
+    app = FastAPI(title="vigil", version=__version__,
+                  description="vigil's REST API. Every /api/v1 endpoint needs an API key: "
+                              "`Authorization: Bearer <key>`.")
+    app.include_router(public_router(engine))
+    app.include_router(api_router(engine, keys))
+    app.state.engine = engine
+    return app, engine
+
+
+async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+    """Run uvicorn until cancelled. The engine's lifecycle is the caller's, not the server's."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
+                            access_log=False)
+    server = uvicorn.Server(config)
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # the caller owns signals
+    task = asyncio.create_task(server.serve())
+    try:
+        if ready is not None:
+            while not server.started and not task.done():
+                await asyncio.sleep(0.02)
+            ready.set()
+        await task
+    except asyncio.CancelledError:
+        server.should_exit = True
+        await asyncio.wait_for(asyncio.shield(task), timeout=5)
+        raise

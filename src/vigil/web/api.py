@@ -1,0 +1,162 @@
+"""The REST API: health, metrics, services, series, range queries, pushed samples, events.
+
+Read endpoints are plain `def` (FastAPI runs them on its thread pool, each with its own store
+connection); writes go through the engine's single writer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, ORJSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from vigil.model import SeriesKey
+from vigil.web.auth import ApiKeys
+from vigil.web.push import PushError, parse_json_batch, parse_prometheus_text
+from vigil.web.timeparse import parse_time
+
+MAX_PUSH_BYTES = 64 * 1024 * 1024
+RESOLUTIONS = ("auto", "raw", "1m", "1h")
+
+
+def public_router(engine: Any) -> APIRouter:
+    r = APIRouter(tags=["health"])
+
+    @r.get("/healthz", summary="Liveness: the process answers")
+    def healthz() -> dict[str, str]:
+        return {"status": "alive"}
+
+    @r.get("/readyz", summary="Readiness: the store answers and the engine runs")
+    def readyz() -> Response:
+        problems = []
+        try:
+            if not engine.store.ping():
+                problems.append("store not reachable")
+        except Exception as exc:
+            problems.append(f"store not reachable: {type(exc).__name__}")
+        if not engine.running:
+            problems.append("engine not running")
+        body = {"status": "ready" if not problems else "not ready", "problems": problems}
+        return JSONResponse(body, status_code=200 if not problems else 503)
+
+    @r.get("/metrics", summary="vigil's own metrics, Prometheus text format")
+    def metrics() -> Response:
+        return Response(generate_latest(engine.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return r
+
+
+def _bad(detail: str, **extra: Any) -> HTTPException:
+    return HTTPException(status_code=400, detail={"error": detail, **extra} if extra else detail)
+
+
+def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
+    r = APIRouter(prefix="/api/v1", dependencies=[Depends(keys)], default_response_class=ORJSONResponse)
+    store = engine.store
+
+    def service_view(rec: Any, health_rows: list[dict]) -> dict[str, Any]:
+        probes = [
+            {"probe": h["probe"], "health": _value(h["health"]), "since": h["since"], "detail": h["detail"]}
+            for h in health_rows if h["service"] == rec.name
+        ]
+        return {"name": rec.name, "description": rec.description, "depends_on": rec.depends_on,
+                "labels": rec.labels, "health": engine.health().get(rec.name, "unknown"), "probes": probes}
+
+    @r.get("/services", summary="Services with their current health")
+    def services() -> dict[str, Any]:
+        rows = store.health()
+        return {"services": [service_view(s, rows) for s in store.services()]}
+
+    @r.get("/services/{name}", summary="One service")
+    def service(name: str) -> dict[str, Any]:
+        for s in store.services():
+            if s.name == name:
+                return service_view(s, store.health())
+        raise HTTPException(404, detail=f"no service named {name!r}")
+
+    @r.get("/series", summary="List series, filtered by name and labels")
+    def series(match: str | None = Query(None, description='selector, e.g. http_requests{service="web"}'),
+               name: str | None = None, limit: int = Query(1000, ge=1, le=100_000)) -> dict[str, Any]:
+        matchers: dict[str, str] | None = None
+        if match:
+            try:
+                sel = SeriesKey.parse(match)
+            except ValueError as exc:
+                raise _bad(str(exc)) from None
+            name, matchers = sel.name, sel.label_map
+        found = store.list_series(name=name, matchers=matchers, limit=limit)
+        return {"series": [{"series": str(s.key), "name": s.key.name, "labels": s.key.label_map,
+                            "first_ts": s.first_ts, "last_ts": s.last_ts} for s in found]}
+
+    @r.get("/query", summary="Range query over raw or rolled-up data")
+    def query(series: str = Query(..., description='one series, e.g. cpu{service="web"}'),
+              start: str = Query("-1h", description="epoch s, RFC 3339, 'now' or relative like -1h"),
+              end: str = Query("now"), step: str | None = Query(None, description="e.g. 60s; mean per step"),
+              resolution: str = Query("auto", description="auto | raw | 1m | 1h")) -> dict[str, Any]:
+        now = engine.clock.now()
+        try:
+            key = SeriesKey.parse(series)
+            t0, t1 = parse_time(start, now), parse_time(end, now)
+            step_s = None
+            if step is not None:
+                from vigil.config.types import parse_duration
+                step_s = parse_duration(step)
+        except Exception as exc:
+            raise _bad(str(exc)) from None
+        if t1 < t0:
+            raise _bad(f"end ({end}) is before start ({start})")
+        if resolution not in RESOLUTIONS:
+            raise _bad(f"resolution must be one of {', '.join(RESOLUTIONS)}; found {resolution!r}")
+        if step_s is not None and step_s <= 0:
+            raise _bad("step must be more than 0s")
+        res = store.query_range(key, t0, t1, step=step_s, resolution=resolution)
+        return {"series": str(key), "start": t0, "end": t1, "step": step_s, "resolution": res.resolution,
+                "count": int(len(res.ts)), "ts": res.ts.tolist(), "values": res.values.tolist()}
+
+    @r.post("/samples", summary="Push samples: a JSON batch or Prometheus text, written whole or not at all",
+            status_code=200)
+    async def push(request: Request) -> dict[str, Any]:
+        body = await request.body()
+        if len(body) > MAX_PUSH_BYTES:
+            raise HTTPException(413, detail=f"body too large: {len(body)} bytes, at most {MAX_PUSH_BYTES}")
+        ctype = request.headers.get("content-type", "application/json").split(";")[0].strip()
+        now = engine.clock.now()
+        if ctype == "application/json":
+            parse = parse_json_batch
+        elif ctype in ("text/plain", "application/openmetrics-text"):
+            parse = parse_prometheus_text
+        else:
+            raise HTTPException(415, detail=f"unsupported content type {ctype!r}; send application/json "
+                                            "or text/plain (Prometheus exposition)")
+        try:
+            cols = await run_in_threadpool(parse, body, now) if len(body) > 65536 else parse(body, now)
+        except PushError as exc:
+            raise HTTPException(400, detail={"error": exc.message, "errors": exc.errors}) from None
+        written = await engine.ingest(cols.keys, cols.ts, cols.values)
+        return {"written": written}
+
+    @r.get("/events", summary="The event log, newest first")
+    def events(since: str | None = None, service: str | None = None, kind: str | None = None,
+               limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
+        try:
+            t0 = parse_time(since, engine.clock.now()) if since else None
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        evs = store.events(since=t0, service=service, kind=kind, limit=limit)
+        return {"events": [{"ts": e.ts, "kind": e.kind, "service": e.service, "message": e.message,
+                            "data": e.data} for e in evs]}
+
+    @r.get("/probes", summary="Recent probe results")
+    def probes(service: str | None = None, probe: str | None = None,
+               limit: int = Query(100, ge=1, le=10_000)) -> dict[str, Any]:
+        rows = store.probe_results(service=service, probe=probe, limit=limit)
+        return {"results": [{"service": p.service, "probe": p.probe, "ts": p.ts, "ok": p.ok,
+                             "latency_s": p.latency_s, "detail": p.detail, "values": p.values} for p in rows]}
+
+    return r
+
+
+def _value(h: Any) -> str:
+    return getattr(h, "value", h)
