@@ -167,7 +167,14 @@ def problems_from_validation(exc: ValidationError, file: str, lines: dict[Path_,
         path = _clean_loc(tuple(err["loc"]), data)
         msg = err["msg"].replace("Value error, ", "")
         etype = err["type"]
-        if etype == "extra_forbidden":
+        if etype == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            path = path + ("kind",)
+            msg = f"unknown kind {ctx.get('tag')!r}; expected one of: {ctx.get('expected_tags')}"
+        elif etype == "union_tag_not_found":
+            path = path + ("kind",)
+            msg = f"required key is missing; expected one of: {err.get('ctx', {}).get('expected_tags', '')}"
+        elif etype == "extra_forbidden":
             msg = "unknown key; check its spelling and where it is indented"
         elif etype == "missing":
             msg = "required key is missing"

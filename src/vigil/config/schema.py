@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator
 
-from vigil.config.loader import ConfigError, ConfigProblem, load_file, problems_from_validation, read_yaml
+from vigil.config.scaling import ScalingPolicyConfig
+from vigil.config.loader import (ConfigError, ConfigProblem, format_path, load_file, problems_from_validation,
+                                 read_yaml)
 from vigil.config.sources import MetricSource, Probe
 from vigil.config.types import Duration, Secret, Strict
 
@@ -21,6 +23,7 @@ class Service(Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     probes: list[Probe] = Field(default_factory=list)
     metrics: list[MetricSource] = Field(default_factory=list)
+    scaling: ScalingPolicyConfig | None = None
 
     @field_validator("name")
     @classmethod
@@ -81,20 +84,6 @@ class VigilConfig(Strict):
     server: ServerConfig = ServerConfig()
     engine: EngineConfig = EngineConfig()
 
-    @model_validator(mode="after")
-    def _references(self) -> "VigilConfig":
-        names = [s.name for s in self.services]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"duplicate service names: {', '.join(dup)}")
-        known = set(names)
-        for s in self.services:
-            for d in s.depends_on:
-                if d not in known:
-                    raise ValueError(f"service {s.name!r} depends_on unknown service {d!r}")
-        _check_acyclic({s.name: s.depends_on for s in self.services})
-        return self
-
     def service(self, name: str) -> Service:
         for s in self.services:
             if s.name == name:
@@ -102,33 +91,70 @@ class VigilConfig(Strict):
         raise KeyError(name)
 
 
-def _check_acyclic(graph: dict[str, list[str]]) -> None:
-    state: dict[str, int] = {}
+def _reference_problems(cfg: VigilConfig, file: str, lines: dict) -> list[ConfigProblem]:
+    """Checks across services (names unique, depends_on known and acyclic), each reported at the
+    exact key in the file."""
+    def at(*path: str | int) -> tuple[int | None, str]:
+        return lines.get(tuple(path)), format_path(tuple(path))
 
-    def visit(node: str, trail: list[str]) -> None:
+    problems: list[ConfigProblem] = []
+    seen: dict[str, int] = {}
+    for i, s in enumerate(cfg.services):
+        if s.name in seen:
+            ln, p = at("services", i, "name")
+            problems.append(ConfigProblem(file, ln, p, f"duplicate service name {s.name!r} "
+                                          f"(also services[{seen[s.name]}])"))
+        seen.setdefault(s.name, i)
+    for i, s in enumerate(cfg.services):
+        for j, dep in enumerate(s.depends_on):
+            if dep not in seen:
+                ln, p = at("services", i, "depends_on", j)
+                problems.append(ConfigProblem(file, ln, p, f"service {s.name!r} depends_on unknown service "
+                                              f"{dep!r}; known: {', '.join(seen) or 'none'}"))
+    cycle = _find_cycle({s.name: [d for d in s.depends_on if d in seen] for s in cfg.services})
+    if cycle:
+        ln, p = at("services", seen[cycle[0]], "depends_on")
+        problems.append(ConfigProblem(file, ln, p, f"depends_on forms a cycle: {' -> '.join(cycle)}"))
+    return problems
+
+
+def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+
+    def visit(node: str, trail: list[str]) -> list[str] | None:
         if state.get(node) == 1:
-            cycle = trail[trail.index(node):] + [node]
-            raise ValueError(f"depends_on forms a cycle: {' -> '.join(cycle)}")
+            return trail[trail.index(node):] + [node]
         if state.get(node) == 2:
-            return
+            return None
         state[node] = 1
         for dep in graph.get(node, []):
-            visit(dep, trail + [node])
+            found = visit(dep, trail + [node])
+            if found:
+                return found
         state[node] = 2
+        return None
 
     for n in graph:
-        visit(n, [])
+        found = visit(n, [])
+        if found:
+            return found
+    return None
 
 
 def validate(data: object, file: str, lines: dict) -> VigilConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(file, 1, "", "the file must be a mapping of keys (services:, store:, ...)")])
+        raise ConfigError([ConfigProblem(file, lines.get((), 1), "",
+                                         "the file must be a mapping of keys (services:, store:, ...)")])
     try:
-        return VigilConfig.model_validate(data)
+        cfg = VigilConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, file, lines, data)) from None
+    problems = _reference_problems(cfg, file, lines)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
 
 
 def load_config(path: str | Path) -> VigilConfig:
