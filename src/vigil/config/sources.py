@@ -3,11 +3,21 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
 from vigil.config.types import Duration, Secret, Strict
+
+
+def _check_timing(interval: float, timeout: float) -> None:
+    if interval <= 0:
+        raise ValueError("interval must be more than 0s")
+    if timeout <= 0:
+        raise ValueError("timeout must be more than 0s")
+    if timeout > interval:
+        raise ValueError(f"timeout ({timeout:g}s) must not exceed interval ({interval:g}s)")
 
 
 class ProbeBase(Strict):
@@ -19,12 +29,7 @@ class ProbeBase(Strict):
 
     @model_validator(mode="after")
     def _timeout_within_interval(self) -> "ProbeBase":
-        if self.interval <= 0:
-            raise ValueError("interval must be more than 0s")
-        if self.timeout <= 0:
-            raise ValueError("timeout must be more than 0s")
-        if self.timeout > self.interval:
-            raise ValueError(f"timeout ({self.timeout:g}s) must not exceed interval ({self.interval:g}s)")
+        _check_timing(self.interval, self.timeout)
         return self
 
 
@@ -79,6 +84,21 @@ class ScrapeSource(Strict):
     rates: bool = Field(True, description="turn counters into per-second rates")
     headers: dict[str, Secret] = Field(default_factory=dict)
 
+    @field_validator("include", "exclude")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+        return v
+
+    @model_validator(mode="after")
+    def _timing(self) -> "ScrapeSource":
+        _check_timing(self.interval, self.timeout)
+        return self
+
     @field_validator("quantiles")
     @classmethod
     def _quantiles(cls, v: list[float]) -> list[float]:
@@ -98,6 +118,22 @@ class PromqlSource(Strict):
     range: Duration | None = Field(None, description="if set, run a range query over this window")
     step: Duration = 15.0
     headers: dict[str, Secret] = Field(default_factory=dict)
+
+    @field_validator("name")
+    @classmethod
+    def _metric_name(cls, v: str) -> str:
+        if not re.fullmatch(r"[a-zA-Z_:][a-zA-Z0-9_:]*", v):
+            raise ValueError(f"name {v!r} must be a metric name: letters, digits, '_' and ':'")
+        return v
+
+    @model_validator(mode="after")
+    def _timing(self) -> "PromqlSource":
+        _check_timing(self.interval, self.timeout)
+        if self.step <= 0:
+            raise ValueError("step must be more than 0s")
+        if self.range is not None and self.range / self.step > 11000:
+            raise ValueError(f"range/step gives {self.range / self.step:.0f} points; Prometheus allows 11,000")
+        return self
 
 
 MetricSource = Annotated[Union[ScrapeSource, PromqlSource], Field(discriminator="kind")]

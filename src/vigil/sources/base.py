@@ -1,0 +1,93 @@
+"""What every source shares: the `Collector` protocol, what a collection returns, and the samples a
+probe result becomes (so probes show up as series like any metric)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from vigil.model import ProbeResult, Sample, SeriesKey
+
+PROBE_KINDS = frozenset({"http", "tcp", "command"})
+METRIC_KINDS = frozenset({"scrape", "promql"})
+DETAIL_MAX = 240  # a detail is one line in an event log, not a dump of the body
+
+
+@dataclass(slots=True)
+class Collection:
+    """What one run of a collector produced. `probe` is set by probes; `error` by metric sources
+    that could not collect (the scheduler also sets it on a timeout or an unexpected exception)."""
+
+    service: str
+    source: str
+    ts: float
+    samples: list[Sample] = field(default_factory=list)
+    probe: ProbeResult | None = None
+    error: str | None = None
+
+
+@runtime_checkable
+class Collector(Protocol):
+    """One probe or metric source of one service. `collect` must not raise for a failing target:
+    a failure is a result (probes) or `Collection.error` (metric sources)."""
+
+    service: str
+    name: str
+    kind: str
+    interval: float
+    timeout: float
+
+    async def collect(self, now: float) -> Collection: ...
+
+
+def short(text: str) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= DETAIL_MAX else text[: DETAIL_MAX - 1] + "…"
+
+
+def probe_samples(result: ProbeResult) -> list[Sample]:
+    """probe_success, probe_duration_seconds and each measured value (probe_<value>, e.g.
+    probe_tls_days_left, probe_status_code), labelled with service and probe."""
+    labels = {"service": result.service, "probe": result.probe}
+    out = [
+        Sample(SeriesKey.of("probe_success", labels), result.ts, 1.0 if result.ok else 0.0),
+        Sample(SeriesKey.of("probe_duration_seconds", labels), result.ts, result.latency_s),
+    ]
+    for name, value in sorted(result.values.items()):
+        out.append(Sample(SeriesKey.of(f"probe_{name}", labels), result.ts, float(value)))
+    return out
+
+
+def failed_collection(collector: Collector, now: float, detail: str, latency_s: float) -> Collection:
+    """The result of a run that did not finish (timed out, or the collector broke its promise and
+    raised): a failing probe result for probes, an error for metric sources."""
+    detail = short(detail)
+    if collector.kind in PROBE_KINDS:
+        probe = ProbeResult(collector.service, collector.name, now, False, latency_s, detail)
+        return Collection(collector.service, collector.name, now, probe=probe, error=None)
+    return Collection(collector.service, collector.name, now, error=detail)
+
+
+class FakeCollector:
+    """A collector whose results a test scripts: each run pops the next outcome (True/False for a
+    probe result, a float to sleep that many clock seconds first, or an exception to raise)."""
+
+    def __init__(self, service: str, name: str, interval: float = 10.0, timeout: float = 5.0,
+                 kind: str = "http", outcomes: list[object] | None = None, clock: object = None) -> None:
+        self.service, self.name, self.kind = service, name, kind
+        self.interval, self.timeout = interval, timeout
+        self.outcomes = list(outcomes or [])
+        self.clock = clock
+        self.starts: list[float] = []
+
+    async def collect(self, now: float) -> Collection:
+        self.starts.append(now)
+        outcome = self.outcomes.pop(0) if self.outcomes else True
+        if isinstance(outcome, BaseException):
+            raise outcome
+        if isinstance(outcome, (int, float)) and not isinstance(outcome, bool):
+            await self.clock.sleep(float(outcome))  # type: ignore[union-attr]
+            outcome = True
+        ok = bool(outcome)
+        result = ProbeResult(self.service, self.name, now, ok, 0.001, "ok" if ok else "scripted failure")
+        return Collection(self.service, self.name, now, probe=result)
