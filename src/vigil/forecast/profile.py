@@ -29,6 +29,7 @@ from vigil.model import Forecast
 @dataclass(frozen=True, slots=True)
 class ProfileParams:
     profile_days: int = 7
+    profile_weeks: int = 3
     window_days: int = 28  # history beyond this is ignored (speed; old days say little)
     cal_origins: int = 7
     alphas: tuple[float, ...] = (0.05, 0.2, 0.5)
@@ -37,27 +38,30 @@ class ProfileParams:
     min_seasons: int = 3  # two to fit, one to calibrate on
 
 
-def _profile(block: np.ndarray, days: int, m: int) -> np.ndarray:
-    """(n, days*m) ending at the origin -> centred daily profile (n, m) indexed by phase."""
+def _profile(block: np.ndarray, units: int, m: int) -> np.ndarray:
+    """(n, >= units*m) ending at the origin -> centred profile (n, m) indexed by phase: the median over
+    the last `units` periods of each phase's deviation from its period's mean."""
     n = block.shape[0]
-    b = block[:, -days * m:].reshape(n, days, m)
+    b = block[:, -units * m:].reshape(n, units, m)
     dev = b - b.mean(axis=2, keepdims=True)
     s = np.median(dev, axis=1)
     return s - s.mean(axis=1, keepdims=True)
 
 
-def _forecast_from(G: np.ndarray, end: int, m: int, H: int, p: ProfileParams) -> np.ndarray:
-    """Fit on G[:, :end] and forecast H steps, for each alpha: (n_alpha, n, H)."""
-    days = min(p.profile_days, end // m)
-    s = _profile(G[:, :end], days, m)
-    run = min(end, max(2 * m, days * m))
+def _forecast_from(G: np.ndarray, end: int, m: int, units: int, H: int, p: ProfileParams) -> np.ndarray:
+    """Fit on G[:, :end] with period m profiled over up to `units` periods, forecast H steps, for each
+    alpha: (n_alpha, n, H)."""
+    units = min(units, end // m)
+    s = _profile(G[:, :end], units, m)
+    run = min(end, max(2 * m, units * m))
     start = end - run
     phase = (np.arange(start, end) - end) % m
     z = G[:, start:end] - s[:, phase]
     A = np.asarray(p.alphas)[:, None]
-    level = np.broadcast_to(z[:, :m].mean(axis=1), (len(p.alphas), G.shape[0])).copy()
+    warm = min(m, run)
+    level = np.broadcast_to(z[:, :warm].mean(axis=1), (len(p.alphas), G.shape[0])).copy()
     trend = np.zeros_like(level)
-    for t in range(m, run):
+    for t in range(warm, run):
         prev = level
         level = A * z[None, :, t] + (1 - A) * (prev + p.phi * trend)
         trend = p.beta * (level - prev) + (1 - p.beta) * p.phi * trend
@@ -66,18 +70,18 @@ def _forecast_from(G: np.ndarray, end: int, m: int, H: int, p: ProfileParams) ->
     return level[:, :, None] + trend[:, :, None] * damp + s[None, :, fut]
 
 
-def _variant(G: np.ndarray, H: int, m: int, p: ProfileParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Forecast (n_alpha, n, H) at the end, and calibration errors (n_alpha, K, n, m) in G's scale,
-    plus the calibration forecasts (n_alpha, K, n, m) so the caller can score on the original scale."""
-    n, t = G.shape
-    K = min(p.cal_origins, t // m - 2)
+def _variant(G: np.ndarray, H: int, day: int, m: int, units: int, K: int,
+             p: ProfileParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Forecast (n_alpha, n, H) at the end; calibration forecasts and errors (n_alpha, K, n, day) from
+    refits at the last K day boundaries, one day ahead each, in G's scale."""
+    t = G.shape[1]
     errs, fcs = [], []
     for k in range(1, K + 1):
-        end = t - k * m
-        fc = _forecast_from(G, end, m, m, p)
+        end = t - k * day
+        fc = _forecast_from(G, end, m, units, day, p)
         fcs.append(fc)
-        errs.append(G[None, :, end:end + m] - fc)
-    final = _forecast_from(G, t, m, H, p)
+        errs.append(G[None, :, end:end + day] - fc)
+    final = _forecast_from(G, t, m, units, H, p)
     return final, np.stack(errs, axis=1), np.stack(fcs, axis=1)
 
 
@@ -122,42 +126,51 @@ def profile_many(Y: np.ndarray, h: int, season_length: SeasonLength, levels: Seq
     F = np.where(empty[:, None], 0.0, F)
     H = max(h, 1)
 
-    # Additive variant, on the original scale.
-    add_fc, add_err, _ = _variant(F, H, m, p)
-    add_score = np.abs(add_err).mean(axis=(1, 3))  # (n_alpha, n)
-    # Log variant for series that never go negative; shift keeps zeros finite.
+    K = min(p.cal_origins, t // m - 2, W // m - 2)
     nonneg = (F >= 0).all(axis=1)
+    # Log scale for series that never go negative (growing traffic multiplies its daily swing); the
+    # shift keeps zeros finite.
     shift = 0.05 * np.abs(F).mean(axis=1, keepdims=True) + 1e-9
     L = np.log(np.where(nonneg[:, None], F, 0.0) + shift)
-    log_fc, log_err, log_cal = _variant(L, H, m, p)
-    K = add_err.shape[1]
     actual = np.stack([F[:, W - k * m:W - k * m + m] for k in range(1, K + 1)])  # (K, n, m)
-    log_score = np.abs(actual[None] - (np.exp(log_cal) - shift)).mean(axis=(1, 3))
-    log_score = np.where(nonneg[None], log_score, np.inf)
-
-    scores = np.concatenate([add_score, log_score])  # (2*n_alpha, n)
-    best = scores.argmin(axis=0)
-    na = len(p.alphas)
+    candidates = [(False, m, p.profile_days), (True, m, p.profile_days)]
+    week = seasons(season_length)[-1] if len(seasons(season_length)) > 1 else 7 * m
+    if W - K * m >= week + m:  # a weekly profile needs a week (plus a day for the level) at every origin
+        candidates += [(False, week, p.profile_weeks), (True, week, p.profile_weeks)]
     rows = np.arange(n)
-    use_log = best >= na
-    ai = best % na
-    mean_add = add_fc[ai, rows]
-    mean_log = log_fc[ai, rows]
-    band_add = _band(add_err[ai, :, rows].transpose(1, 0, 2), H, m, levels)
-    band_log = _band(log_err[ai, :, rows].transpose(1, 0, 2), H, m, levels)
+    best_score = np.full(n, np.inf)
+    best_fc = np.zeros((n, H))
+    best_lo = {lv: np.zeros((n, H)) for lv in levels}
+    best_hi = {lv: np.zeros((n, H)) for lv in levels}
+    chosen = np.zeros(n, dtype=int)
+    for v, (logged, period, units) in enumerate(candidates):
+        G = L if logged else F
+        fc, errs, cal = _variant(G, H, m, period, units, K, p)
+        if logged:
+            score = np.abs(actual[None] - (np.exp(cal) - shift)).mean(axis=(1, 3))
+            score = np.where(nonneg[None], score, np.inf)
+        else:
+            score = np.abs(errs).mean(axis=(1, 3))
+        ai = score.argmin(axis=0)
+        vs = score[ai, rows]
+        better = vs < best_score
+        if not better.any():
+            continue
+        mean_v = fc[ai, rows]
+        band = _band(errs[ai, :, rows].transpose(1, 0, 2), H, m, levels)
+        inv = (lambda x: np.exp(x) - shift) if logged else (lambda x: x)
+        best_score = np.where(better, vs, best_score)
+        best_fc = np.where(better[:, None], inv(mean_v), best_fc)
+        for lv in levels:
+            best_lo[lv] = np.where(better[:, None], inv(mean_v + band[lv][0]), best_lo[lv])
+            best_hi[lv] = np.where(better[:, None], inv(mean_v + band[lv][1]), best_hi[lv])
+        chosen = np.where(better, v, chosen)
 
-    sh = shift
-    mean = np.where(use_log[:, None], np.exp(mean_log) - sh, mean_add)
     floor = _floor_of(Y)
+    mean = best_fc[:, :h]
     if floor is not None:
         mean = np.maximum(mean, floor)
-    intervals = {}
-    for lv in levels:
-        lo = np.where(use_log[:, None], np.exp(mean_log + band_log[lv][0]) - sh, mean_add + band_add[lv][0])
-        hi = np.where(use_log[:, None], np.exp(mean_log + band_log[lv][1]) - sh, mean_add + band_add[lv][1])
-        intervals[lv] = (lo[:, :h], hi[:, :h])
-    mean = mean[:, :h]
-    intervals = order_intervals(mean, intervals, floor)
+    intervals = order_intervals(mean, {lv: (best_lo[lv][:, :h], best_hi[lv][:, :h]) for lv in levels}, floor)
     reasons: list[str | None] = [None] * n
     for i in np.flatnonzero(empty):
         reasons[i] = "no finite observations: forecast 0"
