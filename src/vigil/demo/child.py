@@ -26,7 +26,8 @@ def require_loopback(url: str) -> str:
 
 async def exit_with_parent(parent: int, stop: asyncio.Event, every_s: float = 1.0) -> None:
     """Set `stop` once the launcher `parent` is gone (we were re-parented), e.g. after a SIGKILL
-    that gave it no chance to clean up."""
+    that gave it no chance to clean up. The launcher passes its pid: reading our parent at start-up
+    would race with a launcher that dies while we start."""
     while not stop.is_set():
         if os.getppid() != parent:
             log.warning("launcher %d is gone; exiting", parent)

@@ -210,7 +210,7 @@ class Fleet:
 
     def _spawn_service(self, name: str, deps: dict[str, str], *, deadline: float, port: int = 0) -> FleetMember:
         argv = [sys.executable, "-m", "vigil.demo.service", "--name", name, "--host", HOST,
-                "--port", str(port), "--leak-cap-mb", str(self.leak_cap_mb), "--exit-with-parent"]
+                "--port", str(port), "--leak-cap-mb", str(self.leak_cap_mb), "--parent-pid", str(os.getpid())]
         for dep, url in deps.items():
             argv += ["--dependency", f"{dep}={url}"]
         if self.seed is not None:
@@ -252,7 +252,7 @@ class Fleet:
     def _spawn_load(self, url: str) -> subprocess.Popen[bytes]:
         argv = [sys.executable, "-m", "vigil.demo.load", "--url", url,
                 "--day-seconds", str(self.day_seconds), "--peak-rps", str(self.peak_rps),
-                "--start-hour", str(self.start_hour), "--exit-with-parent"]
+                "--start-hour", str(self.start_hour), "--parent-pid", str(os.getpid())]
         if self.seed is not None:
             argv += ["--seed", str(self.seed)]
         with open(self.load_log, "ab") as log:

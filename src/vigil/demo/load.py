@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import math
-import os
 import random
 import sys
 import time
@@ -191,14 +190,14 @@ class LoadGenerator:
                 await asyncio.wait(pending)
 
 
-async def _run_child(gen: LoadGenerator, duration: float | None, follow_parent: bool) -> LoadStats:
+async def _run_child(gen: LoadGenerator, duration: float | None, parent_pid: int | None) -> LoadStats:
     import signal
 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, gen.stop)
     stop = asyncio.Event()
-    watcher = asyncio.create_task(exit_with_parent(os.getppid(), stop)) if follow_parent else None
+    watcher = asyncio.create_task(exit_with_parent(parent_pid, stop)) if parent_pid else None
 
     async def stop_with_parent() -> None:
         await stop.wait()
@@ -227,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-in-flight", type=int, default=32)
     parser.add_argument("--duration", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--exit-with-parent", action="store_true")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this launcher is gone")
     args = parser.parse_args(argv)
     mix: list[tuple[str, str, float]] = []
     for spec in args.path:
@@ -243,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                             max_in_flight=args.max_in_flight, seed=args.seed)
     except ValueError as exc:
         parser.error(str(exc))
-    stats = asyncio.run(_run_child(gen, args.duration, args.exit_with_parent))
+    stats = asyncio.run(_run_child(gen, args.duration, args.parent_pid))
     print(json.dumps(stats.as_dict()), flush=True)
     return 0
 

@@ -220,7 +220,7 @@ class ShopService:
         return web.json_response(self._fault_body())
 
 
-async def serve(service: ShopService, host: str, port: int, follow_parent: bool = False) -> None:
+async def serve(service: ShopService, host: str, port: int, parent_pid: int | None = None) -> None:
     runner = web.AppRunner(service.build_app(), handler_cancellation=True, access_log=None,
                            shutdown_timeout=1.0)
     await runner.setup()
@@ -232,7 +232,7 @@ async def serve(service: ShopService, host: str, port: int, follow_parent: bool 
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    watcher = asyncio.create_task(exit_with_parent(os.getppid(), stop)) if follow_parent else None
+    watcher = asyncio.create_task(exit_with_parent(parent_pid, stop)) if parent_pid else None
     try:
         await stop.wait()
     finally:
@@ -258,7 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dependency", action="append", type=_dependency, default=[], metavar="NAME=URL")
     parser.add_argument("--leak-cap-mb", type=float, default=128.0, help="most memory a leak may hold")
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--exit-with-parent", action="store_true")
+    parser.add_argument("--parent-pid", type=int, default=None, help="exit when this launcher is gone")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     disable_created_metrics()  # *_created series are noise for the scrape
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
                               leak_cap_mb=args.leak_cap_mb, seed=args.seed)
     except ValueError as exc:
         parser.error(str(exc))
-    asyncio.run(serve(service, args.host, args.port, follow_parent=args.exit_with_parent))
+    asyncio.run(serve(service, args.host, args.port, parent_pid=args.parent_pid))
     return 0
 
 

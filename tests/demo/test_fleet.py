@@ -1,0 +1,95 @@
+"""The fleet launcher: load reaches the shop, the generated config validates, nothing is left behind."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import httpx
+import psutil
+
+from tests.demo.conftest import metric_value
+from vigil.config import parse_config
+from vigil.demo.fleet import Fleet
+
+
+def _gone(pids: list[int], within_s: float) -> bool:
+    deadline = time.monotonic() + within_s
+    while True:
+        alive = [p for p in pids if psutil.pid_exists(p) and psutil.Process(p).status() != psutil.STATUS_ZOMBIE]
+        if not alive:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.1)
+
+
+def test_generated_config_validates(fleet: Fleet) -> None:
+    cfg = parse_config(fleet.vigil_config(server_port=8123, api_key="demo-key"))
+    assert [s.name for s in cfg.services] == ["catalog", "payments", "storefront"]
+    assert cfg.service("storefront").depends_on == ["catalog", "payments"]
+    for s in cfg.services:
+        url = fleet.services[s.name].url
+        (probe,) = s.probes
+        assert probe.kind == "http" and probe.url == url + "/health"
+        assert probe.interval == 5.0 and probe.timeout == 2.0
+        (scrape,) = s.metrics
+        assert scrape.kind == "scrape" and scrape.url == url + "/metrics"
+    assert cfg.store.url == f"sqlite:///{fleet.workdir / 'vigil.db'}"
+    assert cfg.server.port == 8123 and cfg.server.api_keys[0].key.get_secret_value() == "demo-key"
+    assert len(parse_config(fleet.vigil_config()).server.api_keys[0].key.get_secret_value()) >= 24
+
+
+def test_load_drives_the_shop_and_stop_leaves_no_process(tmp_path) -> None:
+    me = psutil.Process()
+    fleet = Fleet(tmp_path, day_seconds=20, peak_rps=30, start_hour=18)
+    with fleet:
+        pids = fleet.pids()
+        assert len(pids) == 4 and {c.pid for c in me.children(recursive=True)} >= set(pids)
+        front = fleet.services["storefront"].metrics_url
+        with httpx.Client(timeout=5) as http:
+            deadline = time.monotonic() + 5
+            while metric_value(http, front, "http_requests_total", route="/") < 10:
+                assert time.monotonic() < deadline, "no load reached the storefront"
+                time.sleep(0.25)
+    assert _gone(pids, within_s=0)
+    assert not set(pids) & {c.pid for c in me.children(recursive=True)}
+    stats = fleet.load_stats()
+    assert stats is not None and stats["sent"] > 10 and stats["failures"] == 0
+    fleet.stop()  # idempotent
+
+
+_LAUNCHER = textwrap.dedent("""
+    import json, sys, time
+    from vigil.demo.fleet import Fleet
+    fleet = Fleet(sys.argv[1], day_seconds=30, peak_rps=5).start()
+    print(json.dumps(fleet.pids()), flush=True)
+    time.sleep(60)
+""")
+
+
+def _launch(tmp_path) -> tuple[subprocess.Popen[str], list[int]]:
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    pids = json.loads(proc.stdout.readline())
+    proc.stdout.close()
+    assert len(pids) == 4 and all(psutil.pid_exists(p) for p in pids)
+    return proc, pids
+
+
+def test_sigterm_to_the_launcher_stops_the_fleet(tmp_path) -> None:
+    proc, pids = _launch(tmp_path)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+    assert _gone(pids, within_s=1)
+
+
+def test_children_leave_when_the_launcher_is_killed(tmp_path) -> None:
+    proc, pids = _launch(tmp_path)
+    proc.kill()  # no chance to clean up: the children notice they were re-parented
+    proc.wait(timeout=5)
+    assert _gone(pids, within_s=5)
