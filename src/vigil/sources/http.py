@@ -11,7 +11,7 @@ import orjson
 from vigil.config.sources import HttpProbe, JsonFieldCheck
 from vigil.model import ProbeResult
 from vigil.sources.base import Collection, short
-from vigil.sources.http_client import HttpPool, describe_error, tls_not_after
+from vigil.sources.http_client import HttpPool, describe_error
 
 BODY_LIMIT = 1 << 20  # a health body larger than 1 MiB is not read in full
 
@@ -46,13 +46,13 @@ class HttpProbeCollector:
         async with session.request(spec.method, spec.url, headers=self._headers, ssl=ssl,
                                    timeout=self._client_timeout, allow_redirects=False) as resp:
             values: dict[str, float] = {"status_code": float(resp.status)}
-            not_after = tls_not_after(resp) if https else None
             body = await resp.content.read(BODY_LIMIT) if self._needs_body else await _drain(resp)
         if resp.status not in spec.expect_status:
             reason = f"HTTP {resp.status} from {spec.url}"
             if body:
                 reason += f": {body[:80].decode('utf-8', 'replace')}"
             return False, reason, values
+        not_after = await self.http.certificates.not_after(spec.url, spec.timeout) if https else None
         if not_after is not None:
             days = (not_after - now) / 86400.0
             values["tls_days_left"] = round(days, 3)

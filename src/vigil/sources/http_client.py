@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from datetime import datetime, timezone
+import time
+from urllib.parse import urlsplit
 
 import aiohttp
 
@@ -21,6 +22,7 @@ class HttpPool:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._verifying: ssl.SSLContext | None = None
+        self.certificates = CertificateExpiry()
 
     def session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -47,23 +49,53 @@ class HttpPool:
         self._session = None
 
 
-def tls_not_after(response: aiohttp.ClientResponse) -> float | None:
-    """Expiry (epoch seconds) of the peer certificate of the connection the response came on;
-    call before reading the body (the connection is released afterwards)."""
-    conn = response.connection
-    transport = conn.transport if conn is not None else None
-    ssl_object = transport.get_extra_info("ssl_object") if transport is not None else None
-    if ssl_object is None:
-        return None
-    der = ssl_object.getpeercert(binary_form=True)
-    if not der:
-        return None
-    # cryptography, because the stdlib only decodes the certificate when it was verified.
+class CertificateExpiry:
+    """Expiry of the certificate a TLS endpoint presents, from a handshake of its own, cached for
+    `ttl_s`: aiohttp hands a pooled connection back before the caller could look at it, and a
+    certificate changes rarely, so one handshake an hour per endpoint is enough."""
+
+    def __init__(self, ttl_s: float = 3600.0) -> None:
+        self.ttl_s = ttl_s
+        self._cache: dict[tuple[str, int], tuple[float, float | None]] = {}
+        self._insecure: ssl.SSLContext | None = None
+
+    async def not_after(self, url: str, timeout: float) -> float | None:
+        parts = urlsplit(url)
+        host, port = parts.hostname or "", parts.port or 443
+        cached = self._cache.get((host, port))
+        mono = time.monotonic()
+        if cached is not None and mono - cached[0] < self.ttl_s:
+            return cached[1]
+        value = await self._handshake(host, port, timeout)
+        self._cache[(host, port)] = (mono, value)
+        return value
+
+    async def _handshake(self, host: str, port: int, timeout: float) -> float | None:
+        if self._insecure is None:
+            # Only reads what the server presents; trust is judged by the probe's own request.
+            self._insecure = ssl.create_default_context()
+            self._insecure.check_hostname = False
+            self._insecure.verify_mode = ssl.CERT_NONE
+        try:
+            _, writer = await asyncio.wait_for(
+                asyncio.open_connection(host, port, ssl=self._insecure, server_hostname=host), timeout)
+        except (OSError, asyncio.TimeoutError, ssl.SSLError):
+            return None
+        try:
+            ssl_object = writer.get_extra_info("ssl_object")
+            der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+        finally:
+            writer.close()
+        return certificate_not_after(der) if der else None
+
+
+def certificate_not_after(der: bytes) -> float:
+    """Expiry of a DER certificate, epoch seconds. cryptography, because the stdlib only decodes a
+    certificate it verified."""
     from cryptography import x509
 
     cert = x509.load_der_x509_certificate(der)
-    not_after: datetime = cert.not_valid_after_utc
-    return not_after.replace(tzinfo=timezone.utc).timestamp()
+    return cert.not_valid_after_utc.timestamp()
 
 
 def describe_error(exc: BaseException, url: str, timeout: float) -> str:
