@@ -1,0 +1,219 @@
+"""`vigil demo`: start the demo fleet, run vigil on a config generated for it, and show both live.
+
+With `duration` the demo stops by itself; with `headless` there is no live view, only a status
+line every few seconds and a summary at the end (services, probes run, samples stored, health
+transitions seen). Ctrl-C or SIGTERM stop everything: vigil first, then every fleet process."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from prometheus_client.parser import text_string_to_metric_families
+from rich.console import Console
+from rich.live import Live
+
+from vigil.config import VigilConfig, parse_config
+from vigil.demo.fleet import Fleet, FleetError
+from vigil.demo.load import DailyCurve
+from vigil.demo.readings import FleetReadings
+from vigil.demo.view import DemoState, HealthTransition, render, status_line
+
+TICK_S = 1.0
+HEADLESS_STATUS_EVERY_S = 10.0
+API_START_TIMEOUT_S = 20.0
+
+
+@dataclass
+class DemoSummary:
+    duration_s: float = 0.0
+    health: dict[str, str] = field(default_factory=dict)
+    probes_run: int = 0
+    samples_stored: int | None = None
+    series_stored: int | None = None
+    transitions: list[HealthTransition] = field(default_factory=list)
+    load: dict[str, Any] | None = None
+
+    def lines(self) -> list[str]:
+        out = [f"vigil demo summary ({self.duration_s:.0f}s)",
+               "services: " + ", ".join(f"{n} ({h})" for n, h in self.health.items()),
+               f"probes run: {self.probes_run}",
+               f"samples stored: {'unknown' if self.samples_stored is None else self.samples_stored}",
+               f"series stored: {'unknown' if self.series_stored is None else self.series_stored}"]
+        if self.load:
+            out.append(f"load: {self.load.get('sent', 0)} requests sent, {self.load.get('ok', 0)} ok, "
+                       f"{self.load.get('server_errors', 0)} server errors, {self.load.get('failures', 0)} failed")
+        out.append(f"health transitions seen: {len(self.transitions)}")
+        out += [f"  {t}" for t in self.transitions]
+        return out
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def run_demo(duration: float | None, headless: bool, day_seconds: float, port: int | None) -> int:
+    """Run the demo; returns the process exit status (0 when it ran and stopped cleanly)."""
+    console = Console()
+    fleet = Fleet(day_seconds=day_seconds)
+    summary = DemoSummary()
+    try:
+        try:
+            with console.status("starting the demo fleet (storefront, catalog, payments, load)..."):
+                fleet.start()
+        except FleetError as exc:
+            console.print(f"[red]the demo fleet did not start:[/] {exc}", markup=True, highlight=False)
+            return 1
+        api_port = port if port is not None else free_port()
+        api_key = secrets.token_urlsafe(24)
+        text = fleet.vigil_config(server_port=api_port, api_key=api_key)
+        (fleet.workdir / "vigil.yaml").write_text(text)
+        config = parse_config(text, file=str(fleet.workdir / "vigil.yaml"), env={})
+        status = asyncio.run(_watch(fleet, config, api_key, duration, headless, console, summary))
+    except KeyboardInterrupt:  # Ctrl-C before the event loop took over the signal
+        status = 0
+    finally:
+        fleet.stop()
+    summary.load = fleet.load_stats()
+    for line in summary.lines():
+        console.print(line, markup=False, highlight=False)
+    return status
+
+
+async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: float | None, headless: bool,
+                 console: Console, summary: DemoSummary) -> int:
+    from vigil.app import build_app, serve  # the engine and API; imported only when the demo runs
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    host, port = config.server.host, config.server.port
+    api_url = f"http://{host}:{port}"
+    app, engine = build_app(config)
+    await engine.start()
+    server = asyncio.create_task(serve(app, host, port))
+    started = time.monotonic()
+    curve = DailyCurve(day_seconds=fleet.day_seconds, start_hour=fleet.start_hour)
+    state = DemoState(api_url=api_url, api_key=api_key, store_url=config.store.url,
+                      admin_urls={n: m.admin_url for n, m in fleet.services.items()})
+    readings = FleetReadings({n: m.metrics_url for n, m in fleet.services.items()})
+    status = 0
+    try:
+        async with aiohttp.ClientSession() as session:
+            if not await _api_ready(session, api_url, server, stop):
+                console.print(f"[red]vigil's API did not come up on {api_url}[/]")
+                return 1
+            if headless:
+                console.print(f"vigil API {api_url} (key {api_key}); watching "
+                              f"{', '.join(fleet.services)}", markup=False, highlight=False)
+            live = None if headless else Live(render(state), console=console, refresh_per_second=2,
+                                              transient=False)
+            if live is not None:
+                live.start()
+            last_status = 0.0
+            try:
+                while not stop.is_set():
+                    elapsed = time.monotonic() - started
+                    if duration is not None and elapsed >= duration:
+                        break
+                    if server.done():
+                        console.print("[red]vigil's API server stopped unexpectedly[/]")
+                        status = 1
+                        break
+                    state.elapsed_s = elapsed
+                    state.day_hour = curve.hour(elapsed)
+                    _note_transitions(state, engine.health(), elapsed)
+                    state.stats = engine.stats()
+                    state.readings = await readings.read(session)
+                    if live is not None:
+                        live.update(render(state))
+                    elif elapsed - last_status >= HEADLESS_STATUS_EVERY_S:
+                        last_status = elapsed
+                        console.print(status_line(state), markup=False, highlight=False)
+                    await _sleep_or_stop(stop, TICK_S)
+            finally:
+                if live is not None:
+                    live.stop()
+            _note_transitions(state, engine.health(), time.monotonic() - started)
+            summary.series_stored = await _series_count(session, api_url, api_key)
+            summary.samples_stored = await _samples_stored(session, api_url, engine.stats())
+    finally:
+        server.cancel()
+        await asyncio.gather(server, return_exceptions=True)
+        await engine.stop()
+        store = getattr(engine, "store", None)
+        if store is not None and hasattr(store, "close"):
+            store.close()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    summary.duration_s = time.monotonic() - started
+    summary.health = engine.health()
+    summary.probes_run = int(engine.stats().get("probes_run", 0))
+    summary.transitions = state.transitions
+    return status
+
+
+def _note_transitions(state: DemoState, health: dict[str, str], elapsed: float) -> None:
+    for name, now in health.items():
+        before = state.health.get(name, "unknown")
+        if now != before:
+            state.transitions.append(HealthTransition(round(elapsed, 1), name, before, now))
+    state.health = dict(health)
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass
+
+
+async def _api_ready(session: aiohttp.ClientSession, api_url: str, server: asyncio.Task[None],
+                     stop: asyncio.Event) -> bool:
+    deadline = time.monotonic() + API_START_TIMEOUT_S
+    while time.monotonic() < deadline and not server.done() and not stop.is_set():
+        try:
+            async with session.get(api_url + "/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                if r.status == 200:
+                    return True
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        await asyncio.sleep(0.1)
+    return stop.is_set()  # asked to stop while starting: not a failure
+
+
+async def _series_count(session: aiohttp.ClientSession, api_url: str, api_key: str) -> int | None:
+    try:
+        async with session.get(api_url + "/api/v1/series", params={"limit": "100000"},
+                               headers={"Authorization": f"Bearer {api_key}"},
+                               timeout=aiohttp.ClientTimeout(total=5)) as r:
+            if r.status != 200:
+                return None
+            return len((await r.json()).get("series", []))
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None
+
+
+async def _samples_stored(session: aiohttp.ClientSession, api_url: str, stats: dict[str, Any]) -> int | None:
+    if "samples_ingested" in stats:
+        return int(stats["samples_ingested"])
+    try:  # otherwise from vigil's own metrics, as any Prometheus would read them
+        async with session.get(api_url + "/metrics", timeout=aiohttp.ClientTimeout(total=5)) as r:
+            text = await r.text()
+    except (aiohttp.ClientError, TimeoutError):
+        return None
+    total, found = 0.0, False
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "vigil_samples_ingested_total":
+                total, found = total + s.value, True
+    return int(total) if found else None
