@@ -1,0 +1,143 @@
+"""Samples: the columnar write-ahead (hot path) and reading one series back as raw arrays.
+
+A write is one row in `sample_wal` holding the whole batch as three blobs (series ids, ts, values):
+one INSERT per scrape instead of one per sample. Maintenance later moves those rows into per-series
+hour chunks (`sample_chunks`); a read merges the chunks with whatever is still in the write-ahead,
+inside one read transaction, so it never misses or doubles a sample while compaction runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import sqlalchemy as sa
+
+from vigil.store.codec import from_f8, from_i4, raw_f8, raw_i4, unpack
+from vigil.store.schema import sample_chunks, sample_wal
+
+CHUNK_S = 3600.0  # a chunk holds one series for one hour
+
+
+def chunk_arrays(rolled: bool, ts_b: bytes, vals_b: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """Parts of an open hour keep raw bytes (compaction stays cheap); merged chunks are packed."""
+    if rolled:
+        return unpack(ts_b), unpack(vals_b)
+    return from_f8(ts_b), from_f8(vals_b)
+
+
+def wal_row(ids: np.ndarray, ts: np.ndarray, values: np.ndarray) -> dict:
+    return {"n": int(ids.size), "ts_min": float(ts.min()), "ts_max": float(ts.max()),
+            "series_ids": raw_i4(ids), "ts": raw_f8(ts), "vals": raw_f8(values)}
+
+
+def validate_batch(n_keys: int, ts: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        ts = np.ascontiguousarray(ts, dtype=np.float64).reshape(-1)
+        values = np.ascontiguousarray(values, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"timestamps and values must be numbers: {exc}") from None
+    if ts.size != n_keys or values.size != n_keys:
+        raise ValueError(f"batch has {n_keys} series keys, {ts.size} timestamps and {values.size} values")
+    bad = np.flatnonzero(~np.isfinite(ts))
+    if bad.size:
+        raise ValueError(f"sample {int(bad[0])}: timestamp must be a finite number, got {ts[bad[0]]}")
+    return ts, values
+
+
+def _sorted_unique(ts: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sort by time (stable: later writes come later) and keep the last write for a repeated ts."""
+    if ts.size > 1 and not bool(np.all(ts[1:] > ts[:-1])):
+        order = np.argsort(ts, kind="stable")
+        ts, vals = ts[order], vals[order]
+        keep = np.append(ts[1:] != ts[:-1], True)
+        ts, vals = ts[keep], vals[keep]
+    return ts, vals
+
+
+def merge_parts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if not parts:
+        return np.empty(0), np.empty(0)
+    if len(parts) == 1:
+        return _sorted_unique(*parts[0])
+    return _sorted_unique(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
+
+
+def wal_for_series(conn: sa.Connection, sid: int, start: float, end: float,
+                   ) -> list[tuple[np.ndarray, np.ndarray]]:
+    rows = conn.execute(sa.select(sample_wal.c.series_ids, sample_wal.c.ts, sample_wal.c.vals)
+                        .where(sample_wal.c.ts_max >= start, sample_wal.c.ts_min <= end)
+                        .order_by(sample_wal.c.id))
+    parts = []
+    for ids_b, ts_b, vals_b in rows:
+        mask = from_i4(ids_b) == sid
+        if mask.any():
+            parts.append((from_f8(ts_b)[mask], from_f8(vals_b)[mask]))
+    return parts
+
+
+def read_raw(conn: sa.Connection, sid: int, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+    """All raw samples of one series with start <= ts <= end, time-ordered, one per timestamp."""
+    c = sample_chunks.c
+    rows = conn.execute(sa.select(c.rolled, c.ts, c.vals, c.ts_min, c.ts_max)
+                        .where(c.series_id == sid, c.t0 >= np.floor(start / CHUNK_S) * CHUNK_S,
+                               c.t0 <= end)
+                        .order_by(c.t0, c.id))
+    parts = []
+    for rolled, ts_b, vals_b, lo, hi in rows:
+        ts, vals = chunk_arrays(rolled, ts_b, vals_b)
+        if lo < start or hi > end:
+            m = (ts >= start) & (ts <= end)
+            ts, vals = ts[m], vals[m]
+        parts.append((ts, vals))
+    for ts, vals in wal_for_series(conn, sid, start, end):
+        m = (ts >= start) & (ts <= end)
+        parts.append((ts[m], vals[m]))
+    return merge_parts(parts)
+
+
+def latest(conn: sa.Connection, sid: int) -> tuple[float, float] | None:
+    """The sample with the greatest timestamp (the last one written, if several share it)."""
+    c = sample_chunks.c
+    top = conn.execute(sa.select(sa.func.max(c.t0)).where(c.series_id == sid)).scalar()
+    best: tuple[float, float] | None = None
+    if top is not None:
+        parts = [chunk_arrays(r, t, v) for r, t, v in conn.execute(
+            sa.select(c.rolled, c.ts, c.vals).where(c.series_id == sid, c.t0 == top).order_by(c.id))]
+        ts, vals = merge_parts(parts)
+        if ts.size:
+            best = (float(ts[-1]), float(vals[-1]))
+    floor = best[0] if best else -np.inf
+    wal = wal_for_series(conn, sid, floor, np.inf)
+    if wal:
+        ts, vals = merge_parts(wal)
+        if ts.size and (best is None or ts[-1] >= best[0]):
+            best = (float(ts[-1]), float(vals[-1]))
+    return best
+
+
+def recent_extents(conn: sa.Connection) -> dict[int, tuple[float, float]]:
+    """First and last timestamp per series of data not yet rolled up (the series table's extents
+    are updated when an hour is rolled): open-hour parts plus the write-ahead."""
+    c = sample_chunks.c
+    out: dict[int, tuple[float, float]] = {
+        sid: (lo, hi) for sid, lo, hi in conn.execute(
+            sa.select(c.series_id, sa.func.min(c.ts_min), sa.func.max(c.ts_max))
+            .where(c.rolled.is_(False)).group_by(c.series_id))}
+    for sid, (lo, hi) in _wal_extents(conn).items():
+        a, b = out.get(sid, (lo, hi))
+        out[sid] = (min(a, lo), max(b, hi))
+    return out
+
+
+def _wal_extents(conn: sa.Connection) -> dict[int, tuple[float, float]]:
+    ids_l, ts_l = [], []
+    for ids_b, ts_b in conn.execute(sa.select(sample_wal.c.series_ids, sample_wal.c.ts)):
+        ids_l.append(from_i4(ids_b))
+        ts_l.append(from_f8(ts_b))
+    if not ids_l:
+        return {}
+    ids, ts = np.concatenate(ids_l), np.concatenate(ts_l)
+    uniq, inv = np.unique(ids, return_inverse=True)
+    lo = np.full(uniq.size, np.inf)
+    hi = np.full(uniq.size, -np.inf)
+    np.minimum.at(lo, inv, ts)
+    np.maximum.at(hi, inv, ts)
+    return {int(s): (float(a), float(b)) for s, a, b in zip(uniq, lo, hi)}

@@ -1,0 +1,154 @@
+"""Table definitions the store's queries use. The migrations in `migrations/versions` create them;
+keep the two in step (a test compares them)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# A 64-bit id on PostgreSQL; on SQLite only INTEGER PRIMARY KEY is the auto-incrementing rowid.
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+metadata = sa.MetaData()
+
+# Series identity: metric name + sorted labels. `key` is the canonical text (name{a="b"}).
+series = sa.Table(
+    "series", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("name", sa.Text, nullable=False, index=True),
+    sa.Column("labels", sa.Text, nullable=False),  # JSON object
+    sa.Column("first_ts", sa.Double),  # as of the last compaction
+    sa.Column("last_ts", sa.Double),
+)
+
+# Write-ahead of samples: one row per write call, columnar blobs (series ids, ts, values).
+sample_wal = sa.Table(
+    "sample_wal", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("ts_min", sa.Double, nullable=False),
+    sa.Column("ts_max", sa.Double, nullable=False),
+    sa.Column("series_ids", sa.LargeBinary, nullable=False),  # int32
+    sa.Column("ts", sa.LargeBinary, nullable=False),  # float64
+    sa.Column("vals", sa.LargeBinary, nullable=False),  # float64
+)
+
+# Compacted samples: per series, per hour bucket [t0, t0+3600). Several parts may exist for a bucket
+# until it closes; then they are merged into one (rolled = true) and its roll-ups computed.
+sample_chunks = sa.Table(
+    "sample_chunks", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("series_id", sa.Integer, nullable=False),
+    sa.Column("t0", sa.Double, nullable=False),
+    sa.Column("n", sa.Integer, nullable=False),
+    sa.Column("ts_min", sa.Double, nullable=False),
+    sa.Column("ts_max", sa.Double, nullable=False),
+    sa.Column("rolled", sa.Boolean, nullable=False),
+    sa.Column("ts", sa.LargeBinary, nullable=False),  # packed float64
+    sa.Column("vals", sa.LargeBinary, nullable=False),  # packed float64
+    sa.Index("ix_sample_chunks_series_t0", "series_id", "t0"),
+    sa.Index("ix_sample_chunks_rolled_t0", "rolled", "t0"),
+)
+
+# Roll-ups: per series, resolution ('1m': one row per hour, 60 slots; '1h': one row per day, 24
+# slots); data = float64 (count, sum, min, max) x slots, count 0 for an empty slot.
+rollups = sa.Table(
+    "rollups", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("resolution", sa.String(4), nullable=False),
+    sa.Column("series_id", sa.Integer, nullable=False),
+    sa.Column("t0", sa.Double, nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("resolution", "series_id", "t0", name="uq_rollups_res_series_t0"),
+)
+
+# Small named numbers the store keeps about itself (e.g. how far roll-ups are complete).
+store_marks = sa.Table(
+    "store_marks", metadata,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("value", sa.Double, nullable=False),
+)
+
+services = sa.Table(
+    "services", metadata,
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("depends_on", sa.Text, nullable=False),  # JSON list
+    sa.Column("labels", sa.Text, nullable=False),  # JSON object
+    sa.Column("updated_at", sa.Double, nullable=False),
+)
+
+probe_results = sa.Table(
+    "probe_results", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("service", sa.String(63), nullable=False),
+    sa.Column("probe", sa.String(128), nullable=False),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("ok", sa.Boolean, nullable=False),
+    sa.Column("latency_s", sa.Double, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("values", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_probe_results_service_probe_ts", "service", "probe", "ts"),
+    sa.Index("ix_probe_results_ts", "ts"),
+)
+
+health = sa.Table(
+    "health", metadata,
+    sa.Column("service", sa.String(63), primary_key=True),
+    sa.Column("probe", sa.String(128), primary_key=True),
+    sa.Column("health", sa.String(16), nullable=False),
+    sa.Column("since", sa.Double, nullable=False),
+    sa.Column("detail", sa.Text, nullable=False),
+)
+
+events = sa.Table(
+    "events", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("kind", sa.String(64), nullable=False),
+    sa.Column("service", sa.String(63)),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_events_ts", "ts"),
+    sa.Index("ix_events_service_ts", "service", "ts"),
+    sa.Index("ix_events_kind_ts", "kind", "ts"),
+)
+
+signals = sa.Table(
+    "signals", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("service", sa.String(63), nullable=False),
+    sa.Column("series", sa.Text, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("score", sa.Double, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("source", sa.String(128), nullable=False),
+    sa.Column("window_start", sa.Double),
+    sa.Column("window_end", sa.Double),
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_signals_ts", "ts"),
+    sa.Index("ix_signals_service_ts", "service", "ts"),
+)
+
+decisions = sa.Table(
+    "decisions", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("rule", sa.Text, nullable=False),
+    sa.Column("inputs", sa.Text, nullable=False),  # JSON object
+    sa.Column("result", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_decisions_ts", "ts"),
+    sa.Index("ix_decisions_subject_ts", "subject", "ts"),
+    sa.Index("ix_decisions_kind_ts", "kind", "ts"),
+)
+
+state = sa.Table(
+    "state", metadata,
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("blob", sa.LargeBinary, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+)

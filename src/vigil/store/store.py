@@ -1,0 +1,220 @@
+"""The Store: vigil's one door to persistence. It owns the engines and one write lock, and hands
+each call to the module that knows that kind of data. All writes are serialised (one writer, as
+SQLite wants); reads use their own connections and never wait for a write."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Sequence
+
+import numpy as np
+import sqlalchemy as sa
+
+from vigil.model import Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
+from vigil.store import maintenance as mt
+from vigil.store import records, samples
+from vigil.store.db import Engines, connect, migrate, try_maintenance_lock
+from vigil.store.query import RangeResult, query_range
+from vigil.store.records import ServiceRecord
+from vigil.store.schema import sample_wal
+from vigil.store.series import SeriesCatalog, SeriesInfo
+
+# The write-ahead is compacted from inside a write once it holds this many samples, so it stays
+# bounded even if maintain() is not called (maintain normally compacts long before).
+WAL_HARD_LIMIT = 2_000_000
+
+
+class Store:
+    def __init__(self, engines: Engines, policy: mt.Policy) -> None:
+        self._db = engines
+        self._policy = policy
+        self._series = SeriesCatalog(engines.dialect)
+        self._write_lock = threading.RLock()
+        with self._db.read.connect() as conn:
+            self._wal_samples, _ = mt.wal_stats(conn)
+
+    @property
+    def dialect(self) -> str:
+        return self._db.dialect
+
+    def close(self) -> None:
+        with self._write_lock:
+            self._db.dispose()
+
+    def ping(self) -> bool:
+        try:
+            with self._db.read.connect() as conn:
+                return conn.execute(sa.text("SELECT 1")).scalar() == 1
+        except Exception:
+            return False
+
+    # ------------------------------------------------------------------------------------- samples
+
+    def write_samples(self, items: Sequence[Sample]) -> int:
+        """Write samples atomically: all of them or (on any bad item) none."""
+        n = len(items)
+        keys = [s.key for s in items]
+        try:
+            ts = np.fromiter((s.ts for s in items), dtype=np.float64, count=n)
+            values = np.fromiter((s.value for s in items), dtype=np.float64, count=n)
+        except (TypeError, ValueError):
+            for i, s in enumerate(items):  # say which item is wrong
+                for field in ("ts", "value"):
+                    try:
+                        float(getattr(s, field))
+                    except (TypeError, ValueError):
+                        raise ValueError(f"sample {i}: {field} must be a number, got "
+                                         f"{getattr(s, field)!r}") from None
+            raise
+        return self.write_batch(keys, ts, values)
+
+    def write_batch(self, keys: Sequence[SeriesKey], ts: np.ndarray, values: np.ndarray) -> int:
+        """Columnar write: row i is (keys[i], ts[i], values[i]). Atomic, and durable on return
+        (committed; SQLite synchronous=NORMAL: survives a crash of vigil, not of the OS)."""
+        n = len(keys)
+        ts, values = samples.validate_batch(n, ts, values)
+        if n == 0:
+            return 0
+        with self._write_lock:
+            ids = self._series.cached_ids(keys)
+            created: dict[SeriesKey, int] = {}
+            with self._db.write.begin() as conn:
+                if ids is None:
+                    created = self._series.ensure(conn, keys)
+                    ids = np.fromiter(map(created.__getitem__, keys), dtype=np.int32, count=n)
+                conn.execute(sa.insert(sample_wal), samples.wal_row(ids, ts, values))
+            self._series.remember(created)
+            self._wal_samples += n
+            if self._wal_samples >= WAL_HARD_LIMIT:
+                self._compact()
+        return n
+
+    def list_series(self, name: str | None = None, matchers: dict[str, str] | None = None,
+                    limit: int = 10_000) -> list[SeriesInfo]:
+        with self._db.read.begin() as conn:
+            found = self._series.find(conn, name, matchers, limit)
+            recent = samples.recent_extents(conn) if found else {}
+        out = []
+        for sid, info in found:
+            if sid in recent:
+                lo, hi = recent[sid]
+                info = SeriesInfo(info.key, lo if info.first_ts is None else min(lo, info.first_ts),
+                                  hi if info.last_ts is None else max(hi, info.last_ts))
+            out.append(info)
+        return out
+
+    def query_range(self, key: SeriesKey, start: float, end: float, step: float | None = None,
+                    resolution: str = "auto") -> RangeResult:
+        with self._db.read.begin() as conn:
+            return query_range(conn, self._series.id_of(conn, key), float(start), float(end), step,
+                               resolution)
+
+    def latest(self, key: SeriesKey) -> tuple[float, float] | None:
+        with self._db.read.begin() as conn:
+            sid = self._series.id_of(conn, key)
+            return None if sid is None else samples.latest(conn, sid)
+
+    # --------------------------------------------------------------------------------- maintenance
+
+    def _compact(self) -> int:
+        with self._db.write.begin() as conn:
+            n = mt.compact(conn)
+        self._wal_samples = 0
+        return n
+
+    def maintain(self, now: float) -> dict[str, Any]:
+        """Compaction, roll-ups of closed hours, retention. Idempotent; run it every minute."""
+        started = time.perf_counter()
+        report: dict[str, Any] = {"compacted_samples": 0, "rolled_hours": 0, "rolled_chunks": 0}
+        with self._write_lock:
+            with self._db.write.begin() as conn:
+                if not try_maintenance_lock(conn, self.dialect):
+                    return {**report, "skipped": "another instance is maintaining"}
+                if mt.should_compact(conn, now):
+                    report["compacted_samples"] = mt.compact(conn)
+                    self._wal_samples = 0
+            until = mt.closed_until(now)
+            with self._db.read.connect() as conn:
+                hours = mt.pending_hours(conn, until)
+            for t0 in hours:  # one short transaction per hour
+                with self._db.write.begin() as conn:
+                    report["rolled_chunks"] += mt.roll_hour(conn, t0)
+                report["rolled_hours"] += 1
+            with self._db.write.begin() as conn:
+                if mt.get_mark(conn, mt.ROLLUP_MARK) < until:
+                    mt.set_mark(conn, mt.ROLLUP_MARK, until)
+                report.update(mt.apply_retention(conn, now, self._policy))
+        report["seconds"] = round(time.perf_counter() - started, 4)
+        return report
+
+    # ------------------------------------------------------------------------- services and records
+
+    def upsert_services(self, items: Sequence[ServiceRecord]) -> None:
+        self._write(records.upsert_services, self.dialect, items)
+
+    def services(self) -> list[ServiceRecord]:
+        return self._read(records.read_services)
+
+    def write_probe_results(self, results: Sequence[ProbeResult]) -> None:
+        self._write(records.write_probe_results, results)
+
+    def probe_results(self, service: str | None = None, probe: str | None = None,
+                      since: float | None = None, limit: int = 1000) -> list[ProbeResult]:
+        return self._read(records.read_probe_results, service, probe, since, limit)
+
+    def set_health(self, service: str, probe: str, health: Health, since: float, detail: str) -> None:
+        self._write(records.set_health, self.dialect, service, probe, health, since, detail)
+
+    def health(self) -> list[dict[str, Any]]:
+        return self._read(records.read_health)
+
+    def append_events(self, items: Sequence[Event]) -> None:
+        self._write(records.append_events, items)
+
+    def events(self, since: float | None = None, until: float | None = None, service: str | None = None,
+               kind: str | None = None, limit: int = 1000) -> list[Event]:
+        return self._read(records.read_events, since, until, service, kind, limit)
+
+    def write_signals(self, items: Sequence[Signal]) -> None:
+        self._write(records.write_signals, items)
+
+    def signals(self, since: float | None = None, until: float | None = None, service: str | None = None,
+                kind: str | None = None, limit: int = 1000) -> list[Signal]:
+        return self._read(records.read_signals, since, until, service, kind, limit)
+
+    def write_decisions(self, items: Sequence[Decision]) -> None:
+        self._write(records.write_decisions, items)
+
+    def decisions(self, since: float | None = None, kind: str | None = None, subject: str | None = None,
+                  limit: int = 1000) -> list[Decision]:
+        return self._read(records.read_decisions, since, kind, subject, limit)
+
+    def save_state(self, key: str, blob: bytes) -> None:
+        self._write(records.save_state, self.dialect, key, blob)
+
+    def load_state(self, key: str) -> bytes | None:
+        return self._read(records.load_state, key)
+
+    def _write(self, fn: Any, *args: Any) -> None:
+        with self._write_lock, self._db.write.begin() as conn:
+            fn(conn, *args)
+
+    def _read(self, fn: Any, *args: Any) -> Any:
+        with self._db.read.begin() as conn:
+            return fn(conn, *args)
+
+
+def open_store(url: str, retention: Any = None) -> Store:
+    """Connect to `url` (sqlite:///path.db or postgresql+psycopg://...), migrate to head, and return
+    the Store. `retention` is a vigil.config.schema.Retention (defaults: raw 14d, 1m 90d, 1h 400d)."""
+    policy = mt.Policy() if retention is None else mt.Policy(
+        raw_s=float(retention.raw), rollup_1m_s=float(retention.rollup_1m),
+        rollup_1h_s=float(retention.rollup_1h))
+    engines = connect(url)
+    try:
+        migrate(engines)
+        return Store(engines, policy)
+    except Exception:
+        engines.dispose()
+        raise
