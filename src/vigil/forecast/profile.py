@@ -36,6 +36,9 @@ class ProfileParams:
     beta: float = 0.05
     phi: float = 0.9
     min_seasons: int = 3  # two to fit, one to calibrate on
+    # The chosen variant's calibration errors are its best-looking ones (it was chosen on them), so
+    # its intervals are widened a little to stay calibrated on the day after.
+    width_factor: float = 1.05
 
 
 def _profile(block: np.ndarray, units: int, m: int) -> np.ndarray:
@@ -85,6 +88,9 @@ def _variant(G: np.ndarray, H: int, day: int, m: int, units: int, K: int,
     return final, np.stack(errs, axis=1), np.stack(fcs, axis=1)
 
 
+HW = 0.5  # weight of the pooled error scale vs the per-horizon one (noisy with few origins)
+
+
 def _band(errors: np.ndarray, H: int, m: int, levels: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Calibration errors (K, n, m) -> per level (lo, hi) offsets (n, H), non-decreasing in width."""
     K, n, _ = errors.shape
@@ -92,7 +98,7 @@ def _band(errors: np.ndarray, H: int, m: int, levels: Sequence[int]) -> dict[int
     pooled = per_h.mean(axis=1, keepdims=True)
     padded = np.pad(per_h, ((0, 0), (2, 2)), mode="edge")
     smooth = sum(padded[:, i:i + m] for i in range(5)) / 5
-    sigma = np.maximum.accumulate(0.5 * pooled + 0.5 * smooth, axis=1)
+    sigma = np.maximum.accumulate(HW * pooled + (1 - HW) * smooth, axis=1)
     steps = np.arange(H)
     scale = sigma[:, np.minimum(steps, m - 1)] * np.sqrt(steps // m + 1.0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -157,7 +163,7 @@ def profile_many(Y: np.ndarray, h: int, season_length: SeasonLength, levels: Seq
         if not better.any():
             continue
         mean_v = fc[ai, rows]
-        band = _band(errs[ai, :, rows].transpose(1, 0, 2), H, m, levels)
+        band = _band(errs[ai, :, rows].transpose(1, 0, 2) * p.width_factor, H, m, levels)
         inv = (lambda x: np.exp(x) - shift) if logged else (lambda x: x)
         best_score = np.where(better, vs, best_score)
         best_fc = np.where(better[:, None], inv(mean_v), best_fc)
