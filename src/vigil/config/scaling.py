@@ -73,13 +73,18 @@ class PredictiveSettings(Strict):
 
     forecaster: str = Field("seasonal_profile", description="a kind in the forecaster registry")
     level: int = Field(95, ge=50, le=99, description="interval level whose upper bound is the floor")
-    target: float | None = Field(None, gt=0, description="per-replica value the floor plans for; "
-                                 "default: the metric target")
+    target: float | None = Field(None, gt=0, description="per-replica target while the forecast is "
+                                 "trusted (the floor carries the headroom); default: the metric target")
+    floor_target: float | None = Field(None, gt=0, description="per-replica load the forecast's upper "
+                                       "bound may reach before scaling up; default: target x (1 + tolerance)")
     startup_delay: Duration = Field(60.0, description="time from scale request to a ready replica")
+    metric_lag: Duration = Field(15.0, description="age of the metric when it is read")
+    step: Duration = Field(300.0, description="sampling step the forecaster is fitted on")
     season: Duration = Field(86400.0, description="season of the demand (a day)")
     history: Duration = Field(14 * 86400.0, description="demand history a fit looks at")
     refit_every: Duration = Field(3600.0, description="how often the forecaster is refit")
     backtest_window: Duration = Field(86400.0, description="rolling backtest that gates acting")
+    relative_errors: bool = Field(False, description="interval from errors relative to the level")
     max_mase: float = Field(1.0, gt=0, description="act only while backtest MASE is below this")
 
 
@@ -87,6 +92,8 @@ class ProcessActuatorConfig(Strict):
     kind: Literal["process"]
     command: list[str] = Field(min_length=1, description="argv of one replica; not run through a shell")
     port: int | None = Field(None, ge=1, le=65535, description="shared port, passed as $PORT")
+    ready_line: str | None = Field(None, description="a replica is ready once it prints this line")
+    env: dict[str, str] = Field(default_factory=dict)
     ready_timeout: Duration = 10.0
     stop_timeout: Duration = 10.0
 
@@ -150,4 +157,6 @@ class ScalingPolicyConfig(Strict):
             raise ValueError("sync_period must be more than 0s")
         if self.budget_per_hour is not None and self.cost_per_replica_hour <= 0:
             raise ValueError("budget_per_hour needs cost_per_replica_hour")
+        if self.budget_per_hour is not None and self.budget_per_hour < self.min_replicas * self.cost_per_replica_hour:
+            raise ValueError("budget_per_hour does not pay for min_replicas")
         return self

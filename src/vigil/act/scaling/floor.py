@@ -1,0 +1,195 @@
+"""The forecast floor of predictive scaling: how much demand to be ready for when replicas asked for now
+are ready, and whether that forecast has earned the right to act.
+
+Demand is observed every control period with a lag; a replica asked for now serves from now + start-up
+delay until the next decision lands one period later. So the floor plans for the demand at
+horizon = metric lag + start-up delay + control period after the observation.
+
+The forecast for that horizon is the forecaster's predicted change (mean at now+horizon minus mean at
+now, from the registered model, refit on the past as time advances) added to the latest observation.
+Its upper bound is a split-conformal quantile of that forecast's own walk-forward relative errors over
+the backtest window, so its coverage holds whatever the model. The same errors give the rolling backtest:
+MASE = MAE(forecast) / MAE(seasonal naive) on the same points; the floor may act only while it is < 1.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vigil.config.scaling import PredictiveSettings
+from vigil.model import Forecast
+
+# Forecaster kinds -> "module:Class". The forecast package's own registry is preferred when it exists.
+_FALLBACK_KINDS = {
+    "seasonal_profile": "vigil.forecast.profile:SeasonalProfile",
+    "profile": "vigil.forecast.profile:SeasonalProfile",
+    "seasonal_naive": "vigil.forecast.naive:SeasonalNaive",
+    "none": "",
+}
+
+
+def make_forecaster(kind: str) -> Any | None:
+    if kind == "none":
+        return None
+    try:
+        reg = importlib.import_module("vigil.forecast.registry")
+        registry = getattr(reg, "FORECASTERS")
+        if kind in registry:
+            return registry.create(kind)
+    except ImportError:
+        pass
+    target = _FALLBACK_KINDS.get(kind)
+    if not target:
+        raise LookupError(f"unknown forecaster kind {kind!r}")
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)()
+
+
+@dataclass(slots=True)
+class FloorEstimate:
+    demand_now: float
+    mean: float  # expected demand at now + horizon
+    upper: float  # upper bound at the configured level
+    horizon: float
+    mase: float | None
+    allowed: bool
+    reason: str  # why it may or may not act
+    model: str
+
+    def as_forecast(self, now: float, level: int) -> Forecast:
+        t = np.array([now + self.horizon])
+        return Forecast(ts=t, mean=np.array([self.mean]),
+                        intervals={level: (np.array([self.demand_now]), np.array([self.upper]))},
+                        model=self.model, fallback_reason=None if self.allowed else self.reason)
+
+
+class ForecastFloor:
+    """Walk-forward demand forecast for one service, fed one observation per control period."""
+
+    def __init__(self, settings: PredictiveSettings, period: float, forecaster: Any | None = None) -> None:
+        self.s = settings
+        self.period = period
+        self.horizon = settings.metric_lag + settings.startup_delay + period
+        self.h_steps = max(1, int(math.ceil(self.horizon / period)))
+        self.grid = max(settings.step, period)  # the forecaster's sampling step
+        self.season_steps = max(1, int(round(settings.season / period)))
+        hist = int(max(settings.history, 2 * settings.season) / period) + self.h_steps + 2
+        self._y: deque[float] = deque(maxlen=hist)
+        self._t0: float | None = None
+        window = max(1, int(settings.backtest_window / period))
+        self._pending: deque[float] = deque(maxlen=self.h_steps)  # predictions awaiting their outcome
+        self._err: deque[float] = deque(maxlen=window)  # (actual - predicted) / predicted
+        self._abs_err: deque[float] = deque(maxlen=window)  # |actual - predicted|
+        self._err_sn: deque[float] = deque(maxlen=window)  # |actual - seasonal naive|
+        self._model = forecaster if forecaster is not None else make_forecaster(settings.forecaster)
+        self._model_name = getattr(self._model, "kind", "naive") if self._model is not None else "naive"
+        self._path: np.ndarray | None = None  # forecaster's mean path on the grid
+        self._path_t0 = 0.0
+        self._next_fit = -math.inf
+        self._next_cal = -math.inf
+        self._q = 0.0
+        self._mase: float | None = None
+        self._fit_failure: str | None = None
+
+    # ------------------------------------------------------------------ observations
+    def observe(self, now: float, demand: float) -> None:
+        """One observation per control period, in time order."""
+        y = self._y
+        if self._t0 is None:
+            self._t0 = now
+        if len(self._pending) == self.h_steps:  # the prediction made h steps ago is now due
+            pred = self._pending[0]
+            # Relative error: the spread of demand grows with its level (busy hours swing more).
+            if self.s.relative_errors:
+                self._err.append((demand - pred) / pred if pred > 0 else 0.0)
+            else:
+                self._err.append(demand - pred)
+            self._abs_err.append(abs(demand - pred))
+            if len(y) >= self.season_steps:
+                self._err_sn.append(abs(demand - y[-self.season_steps]))
+        y.append(demand)
+        if now >= self._next_fit:
+            self._refit(now)
+        if now >= self._next_cal:
+            self._calibrate(now)
+        self._pending.append(demand + self._delta(now))
+
+    def _delta(self, now: float) -> float:
+        """The model's expected change of demand from now to now + horizon."""
+        if self._path is None:
+            return 0.0
+        pos_now = (now - self._path_t0) / self.grid
+        pos_then = pos_now + self.horizon / self.grid
+        n = len(self._path)
+        if pos_then > n - 1 or pos_now < 0:
+            return 0.0
+        return float(np.interp(pos_then, self._idx, self._path) - np.interp(pos_now, self._idx, self._path))
+
+    def _refit(self, now: float) -> None:
+        self._next_fit = now + self.s.refit_every
+        if self._model is None:
+            return
+        per = max(1, int(round(self.grid / self.period)))
+        y = np.fromiter(self._y, dtype=float)
+        n = (len(y) // per) * per
+        m = int(round(self.s.season / self.grid))
+        if n // per < 2 * m:
+            return  # not two seasons yet: persistence only
+        g = y[len(y) - n:].reshape(-1, per).mean(axis=1)
+        h = int(math.ceil((self.s.refit_every + self.horizon) / self.grid)) + 2
+        try:
+            fc = self._model.fit(g, m).predict(h + 1, levels=(self.s.level,))
+        except Exception as exc:  # noqa: BLE001 - a failed fit leaves persistence in charge, and says so
+            self._path, self._fit_failure = None, f"forecaster failed: {type(exc).__name__}: {exc}"
+            return
+        self._fit_failure = fc.fallback_reason
+        self._model_name = fc.model
+        # The grid's last mean describes the bucket ending now: centre it half a bucket back.
+        last = g[-1]
+        self._path = np.concatenate([[last], np.asarray(fc.mean, dtype=float)])
+        self._path_t0 = now - self.grid / 2
+        self._idx = np.arange(len(self._path), dtype=float)
+
+    def _calibrate(self, now: float) -> None:
+        self._next_cal = now + max(self.period, 900.0)
+        err = np.fromiter(self._err, dtype=float)
+        if len(err) < 20:
+            self._q, self._mase = 0.0, None
+            return
+        n = len(err)
+        b = min(1.0, math.ceil((n + 1) * self.s.level / 100) / n)  # conformal finite-sample correction
+        self._q = max(0.0, float(np.quantile(err, b)))
+        sn = np.fromiter(self._err_sn, dtype=float)
+        k = min(len(sn), n)
+        if k < 20:
+            self._mase = None
+            return
+        mae_sn = float(sn[-k:].mean())
+        mae = float(np.fromiter(self._abs_err, dtype=float)[-k:].mean())
+        self._mase = mae / mae_sn if mae_sn > 0 else (0.0 if mae == 0 else math.inf)
+
+    # ------------------------------------------------------------------ the floor
+    def estimate(self, now: float) -> FloorEstimate:
+        if not self._y:
+            return FloorEstimate(0.0, 0.0, 0.0, self.horizon, None, False, "no demand observed yet",
+                                 self._model_name)
+        demand = self._y[-1]
+        mean = max(0.0, self._pending[-1] if self._pending else demand)
+        upper = mean * (1.0 + self._q) if self.s.relative_errors else mean + self._q
+        mase = self._mase
+        if mase is None:
+            allowed, reason = False, "no backtest yet (needs one season of history): reactive"
+        elif mase >= self.s.max_mase:
+            allowed, reason = False, (f"backtest MASE {mase:.3f} >= {self.s.max_mase:g} "
+                                      "(does not beat seasonal naive): reactive")
+        else:
+            allowed, reason = True, f"backtest MASE {mase:.3f} < {self.s.max_mase:g}"
+        if self._fit_failure and allowed:
+            reason += f"; {self._fit_failure}"
+        return FloorEstimate(demand, mean, upper, self.horizon, mase, allowed, reason, self._model_name)

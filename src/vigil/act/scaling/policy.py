@@ -1,0 +1,116 @@
+"""ScalePolicy: one service's scaling decision per control period, as a recorded Decision.
+
+    reactive    the exact HPA (hpa.py)
+    predictive  the HPA, with the forecast's upper bound for the time new replicas would be ready as a
+                floor under its raw recommendation, while the floor's rolling backtest beats seasonal
+                naive; otherwise exactly reactive, and the decision says why
+    shadow      decides like `shadow_of` and records it, never acts
+
+The floor goes in before stabilization and rate limits, so the HPA behaviour rules bound it as they
+bound any recommendation. A budget cap, if set, is the last word.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from vigil.act.scaling.floor import ForecastFloor
+from vigil.act.scaling.hpa import HorizontalAutoscaler, replicas_for_metric
+from vigil.clock import Clock
+from vigil.config.scaling import ScalingPolicyConfig
+from vigil.model import Decision
+
+
+@dataclass(slots=True)
+class Observation:
+    """What the policy reads each period: the scale target's counts and the metric per ready replica."""
+
+    current_replicas: int  # spec.replicas
+    ready_replicas: int
+    metric: float  # average over ready replicas, in the unit of the target
+
+
+class ScalePolicy:
+    def __init__(self, service: str, config: ScalingPolicyConfig, clock: Clock,
+                 forecaster: Any | None = None,
+                 record: Callable[[Decision], None] | None = None) -> None:
+        self.service = service
+        self.config = config
+        self.clock = clock
+        self.hpa = HorizontalAutoscaler(config.min_replicas, config.max_replicas,
+                                        config.scale_up, config.scale_down)
+        uses_floor = config.mode == "predictive" or (config.mode == "shadow" and config.shadow_of == "predictive")
+        self.floor = ForecastFloor(config.predictive, config.sync_period, forecaster) if uses_floor else None
+        self._record = record
+        self._budget_max = (int(config.budget_per_hour // config.cost_per_replica_hour)
+                            if config.budget_per_hour is not None else None)
+        # While the forecast is trusted the reactive part runs at the predictive target (the floor sees
+        # rises coming); otherwise everything is the plain HPA at the metric target.
+        self.trusted_target = config.predictive.target or config.metric.target
+        self.floor_target = config.predictive.floor_target or self.trusted_target * (1 + config.tolerance)
+
+    def decide(self, obs: Observation) -> Decision:
+        """Decide the replica count for now. When `result["act"]` is true the caller scales to
+        `result["replicas"]` and, once that succeeded, calls `scaled()`."""
+        cfg = self.config
+        now = self.clock.now()
+        current, ready = obs.current_replicas, obs.ready_replicas
+        est = None
+        if self.floor is not None:
+            self.floor.observe(now, obs.metric * ready)
+            est = self.floor.estimate(now)
+        target = self.trusted_target if est is not None and est.allowed else cfg.metric.target
+        raw = replicas_for_metric(ready, current, obs.metric, target, cfg.tolerance)
+        if current == 0:
+            raw = 0  # upstream: scaling is disabled while the target is scaled to zero
+        inputs: dict[str, Any] = {
+            "mode": cfg.mode, "current_replicas": current, "ready_replicas": ready, "metric": obs.metric,
+            "metric_kind": cfg.metric.kind, "target": target, "tolerance": cfg.tolerance,
+            "reactive_replicas": raw,
+        }
+        desired = raw
+        floor_rule = None
+        if est is not None:
+            # Replicas the predicted upper bound needs at floor_target per replica; when it breaches
+            # the current count, scale to the metric target for it (as the HPA does past its tolerance),
+            # which leaves room for the next rise instead of stepping up one replica at a time.
+            floor_replicas = int(math.ceil(est.upper / self.floor_target - 1e-9)) if est.upper > 0 else 0
+            floor_goal = int(math.ceil(est.upper / target - 1e-9)) if est.upper > 0 else 0
+            inputs["forecast"] = {
+                "model": est.model, "horizon_s": est.horizon, "demand_now": est.demand_now,
+                "mean": est.mean, f"upper_{cfg.predictive.level}": est.upper, "mase": est.mase,
+                "floor_replicas": floor_replicas, "floor_target": self.floor_target, "floor_goal": floor_goal,
+            }
+            inputs["predictive"] = est.reason
+            if est.allowed and floor_replicas > current and floor_goal > desired and current > 0:
+                desired, floor_rule = floor_goal, "ForecastFloor"
+            elif not est.allowed:
+                floor_rule = "PredictiveFallbackReactive"
+        if current == 0:
+            replicas, stabilized, rule = 0, 0, "ScalingDisabledAtZero"
+        else:
+            norm = self.hpa.normalize(now, current, desired)
+            replicas, stabilized, rule = norm.replicas, norm.stabilized, norm.reason
+            if floor_rule == "ForecastFloor" and rule == "DesiredWithinRange":
+                rule = "ForecastFloor"
+            elif floor_rule == "PredictiveFallbackReactive" and rule == "DesiredWithinRange":
+                rule = "PredictiveFallbackReactive"
+        if self._budget_max is not None and replicas > self._budget_max:
+            replicas, rule = self._budget_max, "BudgetCap"
+        act = replicas != current and cfg.mode != "shadow" and not cfg.dry_run
+        result: dict[str, Any] = {
+            "replicas": replicas, "act": act, "desired": desired, "stabilized": stabilized,
+            "cost_per_hour": replicas * cfg.cost_per_replica_hour,
+        }
+        if cfg.mode == "shadow" and replicas != current:
+            result["shadow"] = f"would scale {current} -> {replicas}; shadow mode never acts"
+        decision = Decision(ts=now, kind="scale", subject=self.service, rule=rule, inputs=inputs, result=result)
+        if self._record is not None:
+            self._record(decision)
+        return decision
+
+    def scaled(self, previous: int, new: int) -> None:
+        """The scale target now runs `new` replicas (storeScaleEvent, after a successful rescale)."""
+        self.hpa.record_scale(self.clock.now(), previous, new)

@@ -1,0 +1,301 @@
+"""vigil bench autoscale: replay a real demand trace through vigil's own ScalePolicy (predictive), the
+exact HPA (the same class in reactive mode), a static peak and an oracle, on a simulated clock against a
+simulated scale target.
+
+The target: capacity per replica is set so mean demand needs 10 replicas; a replica asked for becomes
+ready after the start-up delay D; a scale-down removes replicas at once (not-ready ones first); the
+policy reads the metric 15 s late (demand per ready replica, unsaturated, like requests per replica)
+every 15 s. Demand between trace rows is interpolated linearly. Walk-forward only: the forecaster is
+fed observations as simulated time advances and refits on the past.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from vigil.act.scaling.policy import Observation, ScalePolicy
+from vigil.config.scaling import PredictiveSettings, ScalingMetric, ScalingPolicyConfig
+from vigil.testing import FakeClock
+
+app = typer.Typer(add_completion=False, help=__doc__)
+err = Console(stderr=True)
+
+PERIOD = 15.0
+METRIC_LAG = 15.0
+MEAN_REPLICAS = 10
+TIME_COLUMNS = ("timestamp", "period", "time", "ts", "date")
+
+
+# ----------------------------------------------------------------------------- trace
+
+def load_trace(path: Path, column: str, time_column: str | None = None,
+               step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """-> (ts seconds, demand) in file order; time from a column (epoch seconds, or dates) or row*step."""
+    import pandas as pd  # a dependency of statsforecast; only the bench needs it
+
+    df = pd.read_csv(path)
+    if column not in df.columns:
+        raise typer.BadParameter(f"no column {column!r} in {path}; columns: {', '.join(df.columns)}")
+    y = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
+    if time_column is None and step is None:
+        time_column = next((c for c in TIME_COLUMNS if c in df.columns), None)
+    if time_column is not None:
+        raw = df[time_column]
+        if pd.api.types.is_numeric_dtype(raw):
+            ts = raw.to_numpy(dtype=float)
+        else:
+            ts = pd.to_datetime(raw, utc=True).astype("int64").to_numpy() / 1e9
+        d = np.diff(ts)
+        if len(d) and (d <= 0).any():  # repeated or unordered stamps: keep row order, median step
+            good = d[d > 0]
+            s = float(np.median(good)) if len(good) else 300.0
+            ts = ts[0] + s * np.arange(len(ts))
+    else:
+        ts = np.arange(len(y), dtype=float) * float(step or 300.0)
+    ok = np.isfinite(y)
+    return ts[ok] - ts[ok][0], np.maximum(y[ok], 0.0)
+
+
+def resample(ts: np.ndarray, y: np.ndarray, period: float = PERIOD) -> np.ndarray:
+    """Demand at every control period (linear between rows; absent rows are interpolated over)."""
+    grid = np.arange(0.0, ts[-1] + 1e-9, period)
+    return np.interp(grid, ts, y)
+
+
+# ----------------------------------------------------------------------------- simulated target
+
+@dataclass
+class Outcome:
+    name: str
+    spec: np.ndarray  # replicas running (ready or starting) per step
+    ready: np.ndarray
+    actions: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def figures(self, demand: np.ndarray, cap: float) -> dict[str, Any]:
+        capacity = self.ready * cap
+        short = np.maximum(demand - capacity, 0.0)
+        return {
+            "replica_hours": round(float(self.spec.sum() * PERIOD / 3600.0), 2),
+            "violation_minutes": round(float((short > 1e-9 * cap).sum() * PERIOD / 60.0), 2),
+            "unserved_fraction": round(float(short.sum() / max(demand.sum(), 1e-12)), 6),
+            "actions": int(self.actions),
+            **self.extra,
+        }
+
+
+def ready_from_spec(spec: np.ndarray, delay_steps: int) -> np.ndarray:
+    """Replicas ready at k = those present since k - delay: the rolling min of spec (newest go first)."""
+    if delay_steps == 0:
+        return spec.copy()
+    padded = np.concatenate([np.full(delay_steps, spec[0]), spec])
+    win = np.lib.stride_tricks.sliding_window_view(padded, delay_steps + 1)
+    return win.min(axis=1)
+
+
+def run_policy(name: str, policy_cfg: ScalingPolicyConfig, demand: np.ndarray, cap: float,
+               delay: float, progress: Progress | None = None) -> Outcome:
+    """Drive ScalePolicy (production code) step by step on a FakeClock."""
+    clock = FakeClock(start=1_600_000_000.0)
+    rules: Counter[str] = Counter()
+    fallback = 0
+
+    policy = ScalePolicy(name, policy_cfg, clock)
+    n = len(demand)
+    delay_steps = int(math.ceil(delay / PERIOD - 1e-9))
+    lag = int(round(METRIC_LAG / PERIOD))
+    start = max(policy_cfg.min_replicas, int(math.ceil(demand[0] / cap / policy_cfg.metric.target)))
+    spec = np.empty(n, dtype=np.int64)
+    ready = np.empty(n, dtype=np.int64)
+    history = [start] * max(delay_steps, 1)  # spec over the last D: what is ready now
+    current = start
+    actions = 0
+    task = progress.add_task(name, total=n) if progress else None
+    t0 = time.perf_counter()
+    for k in range(n):
+        r = min(history)
+        ready[k] = r
+        j = k - lag if k >= lag else 0
+        r_obs = ready[j]
+        metric = demand[j] / (r_obs * cap) if r_obs > 0 else 0.0
+        d = policy.decide(Observation(current, int(r_obs), float(metric)))
+        rules[d.rule] += 1
+        if "predictive" in d.inputs and d.inputs["predictive"].endswith("reactive"):
+            fallback += 1
+        if d.result["act"]:
+            new = int(d.result["replicas"])
+            policy.scaled(current, new)
+            current = new
+            actions += 1
+        if delay_steps:
+            history.append(current)
+            history.pop(0)
+        else:
+            history[0] = current
+        spec[k] = current
+        ready[k] = min(ready[k], current)  # a scale-down removes at once
+        clock.set(clock.now() + PERIOD)
+        if task is not None and k % 5000 == 0:
+            progress.update(task, completed=k)
+    if task is not None:
+        progress.update(task, completed=n)
+    extra = {"decision_us": round((time.perf_counter() - t0) / n * 1e6, 1)}
+    if policy_cfg.mode == "predictive":
+        extra["fallback_fraction"] = round(fallback / n, 4)
+        extra["rules"] = dict(rules.most_common())
+    return Outcome(name, spec, ready, actions, extra)
+
+
+def static_peak(demand: np.ndarray, cap: float) -> Outcome:
+    spec = np.full(len(demand), int(math.ceil(demand.max() / cap - 1e-9)), dtype=np.int64)
+    return Outcome("static_peak", spec, spec.copy(), 0)
+
+
+def oracle(demand: np.ndarray, cap: float, delay: float) -> Outcome:
+    """Knows the future, still waits D: keeps what it will need within D (removing and re-adding would
+    take D), so it is ready in time at the least replica-hours."""
+    need = np.ceil(demand / cap - 1e-9).astype(np.int64)
+    ds = int(math.ceil(delay / PERIOD - 1e-9))
+    padded = np.concatenate([need, np.full(ds, need[-1])])
+    spec = np.lib.stride_tricks.sliding_window_view(padded, ds + 1).max(axis=1)
+    ready = ready_from_spec(spec, ds)
+    return Outcome("oracle", spec, ready, int((np.diff(spec) != 0).sum()))
+
+
+# ----------------------------------------------------------------------------- policies under test
+
+def hpa_config(max_replicas: int, target: float = 0.7) -> ScalingPolicyConfig:
+    return ScalingPolicyConfig(mode="reactive", min_replicas=1, max_replicas=max_replicas,
+                               metric=ScalingMetric(kind="requests_per_replica", target=target))
+
+
+def vigil_config(max_replicas: int, delay: float, target: float = 0.85, floor_target: float | None = None,
+                 level: int = 95, tolerance: float = 0.1, relative: bool = False,
+                 down_tolerance: float | None = None) -> ScalingPolicyConfig:
+    """vigil as a user would set it next to their HPA: the same metric target (0.7) for the reactive
+    fallback, and a higher target while the forecast is trusted."""
+    return ScalingPolicyConfig(
+        mode="predictive", min_replicas=1, max_replicas=max_replicas, tolerance=tolerance,
+        metric=ScalingMetric(kind="requests_per_replica", target=0.7),
+        predictive=PredictiveSettings(startup_delay=delay, metric_lag=METRIC_LAG, level=level,
+                                      target=target, floor_target=floor_target, relative_errors=relative,
+                                      refit_every=86400.0, step=300.0))
+
+
+def decision_speed(services: int = 500) -> dict[str, float]:
+    """One scaling decision for each of `services` predictive policies, after a warm-up."""
+    clock = FakeClock(start=1_600_000_000.0)
+    cfg = vigil_config(100, 60.0)
+    rng = np.random.default_rng(0)
+    pols = [ScalePolicy(f"svc-{i}", cfg, clock) for i in range(services)]
+    for _ in range(30):
+        for p in pols:
+            p.decide(Observation(10, 10, float(rng.uniform(0.5, 0.9))))
+        clock.set(clock.now() + PERIOD)
+    t0 = time.perf_counter()
+    for p in pols:
+        p.decide(Observation(10, 10, float(rng.uniform(0.5, 0.9))))
+    return {"services": services, "seconds": round(time.perf_counter() - t0, 4)}
+
+
+def run(trace: Path, column: str, time_column: str | None, step: float | None, delay: float,
+        hpa_target: float = 0.7, show_progress: bool = True, **vigil_kw: Any) -> dict[str, Any]:
+    ts, y = load_trace(trace, column, time_column, step)
+    demand = resample(ts, y)
+    cap = float(demand.mean() / MEAN_REPLICAS)
+    max_replicas = int(math.ceil(demand.max() / cap * 2)) + 4
+    with Progress(console=err, transient=True, disable=not show_progress) as progress:
+        outs = [
+            run_policy("vigil", vigil_config(max_replicas, delay, **vigil_kw), demand, cap, delay, progress),
+            run_policy("hpa", hpa_config(max_replicas, hpa_target), demand, cap, delay, progress),
+            static_peak(demand, cap),
+            oracle(demand, cap, delay),
+        ]
+    pols = {o.name: o.figures(demand, cap) for o in outs}
+    base = pols["oracle"]["replica_hours"] or 1.0
+    for v in pols.values():
+        v["replica_hours_vs_oracle"] = round(v["replica_hours"] / base, 3)
+    v, h = pols["vigil"], pols["hpa"]
+    return {
+        "trace": str(trace), "column": column, "rows": int(len(y)), "steps": int(len(demand)),
+        "days": round(len(demand) * PERIOD / 86400, 2), "delay_s": delay, "period_s": PERIOD,
+        "metric_lag_s": METRIC_LAG, "capacity_per_replica": cap, "policies": pols,
+        "vs_hpa": {
+            "violation_minutes_reduction": _reduction(v["violation_minutes"], h["violation_minutes"]),
+            "replica_hours_reduction": _reduction(v["replica_hours"], h["replica_hours"]),
+            "actions_ratio": round(v["actions"] / h["actions"], 3) if h["actions"] else None,
+        },
+        "_outs": outs, "_demand": demand, "_cap": cap,
+    }
+
+
+def _reduction(ours: float, theirs: float) -> float | None:
+    return round(1.0 - ours / theirs, 4) if theirs > 0 else None
+
+
+def _plot(result: dict[str, Any], path: Path) -> None:
+    try:
+        import matplotlib  # optional
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        err.print("matplotlib is not installed: no plot")
+        return
+    demand, cap = result["_demand"], result["_cap"]
+    t = np.arange(len(demand)) * PERIOD / 3600
+    fig, ax = plt.subplots(figsize=(14, 5))
+    ax.plot(t, demand, color="black", lw=0.6, label="demand")
+    for o in result["_outs"]:
+        ax.plot(t, o.ready * cap, lw=0.6, label=f"{o.name} capacity")
+    ax.set_xlabel("hours")
+    ax.legend()
+    fig.savefig(path, dpi=120)
+
+
+@app.command()
+def main(
+    trace: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV demand trace"),
+    column: str = typer.Option(..., help="the demand column (any unit)"),
+    time_column: Optional[str] = typer.Option(None, help="time column: epoch seconds or dates"),
+    step: Optional[float] = typer.Option(None, help="seconds between rows when there is no time column"),
+    delay: float = typer.Option(60.0, help="replica start-up delay D, seconds"),
+    json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
+    plot: Optional[Path] = typer.Option(None, help="write a demand vs capacity chart (needs matplotlib)"),
+    services: int = typer.Option(500, help="services in the decision-speed figure"),
+    vigil_target: float = typer.Option(0.85, help="vigil's target per replica while its forecast is trusted"),
+    floor_target: Optional[float] = typer.Option(None, help="load the forecast's upper bound may reach"),
+    level: int = typer.Option(95, help="forecast interval level of the floor"),
+) -> None:
+    """Replay a demand trace through vigil (predictive), the exact HPA, static peak and an oracle."""
+    res = run(trace, column, time_column, step, delay, target=vigil_target, floor_target=floor_target,
+              level=level, show_progress=not json_out or sys.stderr.isatty())
+    res["decision_speed"] = decision_speed(services)
+    if plot is not None:
+        _plot(res, plot)
+    out = {k: v for k, v in res.items() if not k.startswith("_")}
+    if json_out:
+        print(json.dumps(out))
+        return
+    table = Table(title=f"autoscale: {trace.name}:{column}, D={delay:g}s, {out['days']} days")
+    for col in ("policy", "replica-hours", "x oracle", "violation min", "unserved", "actions"):
+        table.add_column(col, justify="right")
+    for name, f in out["policies"].items():
+        table.add_row(name, f"{f['replica_hours']:.1f}", f"{f['replica_hours_vs_oracle']:.2f}",
+                      f"{f['violation_minutes']:.1f}", f"{f['unserved_fraction']:.4%}", str(f["actions"]))
+    Console().print(table)
+    Console().print(f"vs hpa: {out['vs_hpa']}; {services} decisions in "
+                    f"{out['decision_speed']['seconds']:.3f} s")
