@@ -48,7 +48,7 @@ class PromqlCollector:
     async def query(self, now: float) -> list[Sample]:
         spec = self.spec
         # Prometheus also stops evaluating at its own timeout: ask for a little less than ours.
-        params = {"query": spec.query, "timeout": f"{max(0.1, spec.timeout * 0.9):.3f}s"}
+        params = {"query": spec.query, "timeout": f"{max(100, int(spec.timeout * 900))}ms"}
         if spec.range is None:
             path = "/api/v1/query"
             params["time"] = f"{now:.3f}"
