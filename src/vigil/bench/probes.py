@@ -138,19 +138,25 @@ async def _probe(ports: list[int], interval: float, duration: float, max_concurr
             latencies.append(collection.probe.latency_s)
             failures += 0 if collection.probe.ok else 1
 
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     scheduler = Scheduler(collectors, SystemClock(), deliver, max_concurrency=max_concurrency)
+    progress = Progress(TextColumn("  probing"), BarColumn(), TextColumn("{task.fields[status]}"),
+                        TimeRemainingColumn(), console=err, transient=True)
     cpu0, wall0 = _cpu_seconds(), time.monotonic()
     await scheduler.start()
     try:
-        deadline = wall0 + duration
-        while (left := deadline - time.monotonic()) > 0:
-            await asyncio.sleep(min(1.0, left))
-            err.print(f"  {duration - max(0.0, left):4.0f}/{duration:g}s  probes {delivered}  "
-                      f"failures {failures}", end="\r", highlight=False)
+        with progress:
+            bar = progress.add_task("probe", total=duration, status="")
+            deadline = wall0 + duration
+            while (left := deadline - time.monotonic()) > 0:
+                await asyncio.sleep(min(1.0, left))
+                progress.update(bar, completed=duration - max(0.0, deadline - time.monotonic()),
+                                status=f"{delivered} probes, {failures} failures")
     finally:
         await scheduler.stop()
     wall, cpu = time.monotonic() - wall0, _cpu_seconds() - cpu0
-    err.print()
+    err.print(f"  {delivered} probes, {failures} failures in {wall:.1f}s")
     stats = scheduler.stats
     return {
         "targets": len(ports),
