@@ -1,0 +1,133 @@
+"""The detector plug point: learn and score one series, replay many points at once, save and restore."""
+
+from __future__ import annotations
+
+import io
+from typing import ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+from vigil.detect import kernel as K
+from vigil.model import Score
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """One instance watches one series. Scores are in [0, 1]; 0.5 means "at the alarm level"."""
+
+    THRESHOLDS: ClassVar[dict[str, float]]  # shipped NAB-profile thresholds (standard, low FP, low FN)
+
+    def update(self, ts: float, value: float) -> Score: ...
+    def score_many(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray: ...
+    def state(self) -> bytes: ...
+
+
+class KernelDetector:
+    """A detector whose whole state is a handful of fixed-size arrays run through `kernel.run`.
+
+    `update` = `learn_one` after `score_one`, on one point; `score_many` is the same loop over arrays,
+    so both paths give identical scores. State is bounded (see `kernel`) and saved as an .npz blob."""
+
+    KIND: ClassVar[str] = "kernel"
+    PARAMS: ClassVar[dict[str, float]] = {}
+    THRESHOLDS: ClassVar[dict[str, float]] = {"standard": 0.5, "reward_low_FP": 0.5, "reward_low_FN": 0.5}
+    DEFAULTS: ClassVar[dict[int, float]] = {
+        K.P_W_LEVEL: 0.0, K.P_W_SEASON: 0.0, K.P_W_SPIKE: 0.0, K.P_W_CUSUM: 0.0, K.P_WINDOW: 1024,
+        K.P_MIN_POINTS: 32, K.P_LEARN_GATE: 1.0, K.P_RELEARN: 64, K.P_CUSUM_K: 1.0, K.P_CUSUM_H: 12.0,
+        K.P_Z_ALARM: 5.0, K.P_SPIKE_ALARM: 8.0, K.P_REL_FLOOR: 0.002, K.P_QUIET: 0, K.P_RECALL: 4.0,
+    }
+    NAMES: ClassVar[dict[str, int]] = {
+        "w_level": K.P_W_LEVEL, "w_season": K.P_W_SEASON, "w_spike": K.P_W_SPIKE, "w_cusum": K.P_W_CUSUM,
+        "window": K.P_WINDOW, "min_points": K.P_MIN_POINTS, "learn_gate": K.P_LEARN_GATE,
+        "relearn": K.P_RELEARN, "cusum_k": K.P_CUSUM_K, "cusum_h": K.P_CUSUM_H, "z_alarm": K.P_Z_ALARM,
+        "spike_alarm": K.P_SPIKE_ALARM, "rel_floor": K.P_REL_FLOOR, "quiet": K.P_QUIET,
+        "recall": K.P_RECALL,
+    }
+
+    def __init__(self, **overrides: float) -> None:
+        p = np.zeros(K.N_PARAMS)
+        for slot, v in self.DEFAULTS.items():
+            p[slot] = v
+        for name, v in {**self.PARAMS, **overrides}.items():
+            if name not in self.NAMES:
+                raise ValueError(f"{self.KIND}: unknown parameter {name!r}; known: {', '.join(self.NAMES)}")
+            p[self.NAMES[name]] = float(v)
+        self._p = p
+        self._s = K.new_state()
+        self._one_t = np.zeros(1)
+        self._one_x = np.zeros(1)
+        self._one_out = np.zeros(1)
+
+    # -- scoring
+    def _run(self, state: dict[str, np.ndarray], ts: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
+        K.run(self._p, state["fs"], state["ring"], state["sorted"], state["pending"], state["season"],
+              state["ival"], state["recalled"], ts, xs, out)
+
+    def update(self, ts: float, value: float) -> Score:
+        """Score one point, then learn from it unless it was judged anomalous."""
+        self._one_t[0] = ts
+        self._one_x[0] = value
+        self._run(self._s, self._one_t, self._one_x, self._one_out)
+        v = float(self._one_out[0])
+        return Score(v, self.reason(value, self._s["fs"]))
+
+    def learn_one(self, ts: float, value: float) -> None:
+        self.update(ts, value)
+
+    def score_one(self, ts: float, value: float) -> Score:
+        """Score without learning (a look-ahead on a copy of the state)."""
+        copy = {k: v.copy() for k, v in self._s.items()}
+        out = np.zeros(1)
+        self._run(copy, np.array([ts], dtype=np.float64), np.array([value], dtype=np.float64), out)
+        return Score(float(out[0]), self.reason(value, copy["fs"]))
+
+    def score_many(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+        ts = np.ascontiguousarray(ts, dtype=np.float64)
+        xs = np.ascontiguousarray(values, dtype=np.float64)
+        if ts.shape != xs.shape:
+            raise ValueError(f"ts and values differ in shape: {ts.shape} vs {xs.shape}")
+        out = np.zeros(xs.shape[0])
+        self._run(self._s, ts, xs, out)
+        return out
+
+    # -- explanation
+    def reason(self, value: float, fs: np.ndarray) -> str:
+        why = int(fs[K.S_WHY])
+        if why == K.WHY_SKIP:
+            return f"skipped: value {value!r} is not a finite number ({int(fs[K.S_SKIPPED])} skipped so far)"
+        if why == K.WHY_ORDER:
+            return f"skipped: timestamp is older than the last one ({int(fs[K.S_OUT_OF_ORDER])} so far)"
+        if why == K.WHY_LEARNING:
+            return f"learning: {int(fs[K.S_CNT])} of {int(self._p[K.P_MIN_POINTS])} points needed"
+        if why == K.WHY_SHIFT:
+            return (f"level shift accepted: value {value:.4g} has deviated for "
+                    f"{int(self._p[K.P_RELEARN])} points; relearning from here")
+        z, exp = fs[K.S_Z], fs[K.S_EXPECTED]
+        side = "above" if z >= 0 else "below"
+        if why == K.WHY_SPIKE:
+            return f"value {value:.4g} jumped {abs(z):.1f} typical steps {side} the previous value"
+        if why == K.WHY_CUSUM:
+            return (f"value {value:.4g}: sustained drift {side} the recent median {exp:.4g} "
+                    f"(CUSUM {max(fs[K.S_CUP], fs[K.S_CDN]):.1f})")
+        where = "for this time of day" if why == K.WHY_SEASON else "from recent history"
+        return f"value {value:.4g} is {abs(z):.1f} robust deviations {side} the expected {exp:.4g} {where}"
+
+    # -- bookkeeping
+    @property
+    def counters(self) -> dict[str, int]:
+        fs = self._s["fs"]
+        return {"seen": int(fs[K.S_N]), "skipped_non_finite": int(fs[K.S_SKIPPED]),
+                "skipped_out_of_order": int(fs[K.S_OUT_OF_ORDER]), "level_shifts": int(fs[K.S_SHIFTS])}
+
+    def state(self) -> bytes:
+        buf = io.BytesIO()
+        np.savez(buf, params=self._p, **self._s)
+        return buf.getvalue()
+
+    @classmethod
+    def from_state(cls, blob: bytes) -> "KernelDetector":
+        det = cls()
+        with np.load(io.BytesIO(blob)) as z:
+            det._p = z["params"].copy()
+            det._s = {k: z[k].copy() for k in det._s}
+        return det

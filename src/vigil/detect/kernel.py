@@ -1,0 +1,235 @@
+"""The scoring kernel shared by vigil's statistical detectors.
+
+One compiled loop serves both paths: live scoring calls it with one point, replay with a whole array,
+so batch and streaming give the same numbers by construction. All state lives in fixed-size arrays
+(bounded memory, trivially saved). Components, each switched on by a weight in `params`:
+
+- novelty (level): distance from the value to its k-th nearest recent *normal* value, in robust units
+  (IQR of the same history). A value that recurs (daily peaks, multi-modal or quantised metrics) is
+  not novel even when it is far from the median; a new level or a spike is.
+- season: deviation from the median of the same time-of-day bin on past days, in the same units;
+  only counts when the value is also unusual for recent history (a daily profile explains peaks).
+- spike: size of the step from the previous value against the typical step.
+- cusum: two-sided CUSUM of the robust deviation from the median: slow level or variance shifts.
+
+Points judged anomalous are not learned. A deviation that persists for `relearn` points is accepted
+as a level shift (a deploy, a unit change): the recent history restarts from those points.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+RING = 1024  # recent normal points kept, in arrival order and sorted
+PENDING = 256  # anomalous points kept to restart from after an accepted level shift
+BINS = 288  # time-of-day bins at most (5-minute bins)
+DAYS = 7  # past days per bin
+NN_K = 4  # neighbours for the novelty distance
+RECALL = 32  # recent anomalous values remembered: an anomaly that keeps recurring is behaviour
+RECALL_K = 3
+N_IVAL = 16  # first positive time steps used to infer the sampling interval
+
+# params
+(P_W_LEVEL, P_W_SEASON, P_W_SPIKE, P_W_CUSUM, P_WINDOW, P_MIN_POINTS, P_LEARN_GATE, P_RELEARN,
+ P_CUSUM_K, P_CUSUM_H, P_Z_ALARM, P_SPIKE_ALARM, P_REL_FLOOR, P_QUIET, P_RECALL) = range(15)
+N_PARAMS = 15
+
+# float state slots
+(S_N, S_LAST_TS, S_INTERVAL, S_SKIPPED, S_OUT_OF_ORDER, S_POS, S_CNT, S_STEP_EW, S_STEP_N,
+ S_PCNT, S_CUP, S_CDN, S_LAST_X, S_STREAK, S_BINS, S_NIVAL, S_EXPECTED, S_SCALE, S_Z, S_WHY,
+ S_SHIFTS, S_QUIET, S_QSTR, S_RPOS) = range(24)
+N_STATE = 32
+
+# S_WHY codes (for the human reason)
+WHY_NONE, WHY_SKIP, WHY_ORDER, WHY_LEARNING, WHY_LEVEL, WHY_SEASON, WHY_SPIKE, WHY_CUSUM, WHY_SHIFT = range(9)
+
+
+def new_state() -> dict[str, np.ndarray]:
+    fs = np.zeros(N_STATE)
+    fs[S_LAST_TS] = -np.inf
+    return {"fs": fs, "ring": np.zeros(RING), "sorted": np.zeros(RING), "pending": np.zeros(PENDING),
+            "season": np.full(BINS * DAYS, np.nan), "ival": np.zeros(N_IVAL),
+            "recalled": np.full(RECALL, np.nan)}
+
+
+@nb.njit(cache=True)
+def _learn(fs, ring, srt, window, x):
+    """Append x to the FIFO history, keeping the sorted copy in step (O(window) memmove)."""
+    cnt = int(fs[S_CNT])
+    pos = int(fs[S_POS])
+    if cnt == window:
+        old = ring[pos]
+        j = np.searchsorted(srt[:cnt], old)
+        srt[j:cnt - 1] = srt[j + 1:cnt].copy()
+        cnt -= 1
+    j = np.searchsorted(srt[:cnt], x)
+    srt[j + 1:cnt + 1] = srt[j:cnt].copy()
+    srt[j] = x
+    ring[pos] = x
+    fs[S_POS] = (pos + 1) % window
+    fs[S_CNT] = cnt + 1
+
+
+@nb.njit(cache=True)
+def _kth_distance(srt, cnt, x, k):
+    """Distance from x to its k-th nearest value in the sorted history (merge outwards)."""
+    hi = np.searchsorted(srt[:cnt], x)
+    lo = hi - 1
+    d = 0.0
+    for _ in range(k):
+        if lo >= 0 and (hi >= cnt or x - srt[lo] <= srt[hi] - x):
+            d = x - srt[lo]
+            lo -= 1
+        elif hi < cnt:
+            d = srt[hi] - x
+            hi += 1
+    return d
+
+
+@nb.njit(cache=True)
+def _score(s):
+    # 0.5 at the alarm strength (s == 1); saturates slowly so strong evidence still ranks.
+    s2 = s * s
+    return s2 / (1.0 + s2)
+
+
+@nb.njit(cache=True)
+def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
+    window = min(int(p[P_WINDOW]), RING)
+    min_points = max(int(p[P_MIN_POINTS]), NN_K + 1)
+    for i in range(xs.shape[0]):
+        x = xs[i]
+        t = ts[i]
+        out[i] = 0.0
+        if not np.isfinite(x) or not np.isfinite(t):
+            fs[S_SKIPPED] += 1
+            fs[S_WHY] = WHY_SKIP
+            continue
+        if t < fs[S_LAST_TS]:
+            fs[S_OUT_OF_ORDER] += 1
+            fs[S_WHY] = WHY_ORDER
+            continue
+        # Sampling interval (seasonality needs it): median of the first positive steps.
+        if fs[S_N] > 0 and t > fs[S_LAST_TS] and fs[S_NIVAL] < N_IVAL:
+            ival[int(fs[S_NIVAL])] = t - fs[S_LAST_TS]
+            fs[S_NIVAL] += 1
+            if fs[S_NIVAL] == N_IVAL:
+                iv = np.median(ival)
+                fs[S_INTERVAL] = iv
+                if 0 < iv <= 3600.0:
+                    fs[S_BINS] = min(BINS, int(86400.0 / iv + 0.5))
+        first = fs[S_N] == 0
+        fs[S_LAST_TS] = t
+        fs[S_N] += 1
+        step = 0.0 if first else abs(x - fs[S_LAST_X])
+        fs[S_LAST_X] = x
+        nbins = int(fs[S_BINS])
+        b = -1
+        slot = 0
+        if nbins > 0:
+            b = int((t % 86400.0) / (86400.0 / nbins)) % nbins
+            slot = int(t // 86400.0) % DAYS
+        cnt = int(fs[S_CNT])
+        if cnt < min_points:  # nothing to judge by yet: learn, say so
+            _learn(fs, ring, srt, window, x)
+            if not first:
+                fs[S_STEP_EW] += (step - fs[S_STEP_EW]) / (fs[S_STEP_N] + 1.0)
+                fs[S_STEP_N] += 1
+            if b >= 0:
+                season[b * DAYS + slot] = x
+            fs[S_WHY] = WHY_LEARNING
+            continue
+        # --- robust units from the sorted history
+        med = srt[cnt // 2]
+        iqr = srt[(3 * cnt) // 4] - srt[cnt // 4]
+        wide = (srt[cnt - 1 - cnt // 20] - srt[cnt // 20]) / 3.29
+        scale = max(iqr / 1.349, wide, p[P_REL_FLOOR] * abs(med), 1e-9)
+        # --- novelty: k-th nearest recent normal value
+        z = _kth_distance(srt, cnt, x, NN_K) / scale
+        # Seen this anomaly RECALL_K times lately? Then it is how this series behaves.
+        # Distances are in units of the remembered anomalies' own spread, so spikes of varying height
+        # on a flat series count as recurring too.
+        near = np.sort(np.abs(recalled - x))[RECALL_K - 1]  # NaN slots sort last
+        if np.isfinite(near):
+            seen = recalled[np.isfinite(recalled)]
+            rscale = max(scale, 0.25 * (np.max(seen) - np.min(seen)))
+            z = min(z, p[P_RECALL] * near / rscale)
+        strength = p[P_W_LEVEL] * z / p[P_Z_ALARM]
+        why = WHY_LEVEL
+        expected = med
+        signed = z if x >= med else -z
+        # --- season: same time-of-day bin on past days
+        if b >= 0 and p[P_W_SEASON] > 0:
+            hist = season[b * DAYS:(b + 1) * DAYS]
+            good = hist[np.isfinite(hist)]
+            if good.shape[0] >= 3:
+                exp_s = np.median(good)
+                spread = max(np.max(good) - np.min(good), scale)
+                zs = abs(x - exp_s) / spread
+                s_se = p[P_W_SEASON] * min(zs, 2.0 * z + 1.0) / p[P_Z_ALARM]
+                if s_se > strength:
+                    strength = s_se
+                    why = WHY_SEASON
+                    expected = exp_s
+                    signed = zs if x >= exp_s else -zs
+        # --- spike: the step against the typical step
+        if p[P_W_SPIKE] > 0 and fs[S_STEP_N] >= min_points:
+            zsp = step / max(1.2533 * fs[S_STEP_EW], p[P_REL_FLOOR] * abs(med), 1e-9)
+            s_sp = p[P_W_SPIKE] * min(zsp, 4.0 * z + 1.0) / p[P_SPIKE_ALARM]
+            if s_sp > strength:
+                strength = s_sp
+                why = WHY_SPIKE
+                signed = zsp if x >= fs[S_LAST_X] else -zsp
+        # --- cusum of clipped deviation from the median: accumulates small persistent shifts
+        zc = min(max((x - med) / scale, -4.0), 4.0)
+        fs[S_CUP] = max(0.0, fs[S_CUP] + zc - p[P_CUSUM_K])
+        fs[S_CDN] = max(0.0, fs[S_CDN] - zc - p[P_CUSUM_K])
+        if p[P_W_CUSUM] > 0:
+            s_cu = p[P_W_CUSUM] * max(fs[S_CUP], fs[S_CDN]) / p[P_CUSUM_H]
+            if s_cu > strength:
+                strength = s_cu
+                why = WHY_CUSUM
+        score = _score(strength)
+        # After an alarm stay quiet for a while unless the evidence doubles: one event, one alarm.
+        if fs[S_QUIET] > 0:
+            fs[S_QUIET] -= 1
+            if strength < 2.0 * fs[S_QSTR]:
+                score = 0.25 * score
+        elif score >= 0.5 and p[P_QUIET] > 0:
+            fs[S_QUIET] = p[P_QUIET]
+            fs[S_QSTR] = strength
+        out[i] = score
+        fs[S_EXPECTED] = expected
+        fs[S_SCALE] = scale
+        fs[S_Z] = signed
+        fs[S_WHY] = why
+        # --- learn only from points judged normal; accept a persistent shift as the new normal
+        if strength < p[P_LEARN_GATE]:
+            fs[S_STREAK] = 0
+            fs[S_PCNT] = 0
+            _learn(fs, ring, srt, window, x)
+            fs[S_STEP_EW] += (step - fs[S_STEP_EW]) / min(fs[S_STEP_N] + 1.0, 256.0)
+            fs[S_STEP_N] += 1
+            if b >= 0:
+                season[b * DAYS + slot] = x
+        else:
+            recalled[int(fs[S_RPOS])] = x
+            fs[S_RPOS] = (fs[S_RPOS] + 1) % RECALL
+            fs[S_STREAK] += 1
+            k = int(fs[S_PCNT])
+            if k < PENDING:
+                pending[k] = x
+                fs[S_PCNT] = k + 1
+            if fs[S_STREAK] >= p[P_RELEARN]:
+                # Accept the shifted points as normal (older history ages out by itself).
+                k = int(fs[S_PCNT])
+                for j in range(k):
+                    _learn(fs, ring, srt, window, pending[j])
+                fs[S_CUP] = 0.0
+                fs[S_CDN] = 0.0
+                fs[S_STREAK] = 0
+                fs[S_PCNT] = 0
+                fs[S_SHIFTS] += 1
+                fs[S_WHY] = WHY_SHIFT
+    return out
