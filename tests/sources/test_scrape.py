@@ -148,3 +148,15 @@ async def test_unparseable_exposition_is_an_error_not_a_crash(server):
     finally:
         await collector.aclose()
     assert result.error and result.error.startswith("cannot parse metrics")
+
+
+async def test_large_exposition_is_read_whole(server):
+    server.metrics_text = "# TYPE g gauge\n" + "".join(f'g{{i="{i}"}} {i}\n' for i in range(5000))
+    assert len(server.metrics_text) > 64 * 1024
+    collector = ScrapeCollector("shop", "scrape", ScrapeSource(kind="scrape", url=f"{server.url}/metrics"))
+    try:
+        result = await collector.collect(time.time())
+    finally:
+        await collector.aclose()
+    assert result.error is None
+    assert sum(1 for s in result.samples if s.key.name == "g") == 5000

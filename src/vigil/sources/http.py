@@ -11,7 +11,7 @@ import orjson
 from vigil.config.sources import HttpProbe, JsonFieldCheck
 from vigil.model import ProbeResult
 from vigil.sources.base import Collection, short
-from vigil.sources.http_client import HttpPool, describe_error
+from vigil.sources.http_client import HttpPool, describe_error, read_capped
 
 BODY_LIMIT = 1 << 20  # a health body larger than 1 MiB is not read in full
 
@@ -46,7 +46,7 @@ class HttpProbeCollector:
         async with session.request(spec.method, spec.url, headers=self._headers, ssl=ssl,
                                    timeout=self._client_timeout, allow_redirects=False) as resp:
             values: dict[str, float] = {"status_code": float(resp.status)}
-            body = await resp.content.read(BODY_LIMIT) if self._needs_body else await _drain(resp)
+            body = await read_capped(resp, BODY_LIMIT) if self._needs_body else await _drain(resp)
         if resp.status not in spec.expect_status:
             reason = f"HTTP {resp.status} from {spec.url}"
             if body:
@@ -75,7 +75,7 @@ class HttpProbeCollector:
 
 async def _drain(resp: aiohttp.ClientResponse) -> bytes:
     # Reading the (small) body lets the connection go back to the keep-alive pool.
-    return await resp.content.read(BODY_LIMIT) if resp.status not in (204, 304) else b""
+    return await read_capped(resp, BODY_LIMIT) if resp.status not in (204, 304) else b""
 
 
 _MISSING = object()

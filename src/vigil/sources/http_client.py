@@ -116,3 +116,16 @@ def describe_error(exc: BaseException, url: str, timeout: float) -> str:
     if isinstance(exc, aiohttp.ClientError):
         return f"HTTP error from {url}: {type(exc).__name__}: {exc}"
     return f"{type(exc).__name__} requesting {url}: {exc}"
+
+
+async def read_capped(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    """The body up to `limit` bytes (StreamReader.read(n) returns whatever has arrived, so loop)."""
+    chunks: list[bytes] = []
+    total = 0
+    while total < limit:
+        chunk = await response.content.read(min(1 << 16, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)

@@ -11,7 +11,7 @@ from vigil.config.sources import ScrapeSource
 from vigil.model import Sample, SeriesKey
 from vigil.sources.base import Collection, short
 from vigil.sources.exposition import MetricFilter, ScrapeState, convert
-from vigil.sources.http_client import HttpPool, describe_error
+from vigil.sources.http_client import HttpPool, describe_error, read_capped
 
 ACCEPT = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"  # the text format prometheus-client parses
 BODY_LIMIT = 32 << 20
@@ -59,7 +59,7 @@ class ScrapeCollector:
         session = self.http.session()
         async with session.get(self.spec.url, headers=self._headers, timeout=self._timeout,
                                allow_redirects=True) as resp:
-            body = await resp.content.read(BODY_LIMIT)
+            body = await read_capped(resp, BODY_LIMIT)
             if resp.status != 200:
                 raise _HttpStatus(f"HTTP {resp.status} from {self.spec.url}")
             return body.decode(resp.charset or "utf-8", "replace")
