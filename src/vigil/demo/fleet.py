@@ -118,6 +118,7 @@ class Fleet:
         self._lock = threading.Lock()
         self._previous_sigterm: Any = None
         self._started = False
+        self._load_stats: dict[str, Any] | None = None
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> "Fleet":
@@ -150,34 +151,33 @@ class Fleet:
     def stop(self) -> None:
         """Terminate every child (SIGTERM to its group, SIGKILL after the grace period). Idempotent."""
         with self._lock:
-            procs = [m.process for m in self.services.values()]
+            # The traffic first, so its last requests are answered and the services stop quietly.
             if self.load is not None:
-                procs.insert(0, self.load)  # stop the traffic first, so services stop quietly
-            for proc in procs:
-                self._signal_group(proc, signal.SIGTERM)
-            deadline = time.monotonic() + self.grace_s
-            for proc in procs:
-                try:
-                    proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-                except subprocess.TimeoutExpired:
-                    self._signal_group(proc, signal.SIGKILL)
-            for proc in procs:
-                proc.wait()
+                self._terminate([self.load])
+            self._terminate([m.process for m in self.services.values()])
+            if self.load is not None and self._load_stats is None:
+                self._load_stats = self._read_load_stats()  # before the work folder goes
             atexit.unregister(self.stop)
             self._restore_sigterm()
             if self._own_workdir and not os.environ.get("VIGIL_DEMO_KEEP"):
                 shutil.rmtree(self.workdir, ignore_errors=True)
 
+    def _terminate(self, procs: list[subprocess.Popen[bytes]]) -> None:
+        for proc in procs:
+            self._signal_group(proc, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        for proc in procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self._signal_group(proc, signal.SIGKILL)
+        for proc in procs:
+            proc.wait()
+
     def restart(self, name: str) -> FleetMember:
         """Start `name` again on its port (after a crash, say); dependants keep working URLs."""
         old = self.services[name]
-        if old.running():
-            self._signal_group(old.process, signal.SIGTERM)
-            try:
-                old.process.wait(timeout=self.grace_s)
-            except subprocess.TimeoutExpired:
-                self._signal_group(old.process, signal.SIGKILL)
-                old.process.wait()
+        self._terminate([old.process])
         deps = {d: self.services[d].url for d in DEPENDS_ON[name]}
         deadline = time.monotonic() + self.start_timeout_s
         member = self._spawn_service(name, deps, port=old.port, deadline=deadline)
@@ -191,9 +191,12 @@ class Fleet:
         return pids + ([self.load.pid] if self.load is not None else [])
 
     def load_stats(self) -> dict[str, Any] | None:
-        """The load generator's final counts (it prints them when it stops), if it has stopped."""
-        if self.load is None or self.load.poll() is None:
-            return None
+        """The load generator's final counts (it prints them when it stops), once stopped."""
+        if self._load_stats is not None or self.load is None or self.load.poll() is None:
+            return self._load_stats
+        return self._read_load_stats()
+
+    def _read_load_stats(self) -> dict[str, Any] | None:
         for line in reversed(_tail(self.load_log, 5).splitlines()):
             if line.startswith("{"):
                 try:

@@ -24,6 +24,8 @@ import aiohttp
 from vigil.demo.child import exit_with_parent, require_loopback
 
 # (method, path, weight): browsing is three times as common as buying.
+DRAIN_S = 1.5  # how long requests in flight may finish once the run ends
+
 SHOP_MIX: tuple[tuple[str, str, float], ...] = (("GET", "/", 3.0), ("GET", "/checkout", 1.0))
 
 
@@ -93,7 +95,7 @@ class LoadStats:
 
 class LoadGenerator:
     """Drives `url` with traffic following `curve`. `run()` returns when `duration` has passed or
-    `stop()` is called; requests still in flight are then given `timeout_s` at most."""
+    `stop()` is called; requests still in flight are then given DRAIN_S at most."""
 
     def __init__(self, url: str, curve: DailyCurve | None = None,
                  mix: Sequence[tuple[str, str, float]] = SHOP_MIX, noise: float = 0.1,
@@ -183,7 +185,7 @@ class LoadGenerator:
 
     async def _drain(self) -> None:
         if self._in_flight:
-            _, pending = await asyncio.wait(set(self._in_flight), timeout=self.timeout_s)
+            _, pending = await asyncio.wait(set(self._in_flight), timeout=min(self.timeout_s, DRAIN_S))
             for task in pending:
                 task.cancel()
             if pending:

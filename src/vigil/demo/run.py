@@ -84,7 +84,7 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
         fleet.stop()
     summary.load = fleet.load_stats()
     for line in summary.lines():
-        console.print(line, markup=False, highlight=False)
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     return status
 
 
@@ -114,7 +114,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                 return 1
             if headless:
                 console.print(f"vigil API {api_url} (key {api_key}); watching "
-                              f"{', '.join(fleet.services)}", markup=False, highlight=False)
+                              f"{', '.join(fleet.services)}", markup=False, highlight=False, soft_wrap=True)
             live = None if headless else Live(render(state), console=console, refresh_per_second=2,
                                               transient=False)
             if live is not None:
@@ -138,11 +138,12 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                         live.update(render(state))
                     elif elapsed - last_status >= HEADLESS_STATUS_EVERY_S:
                         last_status = elapsed
-                        console.print(status_line(state), markup=False, highlight=False)
+                        console.print(status_line(state), markup=False, highlight=False, soft_wrap=True)
                     await _sleep_or_stop(stop, TICK_S)
             finally:
                 if live is not None:
                     live.stop()
+                    console.print()
             _note_transitions(state, engine.health(), time.monotonic() - started)
             summary.series_stored = await _series_count(session, api_url, api_key)
             summary.samples_stored = await _samples_stored(session, api_url, engine.stats())

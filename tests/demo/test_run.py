@@ -1,0 +1,63 @@
+"""vigil watching the demo fleet: the headless demo run, and a fault showing up as a failing probe."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+
+import httpx
+import psutil
+import pytest
+
+from vigil.config import parse_config
+from vigil.demo.fleet import Fleet
+from vigil.demo.run import run_demo
+
+
+def test_headless_demo_runs_and_summarises(capsys: pytest.CaptureFixture[str]) -> None:
+    status = run_demo(duration=12, headless=True, day_seconds=30, port=None)
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert re.search(r"probes run: (\d+)", out) and int(re.search(r"probes run: (\d+)", out)[1]) >= 6, out
+    for name in ("storefront", "catalog", "payments"):
+        assert f"{name} (healthy)" in out, out
+    assert re.search(r"health transitions seen: [1-9]", out), out
+    assert re.search(r"samples stored: [1-9]", out), out
+    assert not psutil.Process().children(recursive=True)  # nothing left behind
+
+
+async def test_a_fault_fails_the_probe_within_two_intervals(tmp_path) -> None:
+    from vigil.app import build_app
+
+    interval = 1.0
+    with Fleet(tmp_path, load=False) as fleet:
+        config = parse_config(fleet.vigil_config(probe_interval_s=interval, probe_timeout_s=0.8,
+                                                 scrape_interval_s=interval))
+        _, engine = build_app(config)
+        await engine.start()
+        try:
+            await _until(lambda: set(engine.health().values()) == {"healthy"}, 8, engine.health)
+            with httpx.Client(timeout=5) as http:
+                http.post(fleet.services["payments"].admin_url, json={"error_rate": 0.9})
+                t = time.monotonic()
+                await _until(lambda: engine.health()["payments"] == "unhealthy", 2 * interval + 1.5,
+                             engine.health)
+                assert time.monotonic() - t <= 2 * interval + 1.5
+                await _until(lambda: engine.health()["storefront"] == "unhealthy", 2 * interval + 1.5,
+                             engine.health)  # it reports its dependency down
+                assert engine.health()["catalog"] == "healthy"
+                http.delete(fleet.services["payments"].admin_url)
+            await _until(lambda: set(engine.health().values()) == {"healthy"}, 3 * interval + 2, engine.health)
+        finally:
+            await engine.stop()
+            store = getattr(engine, "store", None)
+            if store is not None and hasattr(store, "close"):
+                store.close()
+
+
+async def _until(check, within_s: float, show) -> None:
+    deadline = time.monotonic() + within_s
+    while not check():
+        assert time.monotonic() < deadline, f"not within {within_s}s: {show()}"
+        await asyncio.sleep(0.1)
