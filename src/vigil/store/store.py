@@ -32,7 +32,10 @@ class Store:
         self._series = SeriesCatalog(engines.dialect)
         self._write_lock = threading.RLock()
         with self._db.read.connect() as conn:
-            self._wal_samples, _ = mt.wal_stats(conn)
+            self._wal_samples, self._wal_oldest = mt.wal_stats(conn)
+        # What this process knows is done, so a maintain() with nothing to do costs no queries.
+        self._rolled_until = -np.inf
+        self._retention_hour = -np.inf
 
     @property
     def dialect(self) -> str:
@@ -83,9 +86,12 @@ class Store:
                 if ids is None:
                     created = self._series.ensure(conn, keys)
                     ids = np.fromiter(map(created.__getitem__, keys), dtype=np.int32, count=n)
-                conn.execute(sa.insert(sample_wal), samples.wal_row(ids, ts, values))
+                row = samples.wal_row(ids, ts, values)
+                conn.execute(sa.insert(sample_wal), row)
             self._series.remember(created)
             self._wal_samples += n
+            if self._wal_oldest is None or row["ts_min"] < self._wal_oldest:
+                self._wal_oldest = row["ts_min"]
             if self._wal_samples >= WAL_HARD_LIMIT:
                 self._compact()
         return n
@@ -120,20 +126,30 @@ class Store:
     def _compact(self) -> int:
         with self._db.write.begin() as conn:
             n = mt.compact(conn)
-        self._wal_samples = 0
+        self._wal_samples, self._wal_oldest = 0, None
         return n
+
+    def _idle(self, now: float) -> bool:
+        """True when this process knows maintain(now) has nothing to do (no query needed)."""
+        until = mt.closed_until(now)
+        wal_ok = self._wal_oldest is None or (
+            self._wal_samples < mt.COMPACT_MIN_SAMPLES and self._wal_oldest >= until
+            and self._wal_oldest >= now - mt.COMPACT_MAX_AGE_S)
+        return wal_ok and until <= self._rolled_until and now // mt.CHUNK_S <= self._retention_hour
 
     def maintain(self, now: float) -> dict[str, Any]:
         """Compaction, roll-ups of closed hours, retention. Idempotent; run it every minute."""
         started = time.perf_counter()
         report: dict[str, Any] = {"compacted_samples": 0, "rolled_hours": 0, "rolled_chunks": 0}
         with self._write_lock:
+            if self._idle(now):
+                return {**report, "seconds": round(time.perf_counter() - started, 4)}
             with self._db.write.begin() as conn:
                 if not try_maintenance_lock(conn, self.dialect):
                     return {**report, "skipped": "another instance is maintaining"}
                 if mt.should_compact(conn, now):
                     report["compacted_samples"] = mt.compact(conn)
-                    self._wal_samples = 0
+                    self._wal_samples, self._wal_oldest = 0, None
             until = mt.closed_until(now)
             with self._db.read.connect() as conn:
                 hours = mt.pending_hours(conn, until)
@@ -145,6 +161,8 @@ class Store:
                 if mt.get_mark(conn, mt.ROLLUP_MARK) < until:
                     mt.set_mark(conn, mt.ROLLUP_MARK, until)
                 report.update(mt.apply_retention(conn, now, self._policy))
+            self._rolled_until = max(self._rolled_until, until)
+            self._retention_hour = max(self._retention_hour, now // mt.CHUNK_S)
         report["seconds"] = round(time.perf_counter() - started, 4)
         return report
 
