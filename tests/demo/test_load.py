@@ -49,16 +49,16 @@ async def target() -> AsyncIterator[tuple[str, list[str]]]:
 
 async def test_traffic_follows_the_curve_and_stops_on_time(target: tuple[str, list[str]]) -> None:
     url, seen = target
-    # One day in 6 s starting at midnight: each second is 4 hours; second 0 is night, 4 is the evening.
-    curve = DailyCurve(day_seconds=6, peak_rps=40, start_hour=0)
+    # One day in 4 s starting at midnight: each second is 6 hours; second 0 is night, 3 the evening.
+    curve = DailyCurve(day_seconds=4, peak_rps=40, start_hour=0)
     gen = LoadGenerator(url, curve, noise=0.0, seed=3)
-    stats = await gen.run(duration=6)
-    assert stats.duration_s < 7
-    assert len(stats.per_second) <= 6
-    night, evening = stats.per_second[0], stats.per_second[4]
+    stats = await gen.run(duration=4)
+    assert stats.duration_s < 5
+    assert len(stats.per_second) <= 4
+    night, evening = stats.per_second[0], stats.per_second[3]
     assert evening > 3 * max(night, 1), stats.per_second
     assert stats.sent == len(seen) == stats.ok and stats.failures == stats.dropped == 0
-    assert stats.sent < 40 * 6  # bounded by the peak
+    assert stats.sent < 40 * 4  # bounded by the peak
     assert set(seen) == {"/", "/checkout"} and seen.count("/") > seen.count("/checkout")
 
 
