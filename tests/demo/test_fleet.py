@@ -42,6 +42,7 @@ def test_generated_config_validates(fleet: Fleet) -> None:
     assert cfg.store.url == f"sqlite:///{fleet.workdir / 'vigil.db'}"
     assert cfg.server.port == 8123 and cfg.server.api_keys[0].key.get_secret_value() == "demo-key"
     assert len(parse_config(fleet.vigil_config()).server.api_keys[0].key.get_secret_value()) >= 24
+    assert fleet.admin_urls["catalog"] == fleet.urls["catalog"] + "/admin/fault"
 
 
 def test_load_drives_the_shop_and_stop_leaves_no_process(tmp_path) -> None:

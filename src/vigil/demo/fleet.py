@@ -185,6 +185,16 @@ class Fleet:
         self._wait_healthy(member, deadline)
         return member
 
+    @property
+    def urls(self) -> dict[str, str]:
+        """Service name -> base URL."""
+        return {n: m.url for n, m in self.services.items()}
+
+    @property
+    def admin_urls(self) -> dict[str, str]:
+        """Service name -> fault admin URL (POST/GET/DELETE)."""
+        return {n: m.admin_url for n, m in self.services.items()}
+
     def pids(self) -> list[int]:
         """Process ids of every child started (running or not)."""
         pids = [m.pid for m in self.services.values()]

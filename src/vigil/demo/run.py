@@ -104,7 +104,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     started = time.monotonic()
     curve = DailyCurve(day_seconds=fleet.day_seconds, start_hour=fleet.start_hour)
     state = DemoState(api_url=api_url, api_key=api_key, store_url=config.store.url,
-                      admin_urls={n: m.admin_url for n, m in fleet.services.items()})
+                      admin_urls=fleet.admin_urls)
     readings = FleetReadings({n: m.metrics_url for n, m in fleet.services.items()})
     status = 0
     try:
