@@ -1,6 +1,7 @@
 """Samples: round trips, atomicity, ordering, series listing, compaction being invisible."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -154,6 +155,7 @@ def test_reads_during_writes_and_maintenance_never_lose_or_double_samples(store)
             r = store.query_range(CPU, T0, T0 + 1e6)
             if r.ts.size and not np.array_equal(r.ts, T0 + 20.0 * np.arange(r.ts.size)):
                 problems.append(f"gap or double in {r.ts.size} points")
+            time.sleep(0.005)
 
     t = threading.Thread(target=reader)
     t.start()
