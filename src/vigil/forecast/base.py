@@ -78,12 +78,15 @@ def z_quantiles(level: int) -> tuple[float, float]:
 
 def order_intervals(mean: np.ndarray, intervals: dict[int, tuple[np.ndarray, np.ndarray]],
                     floor: float | None = None) -> dict[int, tuple[np.ndarray, np.ndarray]]:
-    """Keep lo <= mean <= hi, nest wider levels outside narrower ones, and clip at `floor` (e.g. 0
-    for counts) without breaking the order."""
+    """Keep lo <= mean <= hi, widths non-decreasing with horizon, wider levels outside narrower ones,
+    and clip at `floor` (e.g. 0 for counts) without breaking the order."""
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     lo_prev, hi_prev = mean, mean
     for level in sorted(intervals):
         lo, hi = intervals[level]
+        # Further out is never more certain: each side's distance from the mean only grows or holds.
+        lo = mean - np.maximum.accumulate(np.maximum(mean - lo, 0.0), axis=-1)
+        hi = mean + np.maximum.accumulate(np.maximum(hi - mean, 0.0), axis=-1)
         lo = np.minimum(lo, lo_prev)
         hi = np.maximum(hi, hi_prev)
         if floor is not None:

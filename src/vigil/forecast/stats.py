@@ -65,11 +65,6 @@ class _StatsForecaster:
                 if not np.isfinite(mean).all() or not all(np.isfinite(a).all() for p in intervals.values()
                                                           for a in p):
                     raise ValueError("non-finite forecast")
-                # Widths that shrink with horizon (multiplicative seasons) would promise more
-                # certainty further out; hold each side's distance instead.
-                intervals = {lv: (mean - np.maximum.accumulate(np.maximum(mean - lo, 0.0)),
-                                  mean + np.maximum.accumulate(np.maximum(hi - mean, 0.0)))
-                             for lv, (lo, hi) in intervals.items()}
                 floor = _floor_of(self._y)
                 if floor is not None:
                     mean = np.maximum(mean, floor)
