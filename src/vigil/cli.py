@@ -50,6 +50,51 @@ def check_config(file: Path = typer.Argument(Path("vigil.yaml"), help="the confi
                   f"{metrics} metric sources, store {cfg.store.url.split('://')[0]}")
 
 
+@app.command("up")
+def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configuration file"),
+       port: Optional[int] = typer.Option(None, help="override server.port"),
+       log_level: str = typer.Option("info", help="debug | info | warning | error")) -> None:
+    """Run vigil: watch the configured services and serve the API until Ctrl-C or SIGTERM."""
+    import asyncio
+    import logging
+
+    from rich.logging import RichHandler
+
+    from vigil.runner import run_server, with_session_key
+
+    cfg = _load_or_exit(config)
+    if port is not None:
+        cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"port": port})})
+    cfg, session_key = with_session_key(cfg)
+    logging.basicConfig(level=log_level.upper(), format="%(message)s",
+                        handlers=[RichHandler(console=err_console, show_path=False)])
+
+    def ready(url: str) -> None:
+        console.print(f"[bold green]vigil is up[/]: API {url}/docs, metrics {url}/metrics")
+        console.print(f"watching {len(cfg.services)} services; store {cfg.store.url}")
+        if session_key:
+            console.print("[yellow]no server.api_keys configured: this run's API key is[/] "
+                          f"[bold]{session_key}[/] (send 'Authorization: Bearer <key>')")
+
+    try:
+        asyncio.run(run_server(cfg, on_ready=ready))
+    except OSError as exc:
+        err_console.print(f"[red]could not start:[/] {exc}")
+        raise typer.Exit(1)
+    console.print("vigil stopped")
+
+
+@app.command("demo")
+def demo(duration: Optional[float] = typer.Option(None, help="stop after this many seconds"),
+         headless: bool = typer.Option(False, help="no live view; print a summary at the end"),
+         day: float = typer.Option(600.0, help="seconds of demo time per simulated day of traffic"),
+         port: Optional[int] = typer.Option(None, help="API port (default: a free one)")) -> None:
+    """Start a demo fleet of real local services with a daily traffic curve, and vigil watching it."""
+    from vigil.demo.run import run_demo
+
+    raise typer.Exit(run_demo(duration=duration, headless=headless, day_seconds=day, port=port))
+
+
 @app.command("version")
 def version() -> None:
     """Print vigil's version."""

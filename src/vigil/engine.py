@@ -79,16 +79,20 @@ class HealthStage:
         for result in batch.probes:
             outcome = "ok" if result.ok else "fail"
             self.engine.metrics.probes_run.labels(result.service, result.probe, outcome).inc()
+            self.engine.metrics.probe_duration.labels(result.service, result.probe).observe(result.latency_s)
             change = tracker.observe(result)
             if change is not None:
                 changes.append(change)
         for change in changes:
             batch.events.append(Event(
                 ts=change.ts, kind="health", service=change.service,
-                message=f"{change.service}/{change.probe} {change.old.value} -> {change.new.value}: {change.reason}",
-                data={"probe": change.probe, "old": change.old.value, "new": change.new.value}))
+                    message=f"{change.service}/{change.probe} {change.before.value} -> {change.after.value}: "
+                        f"{change.reason}",
+                data={"probe": change.probe, "before": change.before.value, "after": change.after.value,
+                      "service_before": change.service_before.value,
+                      "service_after": change.service_after.value, **change.evidence}))
             await self.engine.writer.call(self.engine.store.set_health, change.service, change.probe,
-                                          change.new, change.ts, change.reason)
+                                          change.after, change.ts, change.reason)
         for service in self.engine.service_names:
             h = tracker.service_health(service)
             self.engine.metrics.service_healthy.labels(service).set(
@@ -119,16 +123,17 @@ class Engine:
     def __init__(self, config: VigilConfig, store: Any, clock: Clock | None = None,
                  collectors: Sequence[Any] | None = None, stages: Sequence[Stage] | None = None,
                  metrics: SelfMetrics | None = None) -> None:
-        from vigil.sources import HealthTracker, build_collectors
+        from vigil.sources import HealthTracker, HttpPool, build_collectors
 
         self.config = config
         self.store = store
         self.clock: Clock = clock or SystemClock()
         self.metrics = metrics or SelfMetrics()
         self.writer = StoreWriter()
-        self.collectors = list(collectors) if collectors is not None else build_collectors(config)
+        self.http = HttpPool()  # one keep-alive pool for every HTTP probe and scrape
+        self.collectors = list(collectors) if collectors is not None else build_collectors(config, self.http)
         self.service_names = [s.name for s in config.services]
-        self.health_tracker = HealthTracker(config)
+        self.health_tracker = HealthTracker.from_config(config)
         # The order of the loop. Later stages (detect, decide, act, notify) are inserted before record.
         self.stages: list[Stage] = [PersistStage(self), HealthStage(self), *(stages or []), RecordStage(self)]
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
@@ -138,6 +143,7 @@ class Engine:
         self.started_at: float | None = None
         self.passes = 0
         self.samples_pushed = 0
+        self.probes_seen = 0
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -152,11 +158,10 @@ class Engine:
             ts=self.clock.now(), kind="engine", service=None,
             message=f"vigil started: {len(self.config.services)} services, {len(self.collectors)} collectors")])
         self._scheduler = Scheduler(self.collectors, self.clock, self._deliver,
-                                    max_concurrency=self.config.engine.max_concurrency,
-                                    metrics=self.metrics)
+                                    max_concurrency=self.config.engine.max_concurrency)
         self._tasks = [asyncio.create_task(self._pipeline(), name="vigil-pipeline"),
-                       asyncio.create_task(self._scheduler.run(), name="vigil-scheduler"),
                        asyncio.create_task(self._maintenance(), name="vigil-maintenance")]
+        await self._scheduler.start()
         if isinstance(self.clock, SystemClock):
             self._tasks.append(asyncio.create_task(self._watch_loop_lag(), name="vigil-loop-lag"))
         self.running = True
@@ -174,6 +179,7 @@ class Engine:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
+        await self.http.aclose()
         try:
             await self.writer.call(self.store.append_events, [Event(
                 ts=self.clock.now(), kind="engine", service=None, message="vigil stopped")])
@@ -200,8 +206,17 @@ class Engine:
             batch.samples.extend(c.samples)
             if c.probe is not None:
                 batch.probes.append(c.probe)
+            elif c.error:
+                batch.events.append(Event(ts=c.ts, kind="collect_error", service=c.service,
+                                          message=f"{c.service}/{c.source}: {c.error}",
+                                          data={"source": c.source}))
             n += 1
+        self.probes_seen += len(batch.probes)
         self.metrics.queue_depth.set(self._queue.qsize())
+        if self._scheduler is not None:
+            snap = self._scheduler.stats.snapshot()
+            if snap["start_lag_p99_s"] == snap["start_lag_p99_s"]:  # not NaN
+                self.metrics.collect_start_lag_p99.set(snap["start_lag_p99_s"])
         return batch
 
     async def _pipeline(self) -> None:
@@ -260,8 +275,9 @@ class Engine:
             "running": self.running,
             "uptime_s": (self.clock.now() - self.started_at) if self.started_at else 0.0,
             "collectors": len(self.collectors),
-            "collections": getattr(sched, "collections", 0) if sched else 0,
-            "probes_run": getattr(sched, "probes_run", 0) if sched else 0,
+            "collections": sched.stats.runs if sched else 0,
+            "probes_run": self.probes_seen,
+            "collection_failures": sched.stats.failures if sched else 0,
             "pipeline_passes": self.passes,
             "samples_pushed": self.samples_pushed,
             "queue_depth": self._queue.qsize(),

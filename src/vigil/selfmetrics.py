@@ -16,11 +16,11 @@ class SelfMetrics:
                                         ["source"], registry=r)
         self.probes_run = Counter("vigil_probes", "Probes run", ["service", "probe", "outcome"], registry=r)
         self.probe_duration = Histogram("vigil_probe_duration_seconds", "Probe durations",
-                                        ["kind"], registry=r,
+                                        ["service", "probe"], registry=r,
                                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-        self.collect_start_lag = Histogram("vigil_collect_start_lag_seconds",
-                                           "How late a probe or scrape started against its schedule",
-                                           registry=r, buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5))
+        self.collect_start_lag_p99 = Gauge("vigil_collect_start_lag_p99_seconds",
+                                           "p99 of how late probes and scrapes started against their "
+                                           "schedule (recent runs)", registry=r)
         self.queue_depth = Gauge("vigil_pipeline_queue_depth", "Collections waiting for the pipeline",
                                  registry=r)
         self.writes_in_flight = Gauge("vigil_store_writes_in_flight", "Store writes queued or running",
