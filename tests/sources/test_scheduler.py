@@ -137,3 +137,17 @@ async def test_real_clock_hanging_http_target_does_not_delay_others(server):
     hung = [c for _, c in rec.got if c.source == "hang"]
     assert hung and all(not c.probe.ok and "timed out" in c.probe.detail for c in hung)
     assert sorted(scheduler.stats.lags)[int(0.99 * len(scheduler.stats.lags))] < 0.1
+
+
+def test_probe_results_become_series():
+    from vigil.model import ProbeResult
+    from vigil.sources import probe_samples
+
+    r = ProbeResult("shop", "https", 100.0, False, 0.25, "HTTP 500", {"status_code": 500, "tls_days_left": 12.5})
+    got = {str(s.key): (s.ts, s.value) for s in probe_samples(r)}
+    assert got == {
+        'probe_success{probe="https",service="shop"}': (100.0, 0.0),
+        'probe_duration_seconds{probe="https",service="shop"}': (100.0, 0.25),
+        'probe_status_code{probe="https",service="shop"}': (100.0, 500.0),
+        'probe_tls_days_left{probe="https",service="shop"}': (100.0, 12.5),
+    }
