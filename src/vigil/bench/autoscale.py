@@ -27,7 +27,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from vigil.act.scaling.policy import Observation, ScalePolicy
-from vigil.config.scaling import PredictiveSettings, ScalingMetric, ScalingPolicyConfig
+from vigil.config.scaling import PredictiveSettings, ScalingMetric, ScalingPolicyConfig, ScalingRate, ScalingRules
 from vigil.testing import FakeClock
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -122,7 +122,7 @@ def run_policy(name: str, policy_cfg: ScalingPolicyConfig, demand: np.ndarray, c
     ready = np.empty(n, dtype=np.int64)
     history = [start] * max(delay_steps, 1)  # spec over the last D: what is ready now
     current = start
-    actions = 0
+    actions = ups = 0
     task = progress.add_task(name, total=n) if progress else None
     t0 = time.perf_counter()
     for k in range(n):
@@ -138,6 +138,7 @@ def run_policy(name: str, policy_cfg: ScalingPolicyConfig, demand: np.ndarray, c
         if d.result["act"]:
             new = int(d.result["replicas"])
             policy.scaled(current, new)
+            ups += new > current
             current = new
             actions += 1
         if delay_steps:
@@ -152,7 +153,7 @@ def run_policy(name: str, policy_cfg: ScalingPolicyConfig, demand: np.ndarray, c
             progress.update(task, completed=k)
     if task is not None:
         progress.update(task, completed=n)
-    extra = {"decision_us": round((time.perf_counter() - t0) / n * 1e6, 1)}
+    extra = {"decision_us": round((time.perf_counter() - t0) / n * 1e6, 1), "scale_ups": ups}
     if policy_cfg.mode == "predictive":
         extra["fallback_fraction"] = round(fallback / n, 4)
         extra["rules"] = dict(rules.most_common())
@@ -187,8 +188,10 @@ def vigil_config(max_replicas: int, delay: float, target: float = 0.85, floor_ta
                  down_tolerance: float | None = None) -> ScalingPolicyConfig:
     """vigil as a user would set it next to their HPA: the same metric target (0.7) for the reactive
     fallback, and a higher target while the forecast is trusted."""
+    down = ScalingRules(stabilization_window=300.0, tolerance=down_tolerance,
+                        policies=[ScalingRate(type="Percent", value=100, period=15.0)])
     return ScalingPolicyConfig(
-        mode="predictive", min_replicas=1, max_replicas=max_replicas, tolerance=tolerance,
+        mode="predictive", min_replicas=1, max_replicas=max_replicas, tolerance=tolerance, scale_down=down,
         metric=ScalingMetric(kind="requests_per_replica", target=0.7),
         predictive=PredictiveSettings(startup_delay=delay, metric_lag=METRIC_LAG, level=level,
                                       target=target, floor_target=floor_target, relative_errors=relative,

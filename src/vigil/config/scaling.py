@@ -40,6 +40,8 @@ class ScalingRules(Strict):
     stabilization_window: Duration = Field(0.0, description="stabilizationWindowSeconds (<= 1h)")
     select_policy: Literal["Max", "Min", "Disabled"] = "Max"
     policies: list[ScalingRate] = Field(min_length=1)
+    tolerance: float | None = Field(None, ge=0, lt=1, description="per-direction tolerance (Kubernetes "
+                                    "1.33 behavior.*.tolerance); default: the policy's tolerance")
 
     @model_validator(mode="after")
     def _window(self) -> "ScalingRules":

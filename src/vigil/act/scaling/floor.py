@@ -32,6 +32,9 @@ _FALLBACK_KINDS = {
     "seasonal_naive": "vigil.forecast.naive:SeasonalNaive",
     "none": "",
 }
+CANDIDATES = ("persistence", "trend", "level")
+LEVEL_ALPHA = 0.1  # smoothed level: ~2.5 minutes at a 15 s period
+TREND_DAMPING = 0.5
 
 
 def make_forecaster(kind: str) -> Any | None:
@@ -83,10 +86,17 @@ class ForecastFloor:
         self._y: deque[float] = deque(maxlen=hist)
         self._t0: float | None = None
         window = max(1, int(settings.backtest_window / period))
-        self._pending: deque[float] = deque(maxlen=self.h_steps)  # predictions awaiting their outcome
-        self._err: deque[float] = deque(maxlen=window)  # (actual - predicted) / predicted
-        self._abs_err: deque[float] = deque(maxlen=window)  # |actual - predicted|
+        # Candidate point forecasts (all shifted by the model's predicted change); the one with the lowest
+        # recent error is used. Persistence suits smooth demand, the local trend ramps, the smoothed
+        # level noisy demand.
+        self._pending: deque[tuple[float, ...]] = deque(maxlen=self.h_steps)  # awaiting their outcome
+        self._err = [deque(maxlen=window) for _ in CANDIDATES]  # actual - predicted (or relative)
+        self._abs_err = [deque(maxlen=window) for _ in CANDIDATES]
+        self._abs_sum = [0.0 for _ in CANDIDATES]  # running sums: the backtest is read every 15 minutes
+        self._window = window
         self._err_sn: deque[float] = deque(maxlen=window)  # |actual - seasonal naive|
+        self._level: float | None = None
+        self._best = 0
         self._model = forecaster if forecaster is not None else make_forecaster(settings.forecaster)
         self._model_name = getattr(self._model, "kind", "naive") if self._model is not None else "naive"
         self._path: np.ndarray | None = None  # forecaster's mean path on the grid
@@ -103,22 +113,30 @@ class ForecastFloor:
         y = self._y
         if self._t0 is None:
             self._t0 = now
-        if len(self._pending) == self.h_steps:  # the prediction made h steps ago is now due
-            pred = self._pending[0]
-            # Relative error: the spread of demand grows with its level (busy hours swing more).
-            if self.s.relative_errors:
-                self._err.append((demand - pred) / pred if pred > 0 else 0.0)
-            else:
-                self._err.append(demand - pred)
-            self._abs_err.append(abs(demand - pred))
+        if len(self._pending) == self.h_steps:  # the predictions made h steps ago are now due
+            rel = self.s.relative_errors
+            full = len(self._abs_err[0]) == self._window
+            for i, pred in enumerate(self._pending[0]):
+                self._err[i].append(((demand - pred) / pred if pred > 0 else 0.0) if rel else demand - pred)
+                a = abs(demand - pred)
+                ae = self._abs_err[i]
+                if full:
+                    self._abs_sum[i] -= ae[0]
+                ae.append(a)
+                self._abs_sum[i] += a
             if len(y) >= self.season_steps:
                 self._err_sn.append(abs(demand - y[-self.season_steps]))
+        prev = y[-1] if y else demand
         y.append(demand)
+        self._level = demand if self._level is None else self._level + LEVEL_ALPHA * (demand - self._level)
         if now >= self._next_fit:
             self._refit(now)
         if now >= self._next_cal:
             self._calibrate(now)
-        self._pending.append(demand + self._delta(now))
+        delta = self._delta(now)
+        trend = TREND_DAMPING * (demand - prev) * self.h_steps
+        self._pending.append((max(0.0, demand + delta), max(0.0, demand + trend + delta),
+                              max(0.0, self._level + delta)))
 
     def _delta(self, now: float) -> float:
         """The model's expected change of demand from now to now + horizon."""
@@ -158,11 +176,13 @@ class ForecastFloor:
 
     def _calibrate(self, now: float) -> None:
         self._next_cal = now + max(self.period, 900.0)
-        err = np.fromiter(self._err, dtype=float)
-        if len(err) < 20:
+        n = len(self._abs_err[0])
+        if n < 20:
             self._q, self._mase = 0.0, None
             return
-        n = len(err)
+        maes = [sm / n for sm in self._abs_sum]
+        self._best = int(np.argmin(maes))
+        err = np.fromiter(self._err[self._best], dtype=float)
         b = min(1.0, math.ceil((n + 1) * self.s.level / 100) / n)  # conformal finite-sample correction
         self._q = max(0.0, float(np.quantile(err, b)))
         sn = np.fromiter(self._err_sn, dtype=float)
@@ -171,7 +191,7 @@ class ForecastFloor:
             self._mase = None
             return
         mae_sn = float(sn[-k:].mean())
-        mae = float(np.fromiter(self._abs_err, dtype=float)[-k:].mean())
+        mae = maes[self._best] if k == n else float(np.fromiter(self._abs_err[self._best], dtype=float)[-k:].mean())
         self._mase = mae / mae_sn if mae_sn > 0 else (0.0 if mae == 0 else math.inf)
 
     # ------------------------------------------------------------------ the floor
@@ -180,7 +200,7 @@ class ForecastFloor:
             return FloorEstimate(0.0, 0.0, 0.0, self.horizon, None, False, "no demand observed yet",
                                  self._model_name)
         demand = self._y[-1]
-        mean = max(0.0, self._pending[-1] if self._pending else demand)
+        mean = self._pending[-1][self._best] if self._pending else demand
         upper = mean * (1.0 + self._q) if self.s.relative_errors else mean + self._q
         mase = self._mase
         if mase is None:
@@ -192,4 +212,5 @@ class ForecastFloor:
             allowed, reason = True, f"backtest MASE {mase:.3f} < {self.s.max_mase:g}"
         if self._fit_failure and allowed:
             reason += f"; {self._fit_failure}"
-        return FloorEstimate(demand, mean, upper, self.horizon, mase, allowed, reason, self._model_name)
+        model = f"{self._model_name}+{CANDIDATES[self._best]}"
+        return FloorEstimate(demand, mean, upper, self.horizon, mase, allowed, reason, model)

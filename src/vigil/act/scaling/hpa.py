@@ -30,11 +30,14 @@ INT32_MAX = 2**31 - 1
 INT32_MIN = -(2**31)
 
 
-def replicas_for_metric(ready: int, current: int, metric: float, target: float, tolerance: float) -> int:
+def replicas_for_metric(ready: int, current: int, metric: float, target: float, tolerance: float,
+                        tolerance_down: float | None = None) -> int:
     """The replica calculator for an average metric per ready replica: inside the tolerance band the
-    current count stands (no flapping on noise)."""
+    current count stands (no flapping on noise). Separate up/down tolerances as in Kubernetes 1.33
+    (behavior.scaleUp/scaleDown.tolerance)."""
     ratio = metric / target
-    if abs(1.0 - ratio) <= tolerance:
+    down = tolerance if tolerance_down is None else tolerance_down
+    if 1.0 - down <= ratio <= 1.0 + tolerance:
         return current
     return int(math.ceil(ratio * ready))
 
@@ -95,11 +98,11 @@ class HorizontalAutoscaler:
         down_rec = desired
         old_index = -1
         recs = self.state.recommendations
-        for i, (ts, rec) in enumerate(recs):
-            if ts > up_cut:
-                up_rec = min(int(rec), up_rec)
-            if ts > down_cut:
-                down_rec = max(int(rec), down_rec)
+        for i, (ts, rec) in enumerate(recs):  # plain comparisons: this runs every period per service
+            if ts > up_cut and rec < up_rec:
+                up_rec = int(rec)
+            if ts > down_cut and rec > down_rec:
+                down_rec = int(rec)
             if ts < up_cut and ts < down_cut:
                 old_index = i
         recommendation = current

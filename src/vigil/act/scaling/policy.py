@@ -49,7 +49,8 @@ class ScalePolicy:
         # While the forecast is trusted the reactive part runs at the predictive target (the floor sees
         # rises coming); otherwise everything is the plain HPA at the metric target.
         self.trusted_target = config.predictive.target or config.metric.target
-        self.floor_target = config.predictive.floor_target or self.trusted_target * (1 + config.tolerance)
+        up_tol = config.scale_up.tolerance if config.scale_up.tolerance is not None else config.tolerance
+        self.floor_target = config.predictive.floor_target or self.trusted_target * (1 + up_tol)
 
     def decide(self, obs: Observation) -> Decision:
         """Decide the replica count for now. When `result["act"]` is true the caller scales to
@@ -62,12 +63,14 @@ class ScalePolicy:
             self.floor.observe(now, obs.metric * ready)
             est = self.floor.estimate(now)
         target = self.trusted_target if est is not None and est.allowed else cfg.metric.target
-        raw = replicas_for_metric(ready, current, obs.metric, target, cfg.tolerance)
+        tol_up = cfg.scale_up.tolerance if cfg.scale_up.tolerance is not None else cfg.tolerance
+        tol_down = cfg.scale_down.tolerance if cfg.scale_down.tolerance is not None else cfg.tolerance
+        raw = replicas_for_metric(ready, current, obs.metric, target, tol_up, tol_down)
         if current == 0:
             raw = 0  # upstream: scaling is disabled while the target is scaled to zero
         inputs: dict[str, Any] = {
             "mode": cfg.mode, "current_replicas": current, "ready_replicas": ready, "metric": obs.metric,
-            "metric_kind": cfg.metric.kind, "target": target, "tolerance": cfg.tolerance,
+            "metric_kind": cfg.metric.kind, "target": target, "tolerance": [tol_up, tol_down],
             "reactive_replicas": raw,
         }
         desired = raw

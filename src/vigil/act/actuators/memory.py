@@ -1,0 +1,41 @@
+"""`memory`: the fake actuator, for tests, replay and users testing their own wiring. Replicas become
+ready `ready_after` calls to ready_replicas() later; failures can be scripted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigil.act.actuators.base import ActuationError, ScaleResult
+
+
+class MemoryActuator:
+    kind = "memory"
+
+    def __init__(self, config: Any = None, service: str = "", replicas: int = 1, ready_after: int = 0,
+                 failures: list[ActuationError] | None = None) -> None:
+        self.service = service
+        self.replicas = replicas
+        self.ready = replicas
+        self.ready_after = ready_after
+        self.failures = list(failures or [])
+        self.calls: list[int] = []  # counts actually applied
+        self._polls = 0
+
+    async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
+        if self.failures:
+            raise self.failures.pop(0)
+        before = self.replicas
+        if replicas == before or dry_run:
+            return ScaleResult(before, replicas, False, dry_run)
+        self.replicas = replicas
+        self.calls.append(replicas)
+        self._polls = 0
+        if replicas < self.ready or self.ready_after == 0:
+            self.ready = replicas
+        return ScaleResult(before, replicas, True)
+
+    async def ready_replicas(self) -> int:
+        self._polls += 1
+        if self._polls >= self.ready_after:
+            self.ready = self.replicas
+        return self.ready
