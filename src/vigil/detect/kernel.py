@@ -32,13 +32,14 @@ N_IVAL = 16  # first positive time steps used to infer the sampling interval
 
 # params
 (P_W_LEVEL, P_W_SEASON, P_W_SPIKE, P_W_CUSUM, P_WINDOW, P_MIN_POINTS, P_LEARN_GATE, P_RELEARN,
- P_CUSUM_K, P_CUSUM_H, P_Z_ALARM, P_SPIKE_ALARM, P_REL_FLOOR, P_QUIET, P_RECALL) = range(15)
-N_PARAMS = 15
+ P_CUSUM_K, P_CUSUM_H, P_Z_ALARM, P_SPIKE_ALARM, P_REL_FLOOR, P_QUIET, P_RECALL, P_SEASON_EXPLAIN,
+ P_SEASON_CAP, P_SEASON_DAYS) = range(18)
+N_PARAMS = 18
 
 # float state slots
 (S_N, S_LAST_TS, S_INTERVAL, S_SKIPPED, S_OUT_OF_ORDER, S_POS, S_CNT, S_STEP_EW, S_STEP_N,
  S_PCNT, S_CUP, S_CDN, S_LAST_X, S_STREAK, S_BINS, S_NIVAL, S_EXPECTED, S_SCALE, S_Z, S_WHY,
- S_SHIFTS, S_QUIET, S_QSTR, S_RPOS) = range(24)
+ S_SHIFTS, S_QUIET, S_QSTR, S_RPOS, S_RES_EW, S_RES_N) = range(26)
 N_STATE = 32
 
 # S_WHY codes (for the human reason)
@@ -122,7 +123,8 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
         first = fs[S_N] == 0
         fs[S_LAST_TS] = t
         fs[S_N] += 1
-        step = 0.0 if first else abs(x - fs[S_LAST_X])
+        prev_x = x if first else fs[S_LAST_X]
+        step = abs(x - prev_x)
         fs[S_LAST_X] = x
         nbins = int(fs[S_BINS])
         b = -1
@@ -159,20 +161,24 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
         why = WHY_LEVEL
         expected = med
         signed = z if x >= med else -z
-        # --- season: same time-of-day bin on past days
+        # --- season: same time-of-day bin on past days. Judged in units of the typical residual
+        # from that profile, and only on series the profile explains far better than the level does.
+        res = np.nan
         if b >= 0 and p[P_W_SEASON] > 0:
             hist = season[b * DAYS:(b + 1) * DAYS]
-            good = hist[np.isfinite(hist)]
-            if good.shape[0] >= 3:
-                exp_s = np.median(good)
-                spread = max(np.max(good) - np.min(good), scale)
-                zs = abs(x - exp_s) / spread
-                s_se = p[P_W_SEASON] * min(zs, 2.0 * z + 1.0) / p[P_Z_ALARM]
-                if s_se > strength:
-                    strength = s_se
-                    why = WHY_SEASON
-                    expected = exp_s
-                    signed = zs if x >= exp_s else -zs
+            good = np.sort(hist[np.isfinite(hist)])
+            if good.shape[0] >= p[P_SEASON_DAYS]:
+                exp_s = good[good.shape[0] // 2]
+                res = abs(x - exp_s)
+                if fs[S_RES_N] >= min_points and fs[S_RES_EW] < p[P_SEASON_EXPLAIN] * scale:
+                    rs = max(1.2533 * fs[S_RES_EW], p[P_REL_FLOOR] * abs(med), 1e-9)
+                    zs = min(np.abs(good - x)[np.argsort(np.abs(good - x))[1]], res) / rs
+                    s_se = p[P_W_SEASON] * zs / p[P_SEASON_CAP]
+                    if s_se > strength:
+                        strength = s_se
+                        why = WHY_SEASON
+                        expected = exp_s
+                        signed = zs if x >= exp_s else -zs
         # --- spike: the step against the typical step
         if p[P_W_SPIKE] > 0 and fs[S_STEP_N] >= min_points:
             zsp = step / max(1.2533 * fs[S_STEP_EW], p[P_REL_FLOOR] * abs(med), 1e-9)
@@ -180,7 +186,7 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
             if s_sp > strength:
                 strength = s_sp
                 why = WHY_SPIKE
-                signed = zsp if x >= fs[S_LAST_X] else -zsp
+                signed = zsp if x >= prev_x else -zsp
         # --- cusum of clipped deviation from the median: accumulates small persistent shifts
         zc = min(max((x - med) / scale, -4.0), 4.0)
         fs[S_CUP] = max(0.0, fs[S_CUP] + zc - p[P_CUSUM_K])
@@ -213,6 +219,9 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
             fs[S_STEP_N] += 1
             if b >= 0:
                 season[b * DAYS + slot] = x
+            if np.isfinite(res):
+                fs[S_RES_EW] += (res - fs[S_RES_EW]) / min(fs[S_RES_N] + 1.0, 1024.0)
+                fs[S_RES_N] += 1
         else:
             recalled[int(fs[S_RPOS])] = x
             fs[S_RPOS] = (fs[S_RPOS] + 1) % RECALL
