@@ -139,6 +139,7 @@ class Engine:
         self._queue: asyncio.Queue[Any] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
+        self._pass_lock = asyncio.Lock()  # one pass at a time: stop()'s drain and the loop never overlap
         self.running = False
         self.started_at: float | None = None
         self.passes = 0
@@ -190,7 +191,9 @@ class Engine:
     async def drain(self) -> None:
         """Run the pipeline over everything queued so far (used on stop and by tests)."""
         while not self._queue.empty():
-            await self._run_pass(self._take_batch())
+            async with self._pass_lock:
+                batch = self._take_batch()
+                await self._run_stages(batch)
 
     # ----------------------------------------------------------------------------- the loop
 
@@ -224,9 +227,11 @@ class Engine:
             first = await self._queue.get()
             self._queue.put_nowait(first)  # put back so _take_batch sees everything in order
             await asyncio.sleep(0)  # let collections that finished together join this batch
-            await self._run_pass(self._take_batch())
+            async with self._pass_lock:
+                if not self._queue.empty():
+                    await self._run_stages(self._take_batch())
 
-    async def _run_pass(self, batch: Batch) -> None:
+    async def _run_stages(self, batch: Batch) -> None:
         for stage in self.stages:
             started = time.perf_counter()
             try:

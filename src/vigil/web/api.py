@@ -148,9 +148,9 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
             t0 = parse_time(since, engine.clock.now()) if since else None
         except ValueError as exc:
             raise _bad(str(exc)) from None
-        evs = store.events(since=t0, service=service, kind=kind, limit=limit)
+        evs = store.events(since=t0, service=service, kind=kind, limit=limit)  # oldest first
         return {"events": [{"ts": e.ts, "kind": e.kind, "service": e.service, "message": e.message,
-                            "data": e.data} for e in evs]}
+                            "data": e.data} for e in reversed(evs)]}
 
     @r.get("/probes", summary="Recent probe results")
     def probes(service: str | None = None, probe: str | None = None,

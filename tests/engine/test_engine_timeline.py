@@ -1,0 +1,132 @@
+"""Engine behaviour as timelines on a fake clock, with a real SQLite store."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from vigil.config import parse_config
+from vigil.engine import Engine
+from vigil.model import Health, SeriesKey
+from vigil.pipeline import Batch
+from vigil.sources import FakeCollector
+from vigil.store import open_store
+from vigil.testing import FakeClock
+
+T0 = 1_700_000_000.0
+CFG = """
+services:
+  - name: web
+    probes:
+      - {name: health, kind: http, url: "http://127.0.0.1:9/health", interval: 10s, timeout: 2s}
+"""
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Any:
+    s = open_store(f"sqlite:///{tmp_path / 'vigil.db'}")
+    yield s
+    s.close()
+
+
+def engine_with(store: Any, outcomes: list[object], clock: FakeClock, stages: list | None = None) -> tuple[Engine, FakeCollector]:
+    collector = FakeCollector("web", "health", interval=10.0, timeout=2.0, outcomes=outcomes, clock=clock)
+    return Engine(parse_config(CFG, env={}), store, clock=clock, collectors=[collector], stages=stages), collector
+
+
+async def test_probe_thresholds_make_one_outage_and_one_recovery(store: Any) -> None:
+    clock = FakeClock(T0)
+    outcomes = [True, True, True, False, False, False, False, False, True, True, True, True]
+    engine, collector = engine_with(store, outcomes, clock)
+    await engine.start()
+    await clock.advance(125)
+    await engine.stop()
+    starts = collector.starts
+    assert len(starts) >= 12
+    changes = [(e.ts, e.data["before"], e.data["after"]) for e in store.events(kind="health")]  # oldest first
+    assert changes == [
+        (starts[0], "unknown", "healthy"),      # first success: nothing to confirm
+        (starts[5], "healthy", "unhealthy"),    # third consecutive failure, not the first
+        (starts[9], "unhealthy", "healthy"),    # second consecutive success
+    ]
+    assert engine.health() == {"web": "healthy"}
+    [row] = store.health()
+    assert row["service"] == "web" and row["health"] in (Health.HEALTHY, "healthy")
+    # every probe run is also a series
+    res = store.query_range(SeriesKey.of("probe_success", {"service": "web", "probe": "health"}),
+                            T0 - 1, T0 + 200, resolution="raw")
+    assert res.values[:6].tolist() == [1, 1, 1, 0, 0, 0]
+
+
+async def test_single_blip_is_not_an_outage(store: Any) -> None:
+    clock = FakeClock(T0)
+    engine, _ = engine_with(store, [True, False, True, False, False, True, True], clock)
+    await engine.start()
+    await clock.advance(75)
+    await engine.stop()
+    assert [e.data["after"] for e in store.events(kind="health")] == ["healthy"]
+
+
+class FlakyStore:
+    """The real store, but write_samples fails the first `failures` times (a database restart)."""
+
+    def __init__(self, inner: Any, failures: int) -> None:
+        self.inner, self.failures = inner, failures
+
+    def write_samples(self, samples: Any) -> int:
+        if self.failures > 0:
+            self.failures -= 1
+            raise ConnectionError("database is restarting")
+        return self.inner.write_samples(samples)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+async def test_store_outage_loses_no_samples(store: Any) -> None:
+    clock = FakeClock(T0)
+    engine, collector = engine_with(FlakyStore(store, failures=2), [True] * 10, clock)
+    await engine.start()
+    await clock.advance(95)
+    await engine.stop()
+    res = store.query_range(SeriesKey.of("probe_success", {"service": "web", "probe": "health"}),
+                            T0 - 1, T0 + 200, resolution="raw")
+    assert len(res.ts) == len(collector.starts)  # the two failed writes were retried, in order
+    assert res.ts.tolist() == sorted(collector.starts)
+    assert engine.metrics.stage_errors.labels("persist")._value.get() == 2
+
+
+class BrokenStage:
+    name = "broken"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def run(self, batch: Batch) -> None:
+        self.calls += 1
+        raise RuntimeError("bug in a stage")
+
+
+async def test_a_failing_stage_never_stops_the_loop(store: Any) -> None:
+    clock = FakeClock(T0)
+    broken = BrokenStage()
+    engine, collector = engine_with(store, [True] * 6, clock, stages=[broken])
+    await engine.start()
+    await clock.advance(55)
+    await engine.stop()
+    assert broken.calls == engine.passes >= 1
+    assert len(store.events(kind="health")) == 1  # stages after the broken one still ran
+    assert engine.metrics.stage_errors.labels("broken")._value.get() == broken.calls
+
+
+async def test_stop_records_and_drains(store: Any) -> None:
+    clock = FakeClock(T0)
+    engine, _ = engine_with(store, [True] * 3, clock)
+    await engine.start()
+    await clock.advance(15)
+    await engine.stop()
+    msgs = [e.message for e in store.events(kind="engine")]
+    assert msgs[-1] == "vigil stopped" and msgs[0].startswith("vigil started")  # oldest first
+    assert engine.stats()["running"] is False
