@@ -34,11 +34,12 @@ def fill_gaps(Y: np.ndarray) -> np.ndarray:
 def _quantile_band(errors: np.ndarray, levels: Sequence[int]) -> dict[int, tuple[np.ndarray, np.ndarray]]:
     """Per-row (lo, hi) error quantiles for each level; errors (n, k) may hold NaN."""
     out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-    any_err = np.isfinite(errors).any(axis=1)
-    safe = np.where(any_err[:, None], errors, 0.0)
+    finite = np.isfinite(errors)
+    quantile = np.quantile if finite.all() else np.nanquantile  # nanquantile is ~10x slower
+    safe = np.where(finite.any(axis=1)[:, None], errors, 0.0)
     for level in levels:
         a, b = z_quantiles(level)
-        lo, hi = np.nanquantile(safe, [a, b], axis=1)
+        lo, hi = quantile(safe, [a, b], axis=1)
         out[level] = (np.minimum(lo, 0.0), np.maximum(hi, 0.0))
     return out
 
