@@ -151,3 +151,23 @@ def test_probe_results_become_series():
         'probe_status_code{probe="https",service="shop"}': (100.0, 500.0),
         'probe_tls_days_left{probe="https",service="shop"}': (100.0, 12.5),
     }
+
+
+def test_stats_snapshot_is_cheap_and_bounded():
+    from vigil.sources.scheduler import SchedulerStats
+
+    stats = SchedulerStats(reservoir=640)
+    for i in range(1000):
+        stats.runs += 1
+        stats.lags.append(i / 1000)
+        stats.durations.append(0.01)
+    snap = stats.snapshot()
+    assert len(stats.lags) == 640 and snap["runs"] == 1000
+    assert snap["start_lag_p99_s"] == 0.993 and snap["duration_p50_s"] == 0.01
+    stats.runs += 1
+    stats.lags.append(5.0)
+    assert stats.snapshot()["start_lag_p99_s"] == 0.993  # fewer than 1/64 new runs: cached
+    for _ in range(10):
+        stats.runs += 1
+        stats.lags.append(5.0)
+    assert stats.snapshot()["start_lag_p99_s"] == 5.0

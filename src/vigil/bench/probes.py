@@ -118,7 +118,7 @@ async def _probe(ports: list[int], interval: float, duration: float, max_concurr
     from vigil.config.sources import HttpProbe
     from vigil.sources.http import HttpProbeCollector
     from vigil.sources.http_client import HttpPool
-    from vigil.sources.scheduler import Scheduler, quantile
+    from vigil.sources.scheduler import Scheduler, SchedulerStats, quantile
 
     http = HttpPool()
     timeout = min(5.0, interval)
@@ -140,7 +140,9 @@ async def _probe(ports: list[int], interval: float, duration: float, max_concurr
 
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-    scheduler = Scheduler(collectors, SystemClock(), deliver, max_concurrency=max_concurrency)
+    # Keep every run's lag: the figure is over the whole run, not the engine's recent window.
+    stats = SchedulerStats(reservoir=1_000_000)
+    scheduler = Scheduler(collectors, SystemClock(), deliver, max_concurrency=max_concurrency, stats=stats)
     progress = Progress(TextColumn("  probing"), BarColumn(), TextColumn("{task.fields[status]}"),
                         TimeRemainingColumn(), console=err, transient=True)
     cpu0, wall0 = _cpu_seconds(), time.monotonic()
@@ -157,7 +159,6 @@ async def _probe(ports: list[int], interval: float, duration: float, max_concurr
         await scheduler.stop()
     wall, cpu = time.monotonic() - wall0, _cpu_seconds() - cpu0
     err.print(f"  {delivered} probes, {failures} failures in {wall:.1f}s")
-    stats = scheduler.stats
     return {
         "targets": len(ports),
         "interval_s": interval,

@@ -15,7 +15,6 @@ import asyncio
 import logging
 import math
 from collections import deque
-from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Sequence
 
 from vigil.clock import Clock
@@ -24,37 +23,48 @@ from vigil.sources.base import Collection, Collector, failed_collection, probe_s
 log = logging.getLogger("vigil.sources")
 
 Deliver = Callable[[Collection], Awaitable[None]]
-RESERVOIR = 50_000  # recent lags/durations kept for quantiles (bounded memory)
+RESERVOIR = 4096  # recent lags/durations kept for quantiles (bounded memory)
 
 
-@dataclass
 class SchedulerStats:
-    """Figures about the scheduler itself, for vigil's own /metrics and the probe benchmark."""
+    """Figures about the scheduler itself, for vigil's own /metrics and the probe benchmark.
+    `lags` (actual start - scheduled start) and `durations` keep the most recent `reservoir` runs."""
 
-    runs: int = 0
-    failures: int = 0  # probe results not ok, or metric sources with an error
-    timeouts: int = 0  # runs cut by the scheduler's timeout
-    crashes: int = 0  # collectors that raised (a bug: collectors report failures as results)
-    skipped: int = 0  # ticks skipped because the previous run overran a whole interval
-    deliver_errors: int = 0
-    in_flight: int = 0
-    lags: deque[float] = field(default_factory=lambda: deque(maxlen=RESERVOIR))  # start - scheduled
-    durations: deque[float] = field(default_factory=lambda: deque(maxlen=RESERVOIR))
+    def __init__(self, reservoir: int = RESERVOIR) -> None:
+        self.runs = 0
+        self.failures = 0  # probe results not ok, or metric sources with an error
+        self.timeouts = 0  # runs cut by the scheduler's timeout
+        self.crashes = 0  # collectors that raised (a bug: collectors report failures as results)
+        self.skipped = 0  # ticks skipped because the previous run overran a whole interval
+        self.deliver_errors = 0
+        self.in_flight = 0
+        self.lags: deque[float] = deque(maxlen=reservoir)
+        self.durations: deque[float] = deque(maxlen=reservoir)
+        self._cached: tuple[int, dict[str, float]] | None = None
 
     def snapshot(self) -> dict[str, float]:
+        """Counters and lag/duration quantiles. Cheap to call often: the quantiles are recomputed
+        only once enough new runs (1/64 of the reservoir) have arrived."""
+        cached = self._cached
+        if cached is None or self.runs - cached[0] >= max(1, len(self.lags) // 64):
+            lags, durations = sorted(self.lags), sorted(self.durations)
+            self._cached = cached = (self.runs, {
+                "start_lag_p50_s": _ranked(lags, 0.5), "start_lag_p99_s": _ranked(lags, 0.99),
+                "duration_p50_s": _ranked(durations, 0.5), "duration_p99_s": _ranked(durations, 0.99),
+            })
         return {
             "runs": self.runs, "failures": self.failures, "timeouts": self.timeouts,
             "crashes": self.crashes, "skipped": self.skipped, "deliver_errors": self.deliver_errors,
-            "in_flight": self.in_flight,
-            "start_lag_p50_s": quantile(self.lags, 0.5), "start_lag_p99_s": quantile(self.lags, 0.99),
-            "duration_p50_s": quantile(self.durations, 0.5),
-            "duration_p99_s": quantile(self.durations, 0.99),
+            "in_flight": self.in_flight, **cached[1],
         }
 
 
 def quantile(values: Sequence[float] | deque[float], q: float) -> float:
     """Nearest-rank quantile; NaN when there is nothing to rank."""
-    ordered = sorted(values)
+    return _ranked(sorted(values), q)
+
+
+def _ranked(ordered: list[float], q: float) -> float:
     if not ordered:
         return math.nan
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
@@ -62,12 +72,13 @@ def quantile(values: Sequence[float] | deque[float], q: float) -> float:
 
 class Scheduler:
     def __init__(self, collectors: Sequence[Collector], clock: Clock, deliver: Deliver,
-                 max_concurrency: int = 200, stop_grace: float = 2.0) -> None:
+                 max_concurrency: int = 200, stop_grace: float = 2.0,
+                 stats: SchedulerStats | None = None) -> None:
         self.collectors = list(collectors)
         self.clock = clock
         self.deliver = deliver
         self.stop_grace = stop_grace
-        self.stats = SchedulerStats()
+        self.stats = stats or SchedulerStats()
         self._slots = asyncio.Semaphore(max_concurrency)
         self._tasks: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[None]] = set()
