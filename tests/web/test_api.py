@@ -155,3 +155,25 @@ async def test_events_record_engine_start(api) -> None:
     client, _ = api
     events = (await client.get("/api/v1/events")).json()["events"]
     assert any(e["kind"] == "engine" and "started" in e["message"] for e in events)
+
+
+async def test_signals_and_decisions_endpoints(api, clock) -> None:
+    from vigil.model import Decision, Severity, Signal
+
+    client, engine = api
+    now = clock.now()
+    engine.store.write_signals([Signal(ts=now - 5, service="catalog", series='latency_ms{service="catalog"}',
+                                       kind="anomaly", severity=Severity.WARNING, score=0.93,
+                                       reason="value 912 ms is 6.1 robust deviations above 140 ms",
+                                       source="ensemble", evidence={"value": 912})])
+    engine.store.write_decisions([Decision(ts=now - 3, kind="scale", subject="storefront", rule="predictive floor",
+                                           inputs={"metric": 0.9}, result={"replicas": 6}),
+                                  Decision(ts=now - 2, kind="remediate", subject="catalog", rule="restart",
+                                           inputs={}, result={"dry_run": True})])
+    sig = (await client.get("/api/v1/signals", params={"service": "catalog", "since": "-1m"})).json()["signals"]
+    assert [(s["kind"], s["severity"], s["score"]) for s in sig] == [("anomaly", "warning", 0.93)]
+    assert (await client.get("/api/v1/signals", params={"since": "soon"})).status_code == 400
+    scale = (await client.get("/api/v1/scaling/decisions")).json()["decisions"]
+    assert [(d["subject"], d["result"]["replicas"]) for d in scale] == [("storefront", 6)]
+    every = (await client.get("/api/v1/decisions")).json()["decisions"]
+    assert [d["kind"] for d in every] == ["remediate", "scale"]  # newest first

@@ -144,13 +144,31 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
     @r.get("/events", summary="The event log, newest first")
     def events(since: str | None = None, service: str | None = None, kind: str | None = None,
                limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
-        try:
-            t0 = parse_time(since, engine.clock.now()) if since else None
-        except ValueError as exc:
-            raise _bad(str(exc)) from None
+        t0, _ = _window(since, None, engine.clock.now())
         evs = store.events(since=t0, service=service, kind=kind, limit=limit)  # oldest first
         return {"events": [{"ts": e.ts, "kind": e.kind, "service": e.service, "message": e.message,
                             "data": e.data} for e in reversed(evs)]}
+
+    @r.get("/signals", summary="Signals from detectors, rules and forecasts, newest first")
+    def signals(since: str | None = None, until: str | None = None, service: str | None = None,
+                kind: str | None = None, limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
+        t0, t1 = _window(since, until, engine.clock.now())
+        rows = store.signals(since=t0, until=t1, service=service, kind=kind, limit=limit)
+        return {"signals": [_signal_view(x) for x in reversed(rows)]}
+
+    @r.get("/decisions", summary="Decisions the engine took, with inputs and the rule that won")
+    def decisions(since: str | None = None, kind: str | None = None, subject: str | None = None,
+                  limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
+        t0, _ = _window(since, None, engine.clock.now())
+        rows = store.decisions(since=t0, kind=kind, subject=subject, limit=limit)
+        return {"decisions": [_decision_view(d) for d in reversed(rows)]}
+
+    @r.get("/scaling/decisions", summary="Scaling decisions: inputs, forecast, winning rule, result")
+    def scaling_decisions(since: str | None = None, service: str | None = None,
+                          limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
+        t0, _ = _window(since, None, engine.clock.now())
+        rows = store.decisions(since=t0, kind="scale", subject=service, limit=limit)
+        return {"decisions": [_decision_view(d) for d in reversed(rows)]}
 
     @r.get("/probes", summary="Recent probe results")
     def probes(service: str | None = None, probe: str | None = None,
@@ -160,6 +178,24 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
                              "latency_s": p.latency_s, "detail": p.detail, "values": p.values} for p in rows]}
 
     return r
+
+
+def _window(since: str | None, until: str | None, now: float) -> tuple[float | None, float | None]:
+    try:
+        return (parse_time(since, now) if since else None, parse_time(until, now) if until else None)
+    except ValueError as exc:
+        raise _bad(str(exc)) from None
+
+
+def _signal_view(x: Any) -> dict[str, Any]:
+    return {"ts": x.ts, "service": x.service, "series": x.series, "kind": x.kind,
+            "severity": _value(x.severity), "score": x.score, "reason": x.reason, "source": x.source,
+            "window_start": x.window_start, "window_end": x.window_end, "evidence": x.evidence}
+
+
+def _decision_view(d: Any) -> dict[str, Any]:
+    return {"ts": d.ts, "kind": d.kind, "subject": d.subject, "rule": d.rule, "inputs": d.inputs,
+            "result": d.result}
 
 
 def _value(h: Any) -> str:
