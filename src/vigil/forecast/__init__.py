@@ -6,7 +6,7 @@
 """
 
 from vigil.forecast.base import FleetForecast, Forecaster, SeasonLength
-from vigil.forecast.kinds import FLEET_DEFAULT, FORECASTERS, create, dump_state, fit_predict_many, load_state
+from vigil.forecast.registry import FLEET_DEFAULT, FORECASTERS, create, dump_state, fit_predict_many, load_state
 
 __all__ = ["FLEET_DEFAULT", "FORECASTERS", "FleetForecast", "Forecaster", "SeasonLength", "create",
            "dump_state", "fit_predict_many", "load_state"]

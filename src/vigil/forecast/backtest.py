@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from vigil.forecast.base import Forecaster, SeasonLength, seasons
-from vigil.forecast.kinds import create
+from vigil.forecast.registry import create
 from vigil.forecast.naive import naive_many
 
 

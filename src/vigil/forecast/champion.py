@@ -23,7 +23,7 @@ import orjson
 
 from vigil.forecast.backtest import BacktestResult, backtest
 from vigil.forecast.base import Forecaster, SeasonLength
-from vigil.forecast.kinds import FLEET_DEFAULT, create, dump_state, load_state
+from vigil.forecast.registry import FLEET_DEFAULT, create, dump_state, load_state
 
 
 class StateStore(Protocol):
