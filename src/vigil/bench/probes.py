@@ -123,8 +123,9 @@ async def _probe(ports: list[int], interval: float, duration: float, max_concurr
     http = HttpPool()
     timeout = min(5.0, interval)
     collectors = [
-        HttpProbeCollector(f"svc{i}", "http", HttpProbe(kind="http", url=f"http://127.0.0.1:{port}/health",
-                                                         interval=interval, timeout=timeout), http)
+        HttpProbeCollector(f"svc{i}", "http", HttpProbe.model_validate(
+            {"kind": "http", "url": f"http://127.0.0.1:{port}/health", "interval": interval, "timeout": timeout}),
+            http)
         for i, port in enumerate(ports)
     ]
     latencies: list[float] = []

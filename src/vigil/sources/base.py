@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
+from vigil.clock import Clock
 from vigil.model import ProbeResult, Sample, SeriesKey
 
 PROBE_KINDS = frozenset({"http", "tcp", "command"})
@@ -86,7 +87,7 @@ class FakeCollector:
     probe result, a float to sleep that many clock seconds first, or an exception to raise)."""
 
     def __init__(self, service: str, name: str, interval: float = 10.0, timeout: float = 5.0,
-                 kind: str = "http", outcomes: list[object] | None = None, clock: object = None) -> None:
+                 kind: str = "http", outcomes: list[object] | None = None, clock: Clock | None = None) -> None:
         self.service, self.name, self.kind = service, name, kind
         self.interval, self.timeout = interval, timeout
         self.outcomes = list(outcomes or [])
@@ -99,7 +100,8 @@ class FakeCollector:
         if isinstance(outcome, BaseException):
             raise outcome
         if isinstance(outcome, (int, float)) and not isinstance(outcome, bool):
-            await self.clock.sleep(float(outcome))  # type: ignore[union-attr]
+            assert self.clock is not None, "a FakeCollector that sleeps needs a clock"
+            await self.clock.sleep(float(outcome))
             outcome = True
         ok = bool(outcome)
         result = ProbeResult(self.service, self.name, now, ok, 0.001, "ok" if ok else "scripted failure")

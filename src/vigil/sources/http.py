@@ -28,7 +28,8 @@ class HttpProbeCollector:
         self._needs_body = spec.body_contains is not None or spec.json_field is not None
 
     async def collect(self, now: float) -> Collection:
-        ok, detail, values = False, "", {}
+        ok, detail = False, ""
+        values: dict[str, float] = {}
         started = time.perf_counter()  # latency is a physical measurement, not engine time
         try:
             ok, detail, values = await self._request(now)
