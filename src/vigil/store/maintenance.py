@@ -160,13 +160,14 @@ def bucketize(ts: np.ndarray, vals: np.ndarray, width: float
             np.maximum.reduceat(vals, first))
 
 
-def slots_to_buckets(t0: float, width: float, data: bytes) -> np.ndarray:
-    """A stored roll-up row (count, sum, min, max per fixed slot) -> rows (start, count, sum, min,
-    max) of its non-empty buckets."""
-    grid = from_f8(data).reshape(4, -1)
-    starts = t0 + width * np.arange(grid.shape[1])
-    full = grid[0] > 0
-    return np.vstack([starts[full], grid[:, full]])
+def slots_to_buckets(t0: np.ndarray, width: float, data: bytes) -> np.ndarray:
+    """Stored roll-up rows starting at t0 (each: count, sum, min, max per fixed slot), their blobs
+    joined -> rows (start, count, sum, min, max) of the non-empty buckets, in time order."""
+    grid = from_f8(data).reshape(t0.size, 4, -1)
+    starts = (t0[:, None] + width * np.arange(grid.shape[2])).ravel()
+    flat = grid.transpose(1, 0, 2).reshape(4, -1)
+    full = flat[0] > 0
+    return np.vstack([starts[full], flat[:, full]])
 
 
 def _replace_rollups(conn: sa.Connection, res: str, t0: float, rows: list[dict]) -> None:
@@ -200,8 +201,11 @@ def _merge_hour_into_days(conn: sa.Connection, t0: float, buckets: dict[int, np.
     _replace_rollups(conn, "1h", day, rows)
 
 
+_MARK = sa.select(store_marks.c.value).where(store_marks.c.name == sa.bindparam("name"))
+
+
 def get_mark(conn: sa.Connection, name: str, default: float = 0.0) -> float:
-    v = conn.execute(sa.select(store_marks.c.value).where(store_marks.c.name == name)).scalar()
+    v = conn.execute(_MARK, {"name": name}).scalar()
     return default if v is None else float(v)
 
 

@@ -14,6 +14,12 @@ from vigil.store.schema import rollups
 
 RESOLUTIONS = {"1m": (60.0, ROLLUP_1M_CHUNK_S), "1h": (3600.0, ROLLUP_1H_CHUNK_S)}
 
+# Built once: building a statement costs more than running it on a few rows.
+_ROLLUP_ROWS = (sa.select(rollups.c.t0, rollups.c.data)
+                .where(rollups.c.resolution == sa.bindparam("res"), rollups.c.series_id == sa.bindparam("sid"),
+                       rollups.c.t0 >= sa.bindparam("lo"), rollups.c.t0 <= sa.bindparam("hi"))
+                .order_by(rollups.c.t0))
+
 
 @dataclass(frozen=True, slots=True)
 class RangeResult:
@@ -45,11 +51,10 @@ def read_buckets(conn: sa.Connection, sid: int, res: str, start: float, end: flo
     done = get_mark(conn, ROLLUP_MARK)
     parts = []
     if lo < done:
-        r = rollups.c
-        for t0, data in conn.execute(sa.select(r.t0, r.data).where(
-                r.resolution == res, r.series_id == sid, r.t0 >= np.floor(lo / span) * span,
-                r.t0 <= min(end, done)).order_by(r.t0)):
-            m = slots_to_buckets(t0, width, data)
+        rows = conn.execute(_ROLLUP_ROWS, {"res": res, "sid": sid, "lo": float(np.floor(lo / span) * span),
+                                           "hi": min(end, done)}).all()
+        if rows:
+            m = slots_to_buckets(np.array([r[0] for r in rows]), width, b"".join(r[1] for r in rows))
             parts.append(m[:, (m[0] >= lo) & (m[0] <= end) & (m[0] < done)])
     if end >= done:
         ts, vals = read_raw(conn, sid, max(lo, done), end)

@@ -60,11 +60,20 @@ def merge_parts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray,
     return _sorted_unique(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]))
 
 
+# Statements of the read path, built once (building costs more than running them on a few rows).
+_WAL_ROWS = (sa.select(sample_wal.c.series_ids, sample_wal.c.ts, sample_wal.c.vals)
+             .where(sample_wal.c.ts_max >= sa.bindparam("start"), sample_wal.c.ts_min <= sa.bindparam("end"))
+             .order_by(sample_wal.c.id))
+_CHUNKS = (sa.select(sample_chunks.c.rolled, sample_chunks.c.ts, sample_chunks.c.vals, sample_chunks.c.ts_min,
+                     sample_chunks.c.ts_max)
+           .where(sample_chunks.c.series_id == sa.bindparam("sid"), sample_chunks.c.t0 >= sa.bindparam("lo"),
+                  sample_chunks.c.t0 <= sa.bindparam("hi"))
+           .order_by(sample_chunks.c.t0, sample_chunks.c.id))
+
+
 def wal_for_series(conn: sa.Connection, sid: int, start: float, end: float,
                    ) -> list[tuple[np.ndarray, np.ndarray]]:
-    rows = conn.execute(sa.select(sample_wal.c.series_ids, sample_wal.c.ts, sample_wal.c.vals)
-                        .where(sample_wal.c.ts_max >= start, sample_wal.c.ts_min <= end)
-                        .order_by(sample_wal.c.id))
+    rows = conn.execute(_WAL_ROWS, {"start": float(start), "end": float(end)})
     parts = []
     for ids_b, ts_b, vals_b in rows:
         mask = from_i4(ids_b) == sid
@@ -75,11 +84,8 @@ def wal_for_series(conn: sa.Connection, sid: int, start: float, end: float,
 
 def read_raw(conn: sa.Connection, sid: int, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
     """All raw samples of one series with start <= ts <= end, time-ordered, one per timestamp."""
-    c = sample_chunks.c
-    rows = conn.execute(sa.select(c.rolled, c.ts, c.vals, c.ts_min, c.ts_max)
-                        .where(c.series_id == sid, c.t0 >= np.floor(start / CHUNK_S) * CHUNK_S,
-                               c.t0 <= end)
-                        .order_by(c.t0, c.id))
+    rows = conn.execute(_CHUNKS, {"sid": sid, "lo": float(np.floor(start / CHUNK_S) * CHUNK_S),
+                                  "hi": float(end)})
     parts = []
     for rolled, ts_b, vals_b, lo, hi in rows:
         ts, vals = chunk_arrays(rolled, ts_b, vals_b)
