@@ -1,6 +1,8 @@
 import asyncio
 import time
 
+import pytest
+
 from vigil.clock import SystemClock
 from vigil.config.sources import HttpProbe
 from vigil.sources import Collection, FakeCollector, Scheduler
@@ -171,3 +173,16 @@ def test_stats_snapshot_is_cheap_and_bounded():
         stats.runs += 1
         stats.lags.append(5.0)
     assert stats.snapshot()["start_lag_p99_s"] == 5.0
+
+
+async def test_many_probes_do_not_fire_in_the_same_millisecond():
+    clock = FakeClock(start=0.0)
+    rec = Recorder(clock)
+    collectors = [FakeCollector("s", f"p{i}", interval=10.0) for i in range(200)]
+    scheduler = Scheduler(collectors, clock, rec, max_concurrency=20)
+    await scheduler.start()
+    await clock.advance(9.99)
+    await scheduler.stop()
+    starts = sorted(c.ts for _, c in rec.got)
+    assert len(starts) == 200
+    assert min(b - a for a, b in zip(starts, starts[1:])) == pytest.approx(0.05)

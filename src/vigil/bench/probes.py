@@ -183,6 +183,13 @@ async def _probe(ports: list[int], interval: float, duration: float, max_concurr
     }
 
 
+def _raise_open_files_limit(wanted: int) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)  # this process only, not the target servers
     return usage.ru_utime + usage.ru_stime
@@ -200,6 +207,7 @@ def probes(targets: int = typer.Option(1000, min=1, help="number of HTTP targets
            as_json: bool = typer.Option(False, "--json", help="print one JSON object on stdout")) -> None:
     """Probe TARGETS local HTTP servers every INTERVAL seconds for DURATION seconds."""
     err.print(f"[bold]bench probes[/]: {targets} targets every {interval:g}s for {duration:g}s")
+    _raise_open_files_limit(targets * 2 + 256)  # a pooled connection per target, plus slack
     with target_servers(targets) as ports:
         err.print(f"  {len(ports)} targets listening in {math.ceil(targets / PORTS_PER_PROCESS)} processes")
         result = asyncio.run(_probe(ports, interval, duration, max_concurrency))
