@@ -37,7 +37,9 @@ def connect(url: str) -> Engines:
     if u.get_backend_name() == "sqlite":
         return _sqlite(u)
     if u.get_backend_name() == "postgresql":
-        eng = sa.create_engine(u, pool_size=5, max_overflow=10, pool_pre_ping=True)
+        # No pre-ping: it would add a round trip to every write. A connection broken by a server
+        # restart fails one call (which raises; nothing is half-written) and the pool is renewed.
+        eng = sa.create_engine(u, pool_size=5, max_overflow=10)
         return Engines(eng, eng.execution_options(isolation_level="REPEATABLE READ"), "postgresql")
     raise ValueError(f"unsupported store url {u.render_as_string(hide_password=True)!r}: "
                      "use sqlite:///path.db or postgresql+psycopg://user@host/db")
