@@ -56,41 +56,38 @@ def _profile(block: np.ndarray, units: int, m: int) -> np.ndarray:
     return s - s.mean(axis=1, keepdims=True)
 
 
-def _forecast_from(G: np.ndarray, end: int, m: int, units: int, H: int, p: ProfileParams) -> np.ndarray:
-    """Fit on G[:, :end] with period m profiled over up to `units` periods, forecast H steps, for each
-    alpha: (n_alpha, n, H)."""
-    units = min(units, end // m)
-    s = _profile(G[:, :end], units, m)
-    run = min(end, max(2 * m, units * m))
-    start = end - run
-    phase = (np.arange(start, end) - end) % m
-    z = G[:, start:end] - s[:, phase]
-    A = np.asarray(p.alphas)[:, None]
-    warm = min(m, run)
-    level = np.broadcast_to(z[:, :warm].mean(axis=1), (len(p.alphas), G.shape[0])).copy()
-    trend = np.zeros_like(level)
-    for t in range(warm, run):
-        prev = level
-        level = A * z[None, :, t] + (1 - A) * (prev + p.phi * trend)
-        trend = p.beta * (level - prev) + (1 - p.beta) * p.phi * trend
-    damp = np.cumsum(p.phi ** np.arange(1, H + 1))
-    fut = np.arange(H) % m
-    return level[:, :, None] + trend[:, :, None] * damp + s[None, :, fut]
-
-
 def _variant(G: np.ndarray, H: int, day: int, m: int, units: int, K: int,
              p: ProfileParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Forecast (n_alpha, n, H) at the end; calibration forecasts and errors (n_alpha, K, n, day) from
-    refits at the last K day boundaries, one day ahead each, in G's scale."""
-    t = G.shape[1]
-    errs, fcs = [], []
-    for k in range(1, K + 1):
-        end = t - k * day
-        fc = _forecast_from(G, end, m, units, day, p)
-        fcs.append(fc)
-        errs.append(G[None, :, end:end + day] - fc)
-    final = _forecast_from(G, t, m, units, H, p)
-    return final, np.stack(errs, axis=1), np.stack(fcs, axis=1)
+    """Fit on G[:, :end] for the end and the last K day boundaries before it (period m, profiled over
+    up to `units` periods) and forecast from each: the forecast (n_alpha, n, H) from the end, and the
+    calibration forecasts and errors (n_alpha, K, n, day), one day ahead of each boundary.
+
+    All ends run through one smoothing loop (stacked as extra rows), so the Python loop runs once per
+    time step, not once per step and end."""
+    n, t = G.shape
+    ends = [t - k * day for k in range(K + 1)]
+    run = min(min(e, max(2 * m, min(units, e // m) * m)) for e in ends)
+    profiles, zs = [], []
+    for e in ends:
+        s = _profile(G[:, :e], min(units, e // m), m)
+        profiles.append(s)
+        zs.append(G[:, e - run:e] - s[:, (np.arange(e - run, e) - e) % m])
+    z = np.concatenate(zs)  # ((K+1)*n, run)
+    A = np.asarray(p.alphas)[:, None]
+    warm = min(m, run)
+    level = np.broadcast_to(z[:, :warm].mean(axis=1), (len(p.alphas), z.shape[0])).copy()
+    trend = np.zeros_like(level)
+    for i in range(warm, run):
+        prev = level
+        level = A * z[None, :, i] + (1 - A) * (prev + p.phi * trend)
+        trend = p.beta * (level - prev) + (1 - p.beta) * p.phi * trend
+    steps = max(H, day)
+    damp = np.cumsum(p.phi ** np.arange(1, steps + 1))
+    season = np.concatenate(profiles)[:, np.arange(steps) % m]  # ((K+1)*n, steps)
+    fc = (level[:, :, None] + trend[:, :, None] * damp + season[None]).reshape(len(p.alphas), K + 1, n, steps)
+    cal = fc[:, 1:, :, :day]
+    actual = np.stack([G[:, e:e + day] for e in ends[1:]]) if K else np.zeros((0, n, day))
+    return fc[:, 0, :, :H], actual[None] - cal, cal
 
 
 HW = 0.5  # weight of the pooled error scale vs the per-horizon one (noisy with few origins)
