@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import numpy as np
 import typer
@@ -28,6 +28,7 @@ from rich.table import Table
 
 from vigil.act.scaling.policy import Observation, ScalePolicy
 from vigil.config.scaling import PredictiveSettings, ScalingMetric, ScalingPolicyConfig, ScalingRate, ScalingRules
+from vigil.model import Decision
 from vigil.testing import FakeClock
 
 app = typer.Typer(add_completion=False, help=__doc__)
@@ -107,13 +108,14 @@ def ready_from_spec(spec: np.ndarray, delay_steps: int) -> np.ndarray:
 
 
 def run_policy(name: str, policy_cfg: ScalingPolicyConfig, demand: np.ndarray, cap: float,
-               delay: float, progress: Progress | None = None) -> Outcome:
+               delay: float, progress: Progress | None = None,
+               record: Callable[[Decision], None] | None = None) -> Outcome:
     """Drive ScalePolicy (production code) step by step on a FakeClock."""
     clock = FakeClock(start=1_600_000_000.0)
     rules: Counter[str] = Counter()
     fallback = 0
 
-    policy = ScalePolicy(name, policy_cfg, clock)
+    policy = ScalePolicy(name, policy_cfg, clock, record=record)
     n = len(demand)
     delay_steps = int(math.ceil(delay / PERIOD - 1e-9))
     lag = int(round(METRIC_LAG / PERIOD))
@@ -185,10 +187,10 @@ def hpa_config(max_replicas: int, target: float = 0.7) -> ScalingPolicyConfig:
 
 def vigil_config(max_replicas: int, delay: float, target: float = 0.85, floor_target: float | None = None,
                  level: int = 95, tolerance: float = 0.1, relative: bool = False,
-                 down_tolerance: float | None = None) -> ScalingPolicyConfig:
+                 down_tolerance: float | None = None, down_window: float = 300.0) -> ScalingPolicyConfig:
     """vigil as a user would set it next to their HPA: the same metric target (0.7) for the reactive
     fallback, and a higher target while the forecast is trusted."""
-    down = ScalingRules(stabilization_window=300.0, tolerance=down_tolerance,
+    down = ScalingRules(stabilization_window=down_window, tolerance=down_tolerance,
                         policies=[ScalingRate(type="Percent", value=100, period=15.0)])
     return ScalingPolicyConfig(
         mode="predictive", min_replicas=1, max_replicas=max_replicas, tolerance=tolerance, scale_down=down,

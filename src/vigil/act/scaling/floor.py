@@ -32,7 +32,7 @@ _FALLBACK_KINDS = {
     "seasonal_naive": "vigil.forecast.naive:SeasonalNaive",
     "none": "",
 }
-CANDIDATES = ("persistence", "trend", "level")
+CANDIDATES = ("persistence", "trend", "level", "persistence+model", "trend+model", "level+model")
 LEVEL_ALPHA = 0.1  # smoothed level: ~2.5 minutes at a 15 s period
 TREND_DAMPING = 0.5
 
@@ -86,14 +86,17 @@ class ForecastFloor:
         self._y: deque[float] = deque(maxlen=hist)
         self._t0: float | None = None
         window = max(1, int(settings.backtest_window / period))
-        # Candidate point forecasts (all shifted by the model's predicted change); the one with the lowest
-        # recent error is used. Persistence suits smooth demand, the local trend ramps, the smoothed
-        # level noisy demand.
+        # Candidate point forecasts, each alone and shifted by the model's predicted change; the one with
+        # the lowest recent error is used. Persistence suits smooth demand, the local trend ramps, the
+        # smoothed level noisy demand; the model's shift helps only where the daily shape is regular.
         self._pending: deque[tuple[float, ...]] = deque(maxlen=self.h_steps)  # awaiting their outcome
         self._err = [deque(maxlen=window) for _ in CANDIDATES]  # actual - predicted (or relative)
         self._abs_err = [deque(maxlen=window) for _ in CANDIDATES]
         self._abs_sum = [0.0 for _ in CANDIDATES]  # running sums: the backtest is read every 15 minutes
         self._window = window
+        # Which candidate leads is chosen on recent errors (about an hour): regimes change within a day.
+        self._recent = [0.0 for _ in CANDIDATES]
+        self._recent_alpha = min(1.0, period / 3600.0)
         self._err_sn: deque[float] = deque(maxlen=window)  # |actual - seasonal naive|
         self._level: float | None = None
         self._best = 0
@@ -124,6 +127,7 @@ class ForecastFloor:
                     self._abs_sum[i] -= ae[0]
                 ae.append(a)
                 self._abs_sum[i] += a
+                self._recent[i] += self._recent_alpha * (a - self._recent[i])
             if len(y) >= self.season_steps:
                 self._err_sn.append(abs(demand - y[-self.season_steps]))
         prev = y[-1] if y else demand
@@ -135,8 +139,10 @@ class ForecastFloor:
             self._calibrate(now)
         delta = self._delta(now)
         trend = TREND_DAMPING * (demand - prev) * self.h_steps
-        self._pending.append((max(0.0, demand + delta), max(0.0, demand + trend + delta),
-                              max(0.0, self._level + delta)))
+        lvl = self._level
+        self._pending.append((max(0.0, demand), max(0.0, demand + trend), max(0.0, lvl),
+                              max(0.0, demand + delta), max(0.0, demand + trend + delta),
+                              max(0.0, lvl + delta)))
 
     def _delta(self, now: float) -> float:
         """The model's expected change of demand from now to now + horizon."""
@@ -181,13 +187,13 @@ class ForecastFloor:
             self._q, self._mase = 0.0, None
             return
         maes = [sm / n for sm in self._abs_sum]
-        self._best = int(np.argmin(maes))
+        self._best = int(np.argmin(self._recent))
         err = np.fromiter(self._err[self._best], dtype=float)
         b = min(1.0, math.ceil((n + 1) * self.s.level / 100) / n)  # conformal finite-sample correction
         self._q = max(0.0, float(np.quantile(err, b)))
         sn = np.fromiter(self._err_sn, dtype=float)
         k = min(len(sn), n)
-        if k < 20:
+        if k < max(20, self.s.min_backtest / self.period):  # a few minutes of backtest prove nothing
             self._mase = None
             return
         mae_sn = float(sn[-k:].mean())
@@ -212,5 +218,6 @@ class ForecastFloor:
             allowed, reason = True, f"backtest MASE {mase:.3f} < {self.s.max_mase:g}"
         if self._fit_failure and allowed:
             reason += f"; {self._fit_failure}"
-        model = f"{self._model_name}+{CANDIDATES[self._best]}"
+        name = CANDIDATES[self._best]
+        model = name.replace("model", self._model_name) if name.endswith("model") else name
         return FloorEstimate(demand, mean, upper, self.horizon, mase, allowed, reason, model)

@@ -31,11 +31,14 @@ INT32_MIN = -(2**31)
 
 
 def replicas_for_metric(ready: int, current: int, metric: float, target: float, tolerance: float,
-                        tolerance_down: float | None = None) -> int:
+                        tolerance_down: float | None = None, units: int = 1000) -> int:
     """The replica calculator for an average metric per ready replica: inside the tolerance band the
     current count stands (no flapping on noise). Separate up/down tolerances as in Kubernetes 1.33
-    (behavior.scaleUp/scaleDown.tolerance)."""
-    ratio = metric / target
+    (behavior.scaleUp/scaleDown.tolerance).
+
+    Upstream works in integers: utilisation in whole percent (units=100), values in milli-units
+    (units=1000), the average truncated; so 0.56 / 0.7 is exactly 0.8 here too."""
+    ratio = int(metric * units + 1e-9) / max(1, int(round(target * units)))
     down = tolerance if tolerance_down is None else tolerance_down
     if 1.0 - down <= ratio <= 1.0 + tolerance:
         return current

@@ -65,7 +65,8 @@ class ScalePolicy:
         target = self.trusted_target if est is not None and est.allowed else cfg.metric.target
         tol_up = cfg.scale_up.tolerance if cfg.scale_up.tolerance is not None else cfg.tolerance
         tol_down = cfg.scale_down.tolerance if cfg.scale_down.tolerance is not None else cfg.tolerance
-        raw = replicas_for_metric(ready, current, obs.metric, target, tol_up, tol_down)
+        units = 100 if cfg.metric.kind == "utilization" else 1000
+        raw = replicas_for_metric(ready, current, obs.metric, target, tol_up, tol_down, units)
         if current == 0:
             raw = 0  # upstream: scaling is disabled while the target is scaled to zero
         inputs: dict[str, Any] = {
@@ -76,11 +77,11 @@ class ScalePolicy:
         desired = raw
         floor_rule = None
         if est is not None:
-            # Replicas the predicted upper bound needs at floor_target per replica; when it breaches
-            # the current count, scale to the metric target for it (as the HPA does past its tolerance),
-            # which leaves room for the next rise instead of stepping up one replica at a time.
+            # Replicas the predicted upper bound needs at floor_target per replica; when that breaches
+            # the current count, scale so the upper bound fits at floor_target and the expected demand
+            # at the target (room for the next rise, rather than one replica at a time).
             floor_replicas = int(math.ceil(est.upper / self.floor_target - 1e-9)) if est.upper > 0 else 0
-            floor_goal = int(math.ceil(est.upper / target - 1e-9)) if est.upper > 0 else 0
+            floor_goal = max(floor_replicas, int(math.ceil(est.mean / target - 1e-9))) if est.upper > 0 else 0
             inputs["forecast"] = {
                 "model": est.model, "horizon_s": est.horizon, "demand_now": est.demand_now,
                 "mean": est.mean, f"upper_{cfg.predictive.level}": est.upper, "mase": est.mase,
