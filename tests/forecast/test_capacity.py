@@ -2,7 +2,7 @@ import numpy as np
 
 from vigil.forecast import create
 from vigil.forecast.capacity import limit_crossing, time_to_limit
-from vigil.model import Severity
+from vigil.model import Forecast, Severity
 
 from .conftest import HOUR, T0
 
@@ -34,3 +34,12 @@ def test_cpu_above_limit_expected_at_a_named_hour():
     assert 13 <= (sig.evidence["at"] % DAY) / HOUR <= 14
     assert sig.severity is Severity.CRITICAL  # within a day
     assert limit_crossing(fc, 99.0, now=now, service="web", series="cpu") is None
+
+
+def test_only_the_upper_bound_crossing_is_a_possible_info_signal():
+    ts = T0 + HOUR * np.arange(1, 25)
+    mean = np.full(24, 70.0)
+    fc = Forecast(ts=ts, mean=mean, intervals={80: (mean - 5, mean + np.linspace(1, 15, 24))}, model="m")
+    sig = limit_crossing(fc, 80.0, now=T0, service="web", series="cpu", what="CPU", unit="%")
+    assert sig is not None and not sig.evidence["likely"] and sig.severity is Severity.INFO
+    assert "CPU above 80% possible at" in sig.reason

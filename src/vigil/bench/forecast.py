@@ -210,7 +210,7 @@ def main(
         for name, r in results[kind].items():
             table.add_row(kind, name, f"{r['mase']:.3f}", f"{r['relative_mae']:.3f}", f"{r['smape']:.1f}",
                           f"{r['coverage_80']:.3f}", f"{r['under_forecast_rate']:.3f}", f"{r['series_per_s']:.1f}")
-    Console().print(table)
+    Console(width=130).print(table)
     if fleet:
         Console().print(f"fleet ({fleet['kind']}): {fleet['series']} series x {fleet['obs_per_series']} h in "
                         f"{fleet['seconds']} s ({fleet['series_per_s']} series/s; seasonal naive "
