@@ -42,9 +42,9 @@ async def test_command_timeout_kills_the_process_and_its_children(tmp_path):
     script = (f"import subprocess, os, time; c = subprocess.Popen(['sleep', '30']); "
               f"open({str(pidfile)!r}, 'w').write(f'{{os.getpid()}} {{c.pid}}'); time.sleep(30)")
     started = time.monotonic()
-    result = await run([sys.executable, "-c", script], timeout=0.8)
-    assert time.monotonic() - started < 3.0
-    assert not result.ok and result.detail.endswith("timed out after 0.8s (killed)")
+    result = await run([sys.executable, "-c", script], timeout=2.0)
+    assert time.monotonic() - started < 5.0
+    assert not result.ok and result.detail.endswith("timed out after 2s (killed)")
     for pid in map(int, pidfile.read_text().split()):
         for _ in range(50):
             try:
