@@ -11,7 +11,7 @@ import orjson
 from vigil.config.sources import HttpProbe, JsonFieldCheck
 from vigil.model import ProbeResult
 from vigil.sources.base import Collection, short
-from vigil.sources.http_client import HttpPool, describe_error, read_capped
+from vigil.sources.http_client import HttpPool, describe_error, read_capped, redact_url
 
 BODY_LIMIT = 1 << 20  # a health body larger than 1 MiB is not read in full
 
@@ -26,6 +26,7 @@ class HttpProbeCollector:
         self._headers = {k: v.get_secret_value() for k, v in spec.headers.items()}
         self._client_timeout = aiohttp.ClientTimeout(total=spec.timeout)
         self._needs_body = spec.body_contains is not None or spec.json_field is not None
+        self._shown = redact_url(spec.url)  # what details say: never a password from the URL
 
     async def collect(self, now: float) -> Collection:
         ok, detail = False, ""
@@ -49,7 +50,7 @@ class HttpProbeCollector:
             values: dict[str, float] = {"status_code": float(resp.status)}
             body = await read_capped(resp, BODY_LIMIT) if self._needs_body else await _drain(resp)
         if resp.status not in spec.expect_status:
-            reason = f"HTTP {resp.status} from {spec.url}"
+            reason = f"HTTP {resp.status} from {self._shown}"
             if body:
                 reason += f": {body[:80].decode('utf-8', 'replace')}"
             return False, reason, values
@@ -58,17 +59,17 @@ class HttpProbeCollector:
             days = (not_after - now) / 86400.0
             values["tls_days_left"] = round(days, 3)
             if spec.tls_min_days is not None and days < spec.tls_min_days:
-                return False, (f"TLS certificate of {spec.url} expires in {days:.1f} days "
+                return False, (f"TLS certificate of {self._shown} expires in {days:.1f} days "
                                f"(minimum {spec.tls_min_days})"), values
         if spec.body_contains is not None:
             text = body.decode("utf-8", "replace")
             if spec.body_contains not in text:
-                return False, f"body of {spec.url} does not contain {spec.body_contains!r}", values
+                return False, f"body of {self._shown} does not contain {spec.body_contains!r}", values
         if spec.json_field is not None:
             problem = check_json_field(body, spec.json_field)
             if problem:
-                return False, f"{problem} in {spec.url}", values
-        return True, f"HTTP {resp.status} from {spec.url}", values
+                return False, f"{problem} in {self._shown}", values
+        return True, f"HTTP {resp.status} from {self._shown}", values
 
     async def aclose(self) -> None:
         await self.http.aclose()

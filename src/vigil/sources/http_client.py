@@ -98,8 +98,27 @@ def certificate_not_after(der: bytes) -> float:
     return cert.not_valid_after_utc.timestamp()
 
 
+def redact_url(url: str) -> str:
+    """The URL as it may be shown: a password in it (http://user:pw@host/) becomes ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    return url.replace(parts.netloc, f"{parts.username}:***@{netloc[-1]}", 1)
+
+
+def scrub(text: str, url: str) -> str:
+    """Remove the URL's password from text that may have quoted the raw URL (exception messages)."""
+    password = urlsplit(url).password
+    return text.replace(password, "***") if password else text
+
+
 def describe_error(exc: BaseException, url: str, timeout: float) -> str:
-    """A short human reason for a failed request."""
+    """A short human reason for a failed request (never showing a password from the URL)."""
+    return scrub(_describe(exc, redact_url(url), timeout), url)
+
+
+def _describe(exc: BaseException, url: str, timeout: float) -> str:
     if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
         return f"timed out after {timeout:g}s waiting for {url}"
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):

@@ -15,7 +15,7 @@ import orjson
 from vigil.config.sources import PromqlSource
 from vigil.model import Sample, SeriesKey
 from vigil.sources.base import Collection, short
-from vigil.sources.http_client import HttpPool, describe_error
+from vigil.sources.http_client import HttpPool, describe_error, redact_url, scrub
 
 
 class PromqlError(Exception):
@@ -32,13 +32,14 @@ class PromqlCollector:
         self._headers = {k: v.get_secret_value() for k, v in spec.headers.items()}
         self._timeout = aiohttp.ClientTimeout(total=spec.timeout)
         self._base = spec.url.rstrip("/")
+        self._shown = redact_url(self._base)  # what errors say: never a password from the URL
         self._last_ts: dict[SeriesKey, float] = {}
 
     async def collect(self, now: float) -> Collection:
         try:
             samples = await self.query(now)
         except PromqlError as exc:
-            return Collection(self.service, self.name, now, error=short(str(exc)))
+            return Collection(self.service, self.name, now, error=short(scrub(str(exc), self._base)))
         except Exception as exc:  # a source never raises
             url = f"{self._base}/api/v1/query"
             return Collection(self.service, self.name, now,
@@ -63,7 +64,7 @@ class PromqlCollector:
         try:
             payload = orjson.loads(body)
         except orjson.JSONDecodeError:
-            raise PromqlError(f"HTTP {status} from {self._base}{path}: not a Prometheus API answer") from None
+            raise PromqlError(f"HTTP {status} from {self._shown}{path}: not a Prometheus API answer") from None
         if not isinstance(payload, dict) or payload.get("status") != "success":
             error_type = payload.get("errorType", "error") if isinstance(payload, dict) else "error"
             error = payload.get("error", "") if isinstance(payload, dict) else ""

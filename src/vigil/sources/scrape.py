@@ -11,7 +11,7 @@ from vigil.config.sources import ScrapeSource
 from vigil.model import Sample, SeriesKey
 from vigil.sources.base import Collection, short
 from vigil.sources.exposition import MetricFilter, ScrapeState, convert
-from vigil.sources.http_client import HttpPool, describe_error, read_capped
+from vigil.sources.http_client import HttpPool, describe_error, read_capped, redact_url, scrub
 
 ACCEPT = "text/plain;version=0.0.4;q=0.9,*/*;q=0.1"  # the text format prometheus-client parses
 BODY_LIMIT = 32 << 20
@@ -31,7 +31,8 @@ class ScrapeCollector:
         self._timeout = aiohttp.ClientTimeout(total=spec.timeout)
         self._filter = MetricFilter(spec.include, spec.exclude)
         self._state = ScrapeState()
-        labels = {"service": service, "instance": spec.url}
+        self._shown = redact_url(spec.url)  # what errors and labels say: never a password
+        labels = {"service": service, "instance": self._shown}
         self._up_key = SeriesKey.of("up", labels)
         self._duration_key = SeriesKey.of("scrape_duration_seconds", labels)
 
@@ -46,7 +47,7 @@ class ScrapeCollector:
         except _HttpStatus as exc:
             error = str(exc)
         except ValueError as exc:  # the exposition did not parse
-            error = f"cannot parse metrics from {self.spec.url}: {exc}"
+            error = scrub(f"cannot parse metrics from {self._shown}: {exc}", self.spec.url)
         except Exception as exc:  # a source never raises
             error = describe_error(exc, self.spec.url, self.spec.timeout)
         duration = time.perf_counter() - started
@@ -61,7 +62,7 @@ class ScrapeCollector:
                                allow_redirects=True) as resp:
             body = await read_capped(resp, BODY_LIMIT)
             if resp.status != 200:
-                raise _HttpStatus(f"HTTP {resp.status} from {self.spec.url}")
+                raise _HttpStatus(f"HTTP {resp.status} from {self._shown}")
             return body.decode(resp.charset or "utf-8", "replace")
 
     async def aclose(self) -> None:
