@@ -151,13 +151,13 @@ def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and lab
         print(orjson.dumps(out).decode())
         return
     console = Console()
-    table = Table(title=f"NAB on {data} ({len(files)} files, {out['windows']} windows, "
-                        f"thresholds {out['threshold_mode']})")
-    for col in ("detector", "standard", "reward_low_FP", "reward_low_FN", "thresholds (std/lowFP/lowFN)"):
-        table.add_column(col)
+    table = Table(title=f"NAB on {data}: {len(files)} files, {out['windows']} windows, "
+                        f"thresholds {out['threshold_mode']}")
+    for col in ("detector", "std", "lowFP", "lowFN", "thresholds"):
+        table.add_column(col, no_wrap=True)
     th = out["thresholds"]
-    table.add_row(f"[bold]{detector}[/] (this run)", *(f"{out[p]:.1f}" for p in PROFILES),
-                  " / ".join(f"{th[p]:.4g}" for p in PROFILES))
+    table.add_row(f"[bold]{detector}[/]", *(f"{out[p]:.1f}" for p in PROFILES),
+                  "/".join(f"{th[p]:.3g}" for p in PROFILES))
     for name, std in PUBLISHED.items():
-        table.add_row(name + " (published)", f"{std:.1f}", "", "", "")
+        table.add_row(f"{name} [dim](published)[/]", f"{std:.1f}", "", "", "")
     console.print(table)

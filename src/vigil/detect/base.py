@@ -35,7 +35,8 @@ class KernelDetector:
         K.P_W_LEVEL: 0.0, K.P_W_SEASON: 0.0, K.P_W_SPIKE: 0.0, K.P_W_CUSUM: 0.0, K.P_WINDOW: 1024,
         K.P_MIN_POINTS: 32, K.P_LEARN_GATE: 1.0, K.P_RELEARN: 64, K.P_CUSUM_K: 1.0, K.P_CUSUM_H: 12.0,
         K.P_Z_ALARM: 5.0, K.P_SPIKE_ALARM: 8.0, K.P_REL_FLOOR: 0.002, K.P_QUIET: 0, K.P_RECALL: 2.0,
-        K.P_SEASON_EXPLAIN: 0.0, K.P_SEASON_CAP: 2.0, K.P_SEASON_DAYS: 3,
+        K.P_SEASON_EXPLAIN: 0.0, K.P_SEASON_CAP: 2.0, K.P_SEASON_DAYS: 3, K.P_DAILY_DAMP: 1.0,
+        K.P_SHIFT_RESETS_SEASON: 0.0, K.P_QUIET_EXTEND: 0.0,
     }
     NAMES: ClassVar[dict[str, int]] = {
         "w_level": K.P_W_LEVEL, "w_season": K.P_W_SEASON, "w_spike": K.P_W_SPIKE, "w_cusum": K.P_W_CUSUM,
@@ -43,7 +44,8 @@ class KernelDetector:
         "relearn": K.P_RELEARN, "cusum_k": K.P_CUSUM_K, "cusum_h": K.P_CUSUM_H, "z_alarm": K.P_Z_ALARM,
         "spike_alarm": K.P_SPIKE_ALARM, "rel_floor": K.P_REL_FLOOR, "quiet": K.P_QUIET,
         "recall": K.P_RECALL, "season_explain": K.P_SEASON_EXPLAIN, "season_cap": K.P_SEASON_CAP,
-        "season_days": K.P_SEASON_DAYS,
+        "season_days": K.P_SEASON_DAYS, "daily_damp": K.P_DAILY_DAMP,
+        "shift_resets_season": K.P_SHIFT_RESETS_SEASON, "quiet_extend": K.P_QUIET_EXTEND,
     }
 
     def __init__(self, **overrides: float) -> None:
@@ -63,7 +65,7 @@ class KernelDetector:
     # -- scoring
     def _run(self, state: dict[str, np.ndarray], ts: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
         K.run(self._p, state["fs"], state["ring"], state["sorted"], state["pending"], state["season"],
-              state["ival"], state["recalled"], ts, xs, out)
+              state["ival"], state["recalled"], state["recalled_ts"], ts, xs, out)
 
     def update(self, ts: float, value: float) -> Score:
         """Score one point, then learn from it unless it was judged anomalous."""

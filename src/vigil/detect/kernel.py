@@ -33,8 +33,8 @@ N_IVAL = 16  # first positive time steps used to infer the sampling interval
 # params
 (P_W_LEVEL, P_W_SEASON, P_W_SPIKE, P_W_CUSUM, P_WINDOW, P_MIN_POINTS, P_LEARN_GATE, P_RELEARN,
  P_CUSUM_K, P_CUSUM_H, P_Z_ALARM, P_SPIKE_ALARM, P_REL_FLOOR, P_QUIET, P_RECALL, P_SEASON_EXPLAIN,
- P_SEASON_CAP, P_SEASON_DAYS) = range(18)
-N_PARAMS = 18
+ P_SEASON_CAP, P_SEASON_DAYS, P_DAILY_DAMP, P_SHIFT_RESETS_SEASON, P_QUIET_EXTEND) = range(21)
+N_PARAMS = 21
 
 # float state slots
 (S_N, S_LAST_TS, S_INTERVAL, S_SKIPPED, S_OUT_OF_ORDER, S_POS, S_CNT, S_STEP_EW, S_STEP_N,
@@ -51,7 +51,7 @@ def new_state() -> dict[str, np.ndarray]:
     fs[S_LAST_TS] = -np.inf
     return {"fs": fs, "ring": np.zeros(RING), "sorted": np.zeros(RING), "pending": np.zeros(PENDING),
             "season": np.full(BINS * DAYS, np.nan), "ival": np.zeros(N_IVAL),
-            "recalled": np.full(RECALL, np.nan)}
+            "recalled": np.full(RECALL, np.nan), "recalled_ts": np.full(RECALL, np.nan)}
 
 
 @nb.njit(cache=True)
@@ -96,7 +96,7 @@ def _score(s):
 
 
 @nb.njit(cache=True)
-def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
+def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, out):
     window = min(int(p[P_WINDOW]), RING)
     min_points = max(int(p[P_MIN_POINTS]), NN_K + 1)
     for i in range(xs.shape[0]):
@@ -157,6 +157,17 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
             seen = recalled[np.isfinite(recalled)]
             rscale = max(scale, 0.25 * (np.max(seen) - np.min(seen)))
             z = min(z, p[P_RECALL] * near / rscale)
+        # The same kind of anomaly at the same time of day on an earlier day (a nightly job, a daily
+        # report) is the daily rhythm, not news.
+        if nbins > 0 and p[P_DAILY_DAMP] < 1.0:
+            tol = max(2.0 * fs[S_INTERVAL], 600.0)
+            for j in range(RECALL):
+                age = t - recalled_ts[j]
+                if np.isfinite(age) and age > 43200.0:
+                    off = age % 86400.0
+                    if min(off, 86400.0 - off) <= tol and abs(recalled[j] - x) <= 0.5 * abs(x - med) + scale:
+                        z = z * p[P_DAILY_DAMP]
+                        break
         strength = p[P_W_LEVEL] * z / p[P_Z_ALARM]
         why = WHY_LEVEL
         expected = med
@@ -200,6 +211,8 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
         # After an alarm stay quiet for a while unless the evidence doubles: one event, one alarm.
         if fs[S_QUIET] > 0:
             fs[S_QUIET] -= 1
+            if score >= 0.5 and p[P_QUIET_EXTEND] > 0:
+                fs[S_QUIET] = p[P_QUIET]  # the event is still going on: still the same event
             if strength < 2.0 * fs[S_QSTR]:
                 score = 0.25 * score
         elif score >= 0.5 and p[P_QUIET] > 0:
@@ -224,6 +237,7 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
                 fs[S_RES_N] += 1
         else:
             recalled[int(fs[S_RPOS])] = x
+            recalled_ts[int(fs[S_RPOS])] = t
             fs[S_RPOS] = (fs[S_RPOS] + 1) % RECALL
             fs[S_STREAK] += 1
             k = int(fs[S_PCNT])
@@ -241,4 +255,9 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, ts, xs, out):
                 fs[S_PCNT] = 0
                 fs[S_SHIFTS] += 1
                 fs[S_WHY] = WHY_SHIFT
+                if p[P_SHIFT_RESETS_SEASON] > 0:
+                    # The old daily profile describes the old level: relearn it.
+                    season[:] = np.nan
+                    fs[S_RES_N] = 0
+                    fs[S_RES_EW] = 0.0
     return out
