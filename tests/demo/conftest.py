@@ -3,17 +3,23 @@ from __future__ import annotations
 from typing import Iterator
 
 import httpx
+import psutil
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from vigil.demo.fleet import Fleet
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    """The three services without load, so tests can count requests exactly."""
+    """The three services without load, so tests can count requests exactly. Shared: a test that
+    injects a fault clears it, and one that crashes a service restarts it."""
     with Fleet(tmp_path_factory.mktemp("fleet"), load=False, leak_cap_mb=48, seed=7) as f:
         yield f
+        pids = [m.pid for m in f.services.values()]
+    # stop() leaves no process behind
+    assert not set(pids) & {c.pid for c in psutil.Process().children(recursive=True)}
+    assert not [p for p in pids if psutil.pid_exists(p)]
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The fleet launcher: load reaches the shop, the generated config validates, nothing is left behind."""
+"""The fleet launcher: the generated config validates, and nothing is left behind however the
+launcher ends (its own stop() is checked when the shared fleet stops, in conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,8 @@ import sys
 import textwrap
 import time
 
-import httpx
 import psutil
 
-from tests.demo.conftest import metric_value
 from vigil.config import parse_config
 from vigil.demo.fleet import Fleet
 
@@ -45,52 +44,34 @@ def test_generated_config_validates(fleet: Fleet) -> None:
     assert fleet.admin_urls["catalog"] == fleet.urls["catalog"] + "/admin/fault"
 
 
-def test_load_drives_the_shop_and_stop_leaves_no_process(tmp_path) -> None:
-    me = psutil.Process()
-    fleet = Fleet(tmp_path, day_seconds=20, peak_rps=30, start_hour=18)
-    with fleet:
-        pids = fleet.pids()
-        assert len(pids) == 4 and {c.pid for c in me.children(recursive=True)} >= set(pids)
-        front = fleet.services["storefront"].metrics_url
-        with httpx.Client(timeout=5) as http:
-            deadline = time.monotonic() + 5
-            while metric_value(http, front, "http_requests_total", route="/") < 10:
-                assert time.monotonic() < deadline, "no load reached the storefront"
-                time.sleep(0.25)
-    assert _gone(pids, within_s=0)
-    assert not set(pids) & {c.pid for c in me.children(recursive=True)}
-    stats = fleet.load_stats()
-    assert stats is not None and stats["sent"] > 10 and stats["failures"] == 0
-    fleet.stop()  # idempotent
-
-
 _LAUNCHER = textwrap.dedent("""
     import json, sys, time
     from vigil.demo.fleet import Fleet
-    fleet = Fleet(sys.argv[1], day_seconds=30, peak_rps=5).start()
+    fleet = Fleet(sys.argv[1], load=sys.argv[2] == "load", day_seconds=30, peak_rps=5).start()
     print(json.dumps(fleet.pids()), flush=True)
     time.sleep(60)
 """)
 
 
-def _launch(tmp_path) -> tuple[subprocess.Popen[str], list[int]]:
-    proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+def _launch(tmp_path, load: bool) -> tuple[subprocess.Popen[str], list[int]]:
+    proc = subprocess.Popen([sys.executable, "-c", _LAUNCHER, str(tmp_path), "load" if load else "-"],
+                            stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     pids = json.loads(proc.stdout.readline())
     proc.stdout.close()
-    assert len(pids) == 4 and all(psutil.pid_exists(p) for p in pids)
+    assert len(pids) == (4 if load else 3) and all(psutil.pid_exists(p) for p in pids)
     return proc, pids
 
 
 def test_sigterm_to_the_launcher_stops_the_fleet(tmp_path) -> None:
-    proc, pids = _launch(tmp_path)
+    proc, pids = _launch(tmp_path, load=False)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 128 + signal.SIGTERM
     assert _gone(pids, within_s=1)
 
 
 def test_children_leave_when_the_launcher_is_killed(tmp_path) -> None:
-    proc, pids = _launch(tmp_path)
+    proc, pids = _launch(tmp_path, load=True)
     proc.kill()  # no chance to clean up: the children notice they were re-parented
     proc.wait(timeout=5)
     assert _gone(pids, within_s=5)

@@ -16,7 +16,8 @@ from vigil.demo.run import run_demo
 
 
 def test_headless_demo_runs_and_summarises(capsys: pytest.CaptureFixture[str]) -> None:
-    status = run_demo(duration=12, headless=True, day_seconds=30, port=None)
+    before = {c.pid for c in psutil.Process().children(recursive=True)}  # the shared fleet, maybe
+    status = run_demo(duration=10, headless=True, day_seconds=30, port=None)
     out = capsys.readouterr().out
     assert status == 0, out
     assert re.search(r"probes run: (\d+)", out) and int(re.search(r"probes run: (\d+)", out)[1]) >= 6, out
@@ -24,36 +25,42 @@ def test_headless_demo_runs_and_summarises(capsys: pytest.CaptureFixture[str]) -
         assert f"{name} (healthy)" in out, out
     assert re.search(r"health transitions seen: [1-9]", out), out
     assert re.search(r"samples stored: [1-9]", out), out
-    assert not psutil.Process().children(recursive=True)  # nothing left behind
+    load = re.search(r"load: (\d+) requests sent, (\d+) ok, (\d+) server errors, (\d+) failed", out)
+    assert load and int(load[1]) > 10 and load[1] == load[2], out  # traffic reached the shop, all answered
+    assert {c.pid for c in psutil.Process().children(recursive=True)} <= before  # nothing left behind
 
 
-async def test_a_fault_fails_the_probe_within_two_intervals(tmp_path) -> None:
+async def test_a_fault_fails_the_probe_within_two_intervals(fleet: Fleet, tmp_path) -> None:
+    """The shared fleet, watched by an engine of its own with 1 s probes."""
     from vigil.app import build_app
 
-    interval = 1.0
-    with Fleet(tmp_path, load=False) as fleet:
-        config = parse_config(fleet.vigil_config(probe_interval_s=interval, probe_timeout_s=0.8,
-                                                 scrape_interval_s=interval))
-        _, engine = build_app(config)
-        await engine.start()
-        try:
-            await _until(lambda: set(engine.health().values()) == {"healthy"}, 8, engine.health)
-            with httpx.Client(timeout=5) as http:
-                http.post(fleet.services["payments"].admin_url, json={"error_rate": 0.9})
+    interval, slack = 1.0, 1.5
+    config = parse_config(fleet.vigil_config(
+        probe_interval_s=interval, probe_timeout_s=0.8, scrape_interval_s=interval,
+        store_url=f"sqlite:///{tmp_path / 'vigil.db'}"))
+    _, engine = build_app(config)
+    await engine.start()
+    admin = fleet.services["payments"].admin_url
+    try:
+        await _until(lambda: set(engine.health().values()) == {"healthy"}, 8, engine.health)
+        async with httpx.AsyncClient(timeout=5) as http:
+            await http.post(admin, json={"error_rate": 0.9})
+            try:
                 t = time.monotonic()
-                await _until(lambda: engine.health()["payments"] == "unhealthy", 2 * interval + 1.5,
+                await _until(lambda: engine.health()["payments"] == "unhealthy", 2 * interval + slack,
                              engine.health)
-                assert time.monotonic() - t <= 2 * interval + 1.5
-                await _until(lambda: engine.health()["storefront"] == "unhealthy", 2 * interval + 1.5,
+                assert time.monotonic() - t <= 2 * interval + slack
+                await _until(lambda: engine.health()["storefront"] == "unhealthy", 2 * interval + slack,
                              engine.health)  # it reports its dependency down
                 assert engine.health()["catalog"] == "healthy"
-                http.delete(fleet.services["payments"].admin_url)
-            await _until(lambda: set(engine.health().values()) == {"healthy"}, 3 * interval + 2, engine.health)
-        finally:
-            await engine.stop()
-            store = getattr(engine, "store", None)
-            if store is not None and hasattr(store, "close"):
-                store.close()
+            finally:
+                await http.delete(admin)
+        await _until(lambda: set(engine.health().values()) == {"healthy"}, 3 * interval + 2, engine.health)
+    finally:
+        await engine.stop()
+        store = getattr(engine, "store", None)
+        if store is not None and hasattr(store, "close"):
+            store.close()
 
 
 async def _until(check, within_s: float, show) -> None:
