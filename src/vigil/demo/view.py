@@ -47,14 +47,14 @@ def _num(value: float | None, fmt: str, empty: str = "-") -> str:
 
 
 def _fault_text(fault: dict[str, float]) -> str:
-    parts = []
-    for knob, value in fault.items():
-        parts.append(knob if knob in ("hang", "crash") else f"{knob}={value:g}")
-    return ", ".join(parts)
+    short = {"latency_ms": lambda v: f"+{v:g}ms", "error_rate": lambda v: f"err {v:.0%}",
+             "leak_mb_per_min": lambda v: f"leak {v:g}MB/min", "hang": lambda v: "hang",
+             "crash": lambda v: "crash"}
+    return ", ".join(short.get(k, lambda v, k=k: f"{k}={v:g}")(v) for k, v in fault.items())
 
 
 def curl_fault(admin_url: str, body: str) -> str:
-    return f"curl -X POST -H 'content-type: application/json' -d {shlex.quote(body)} {admin_url}"
+    return f"curl -X POST -d {shlex.quote(body)} {admin_url}"  # the service reads JSON whatever the type
 
 
 def services_table(state: DemoState) -> Table:
@@ -82,7 +82,7 @@ def render(state: DemoState) -> RenderableType:
     s = state.stats
     head = Text.assemble(
         ("vigil API  ", "bold"), state.api_url, "   docs ", f"{state.api_url}/docs", "\n",
-        ("API key    ", "bold"), state.api_key, "   (header  Authorization: Bearer <key>)\n",
+        ("API key    ", "bold"), state.api_key, "  (Authorization: Bearer <key>)\n",
         ("store      ", "bold"), state.store_url, "\n",
         ("running    ", "bold"), f"{state.elapsed_s:.0f}s, simulated time of day {int(state.day_hour):02d}:"
                                  f"{int(state.day_hour % 1 * 60):02d}",
