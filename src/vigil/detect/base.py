@@ -36,7 +36,7 @@ class KernelDetector:
         K.P_MIN_POINTS: 32, K.P_LEARN_GATE: 1.0, K.P_RELEARN: 64, K.P_CUSUM_K: 1.0, K.P_CUSUM_H: 12.0,
         K.P_Z_ALARM: 5.0, K.P_SPIKE_ALARM: 8.0, K.P_REL_FLOOR: 0.002, K.P_QUIET: 0, K.P_RECALL: 2.0,
         K.P_SEASON_EXPLAIN: 0.0, K.P_SEASON_CAP: 2.0, K.P_SEASON_DAYS: 3, K.P_DAILY_DAMP: 1.0,
-        K.P_SHIFT_RESETS_SEASON: 0.0, K.P_QUIET_EXTEND: 0.0,
+        K.P_SHIFT_RESETS_SEASON: 0.0, K.P_QUIET_EXTEND: 0.0, K.P_CUSUM_NOVELTY: 0.0, K.P_NN_K: 4,
     }
     NAMES: ClassVar[dict[str, int]] = {
         "w_level": K.P_W_LEVEL, "w_season": K.P_W_SEASON, "w_spike": K.P_W_SPIKE, "w_cusum": K.P_W_CUSUM,
@@ -46,6 +46,7 @@ class KernelDetector:
         "recall": K.P_RECALL, "season_explain": K.P_SEASON_EXPLAIN, "season_cap": K.P_SEASON_CAP,
         "season_days": K.P_SEASON_DAYS, "daily_damp": K.P_DAILY_DAMP,
         "shift_resets_season": K.P_SHIFT_RESETS_SEASON, "quiet_extend": K.P_QUIET_EXTEND,
+        "cusum_novelty": K.P_CUSUM_NOVELTY, "neighbours": K.P_NN_K,
     }
 
     def __init__(self, **overrides: float) -> None:

@@ -25,7 +25,6 @@ RING = 1024  # recent normal points kept, in arrival order and sorted
 PENDING = 256  # anomalous points kept to restart from after an accepted level shift
 BINS = 288  # time-of-day bins at most (5-minute bins)
 DAYS = 7  # past days per bin
-NN_K = 4  # neighbours for the novelty distance
 RECALL = 32  # recent anomalous values remembered: an anomaly that keeps recurring is behaviour
 RECALL_K = 3
 N_IVAL = 16  # first positive time steps used to infer the sampling interval
@@ -33,8 +32,9 @@ N_IVAL = 16  # first positive time steps used to infer the sampling interval
 # params
 (P_W_LEVEL, P_W_SEASON, P_W_SPIKE, P_W_CUSUM, P_WINDOW, P_MIN_POINTS, P_LEARN_GATE, P_RELEARN,
  P_CUSUM_K, P_CUSUM_H, P_Z_ALARM, P_SPIKE_ALARM, P_REL_FLOOR, P_QUIET, P_RECALL, P_SEASON_EXPLAIN,
- P_SEASON_CAP, P_SEASON_DAYS, P_DAILY_DAMP, P_SHIFT_RESETS_SEASON, P_QUIET_EXTEND) = range(21)
-N_PARAMS = 21
+ P_SEASON_CAP, P_SEASON_DAYS, P_DAILY_DAMP, P_SHIFT_RESETS_SEASON, P_QUIET_EXTEND,
+ P_CUSUM_NOVELTY, P_NN_K) = range(23)
+N_PARAMS = 23
 
 # float state slots
 (S_N, S_LAST_TS, S_INTERVAL, S_SKIPPED, S_OUT_OF_ORDER, S_POS, S_CNT, S_STEP_EW, S_STEP_N,
@@ -98,7 +98,8 @@ def _score(s):
 @nb.njit(cache=True)
 def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, out):
     window = min(int(p[P_WINDOW]), RING)
-    min_points = max(int(p[P_MIN_POINTS]), NN_K + 1)
+    nn_k = max(1, int(p[P_NN_K]))
+    min_points = max(int(p[P_MIN_POINTS]), nn_k + 1)
     for i in range(xs.shape[0]):
         x = xs[i]
         t = ts[i]
@@ -148,7 +149,7 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, 
         wide = (srt[cnt - 1 - cnt // 20] - srt[cnt // 20]) / 3.29
         scale = max(iqr / 1.349, wide, p[P_REL_FLOOR] * abs(med), 1e-9)
         # --- novelty: k-th nearest recent normal value
-        z = _kth_distance(srt, cnt, x, NN_K) / scale
+        z = _kth_distance(srt, cnt, x, nn_k) / scale
         # Seen this anomaly RECALL_K times lately? Then it is how this series behaves.
         # Distances are in units of the remembered anomalies' own spread, so spikes of varying height
         # on a flat series count as recurring too.
@@ -199,9 +200,12 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, 
                 why = WHY_SPIKE
                 signed = zsp if x >= prev_x else -zsp
         # --- cusum of clipped deviation from the median: accumulates small persistent shifts
-        zc = min(max((x - med) / scale, -4.0), 4.0)
-        fs[S_CUP] = max(0.0, fs[S_CUP] + zc - p[P_CUSUM_K])
-        fs[S_CDN] = max(0.0, fs[S_CDN] - zc - p[P_CUSUM_K])
+        if p[P_CUSUM_NOVELTY] > 0:  # runs of moderately novel values (no sign: novelty is a distance)
+            fs[S_CUP] = max(0.0, fs[S_CUP] + min(z, 4.0) - p[P_CUSUM_K])
+        else:
+            zc = min(max((x - med) / scale, -4.0), 4.0)
+            fs[S_CUP] = max(0.0, fs[S_CUP] + zc - p[P_CUSUM_K])
+            fs[S_CDN] = max(0.0, fs[S_CDN] - zc - p[P_CUSUM_K])
         if p[P_W_CUSUM] > 0:
             s_cu = p[P_W_CUSUM] * max(fs[S_CUP], fs[S_CDN]) / p[P_CUSUM_H]
             if s_cu > strength:
