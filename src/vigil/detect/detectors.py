@@ -12,8 +12,10 @@ class SeasonalBaseline(KernelDetector):
     when the daily profile explains the series better."""
 
     KIND = "seasonal"
-    PARAMS: ClassVar[dict[str, float]] = {"w_level": 1.0, "w_season": 1.0, "season_explain": 0.3,
-                                          "season_cap": 5.0}
+    PARAMS: ClassVar[dict[str, float]] = {"w_level": 1.0, "z_alarm": 4.0, "recall": 2.0, "w_season": 1.0,
+                                          "season_explain": 0.3, "season_cap": 10.0}
+    THRESHOLDS: ClassVar[dict[str, float]] = {"standard": 0.4051, "reward_low_FP": 0.4051,
+                                              "reward_low_FN": 0.4051}
 
 
 class ChangePoint(KernelDetector):
@@ -21,6 +23,8 @@ class ChangePoint(KernelDetector):
 
     KIND = "changepoint"
     PARAMS: ClassVar[dict[str, float]] = {"w_cusum": 1.0}
+    THRESHOLDS: ClassVar[dict[str, float]] = {"standard": 0.9934, "reward_low_FP": 0.9963,
+                                              "reward_low_FN": 0.9934}
 
 
 class SpikeDip(KernelDetector):
@@ -28,6 +32,8 @@ class SpikeDip(KernelDetector):
 
     KIND = "spike"
     PARAMS: ClassVar[dict[str, float]] = {"w_spike": 1.0}
+    THRESHOLDS: ClassVar[dict[str, float]] = {"standard": 0.4535, "reward_low_FP": 0.4535,
+                                              "reward_low_FN": 0.2583}
 
 
 class Ensemble(KernelDetector):
