@@ -68,3 +68,13 @@ async def _until(check, within_s: float, show) -> None:
     while not check():
         assert time.monotonic() < deadline, f"not within {within_s}s: {show()}"
         await asyncio.sleep(0.1)
+
+
+def test_a_busy_port_is_refused_before_anything_starts(capsys: pytest.CaptureFixture[str]) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        status = run_demo(duration=1, headless=True, day_seconds=30, port=busy.getsockname()[1])
+    assert status == 1 and "in use" in capsys.readouterr().out

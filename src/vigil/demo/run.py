@@ -60,9 +60,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
+def port_free(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def run_demo(duration: float | None, headless: bool, day_seconds: float, port: int | None) -> int:
     """Run the demo; returns the process exit status (0 when it ran and stopped cleanly)."""
     console = Console()
+    if port is not None and not port_free(port):
+        console.print(f"[red]port {port} is in use[/]; choose another with --port, or leave it out for a free one")
+        return 1
     fleet = Fleet(day_seconds=day_seconds)
     summary = DemoSummary()
     try:
@@ -70,7 +83,8 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
             with console.status("starting the demo fleet (storefront, catalog, payments, load)..."):
                 fleet.start()
         except FleetError as exc:
-            console.print(f"[red]the demo fleet did not start:[/] {exc}", markup=True, highlight=False)
+            console.print("[red]the demo fleet did not start:[/]")
+            console.print(str(exc), markup=False, highlight=False)
             return 1
         api_port = port if port is not None else free_port()
         api_key = secrets.token_urlsafe(24)
@@ -78,8 +92,9 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
         (fleet.workdir / "vigil.yaml").write_text(text)
         config = parse_config(text, file=str(fleet.workdir / "vigil.yaml"), env={})
         status = asyncio.run(_watch(fleet, config, api_key, duration, headless, console, summary))
-    except KeyboardInterrupt:  # Ctrl-C before the event loop took over the signal
-        status = 0
+    except KeyboardInterrupt:  # Ctrl-C while starting, before the event loop took over the signal
+        console.print("interrupted while starting; everything is stopped")
+        return 130
     finally:
         fleet.stop()
     summary.load = fleet.load_stats()
@@ -110,7 +125,9 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     try:
         async with aiohttp.ClientSession() as session:
             if not await _api_ready(session, api_url, server, stop):
-                console.print(f"[red]vigil's API did not come up on {api_url}[/]")
+                why = server.exception() if server.done() and not server.cancelled() else None
+                console.print(f"[red]vigil's API did not come up on {api_url}[/]"
+                              + (f": {why}" if why else ""), highlight=False)
                 return 1
             if headless:
                 console.print(f"vigil API {api_url} (key {api_key}); watching "
