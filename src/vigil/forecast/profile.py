@@ -117,6 +117,36 @@ def _band(errors: np.ndarray, H: int, m: int, levels: Sequence[int]) -> dict[int
     return out
 
 
+SHRINK = np.array([0.8, 0.85, 0.9, 0.95])
+
+
+def _widen(center: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What order_intervals does to widths: each side's distance only grows with horizon."""
+    return (center - np.maximum.accumulate(np.maximum(center - lo, 0.0), axis=-1),
+            center + np.maximum.accumulate(np.maximum(hi - center, 0.0), axis=-1))
+
+
+def _monotone_shrink(actual: np.ndarray, cal: np.ndarray, off_lo: np.ndarray, off_hi: np.ndarray,
+                     fwd, inv) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Per series, the smallest factor on the band offsets that, once widths are made non-decreasing
+    with horizon, still covers the calibration days as well as the unshrunk band did before: making
+    widths monotone only widens, so without this the intervals over-cover."""
+    def covered(c: np.ndarray, monotone: bool) -> np.ndarray:
+        lo = inv(fwd(cal) + c[:, None] * off_lo)
+        hi = inv(fwd(cal) + c[:, None] * off_hi)
+        if monotone:
+            lo, hi = _widen(cal, lo, hi)
+        return ((actual >= lo) & (actual <= hi)).mean(axis=(0, 2))
+
+    n = actual.shape[1]
+    target = covered(np.ones(n), monotone=False)
+    factor, still = np.ones(n), np.ones(n, dtype=bool)
+    for c in SHRINK[::-1]:  # largest first: stop shrinking a series at its first miss
+        still &= covered(np.full(n, c), monotone=True) >= target
+        factor = np.where(still, c, factor)
+    return factor
+
+
 def profile_many(Y: np.ndarray, h: int, season_length: SeasonLength, levels: Sequence[int] = (80,),
                  params: ProfileParams | None = None) -> FleetForecast:
     p = params or ProfileParams()
@@ -171,17 +201,18 @@ def profile_many(Y: np.ndarray, h: int, season_length: SeasonLength, levels: Seq
     weight /= weight.sum(axis=0, keepdims=True)
     best_fc = np.einsum("vn,vnh->nh", weight, np.stack(means))
     comb_cal = np.einsum("vn,vknm->knm", weight, np.stack(cals))
-    band = _band((actual - comb_cal) * p.width_factor, H, m, levels)
-    best_lo = {lv: best_fc + band[lv][0] for lv in levels}
-    best_hi = {lv: best_fc + band[lv][1] for lv in levels}
-    if p.relative_bands and nonneg.any():
-        # Series that never go negative get bands in log space: errors scale with the level, so a
-        # peak gets a wider band than a trough.
-        to_log = lambda x: np.log(np.maximum(x, 0.0) + shift)  # noqa: E731
-        lband = _band((to_log(actual) - to_log(comb_cal)) * p.width_factor, H, m, levels)
-        for lv in levels:
-            best_lo[lv] = np.where(nonneg[:, None], np.exp(to_log(best_fc) + lband[lv][0]) - shift, best_lo[lv])
-            best_hi[lv] = np.where(nonneg[:, None], np.exp(to_log(best_fc) + lband[lv][1]) - shift, best_hi[lv])
+    # Bands for series that never go negative are taken in log space: errors scale with the level,
+    # so a peak gets a wider band than a trough.
+    rel = (nonneg & p.relative_bands)[:, None]
+    fwd = lambda x: np.where(rel, np.log(np.maximum(x, 0.0) + shift), x)  # noqa: E731
+    inv = lambda u: np.where(rel, np.exp(u) - shift, u)  # noqa: E731
+    band = _band((fwd(actual) - fwd(comb_cal)) * p.width_factor, H, m, levels)
+    best_lo, best_hi = {}, {}
+    for lv in levels:
+        off_lo, off_hi = band[lv]
+        c = _monotone_shrink(actual, comb_cal, off_lo[:, :m], off_hi[:, :m], fwd, inv)
+        best_lo[lv] = inv(fwd(best_fc) + c[:, None] * off_lo)
+        best_hi[lv] = inv(fwd(best_fc) + c[:, None] * off_hi)
 
     floor = _floor_of(Y)
     mean = best_fc[:, :h]
