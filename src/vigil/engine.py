@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from typing import Any, Iterable, Sequence
 
 import numpy as np
@@ -27,6 +28,8 @@ log = logging.getLogger("vigil.engine")
 MAINTENANCE_EVERY_S = 60.0
 MAX_BATCH_COLLECTIONS = 5_000
 MAX_PENDING_SAMPLES = 2_000_000  # kept in memory while the store is down, then the oldest are dropped
+RETRY_EVERY_S = 5.0  # how often unwritten batches are retried when no new data arrives
+STOP_RETRIES = 5  # attempts to write what is left when stopping
 
 
 class PersistStage:
@@ -57,6 +60,10 @@ class PersistStage:
                 raise
             self._pending.pop(0)
             self.engine.metrics.samples_ingested.labels("collect").inc(len(head.samples))
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
 
     def _trim(self) -> None:
         while sum(len(b.samples) for b in self._pending) > MAX_PENDING_SAMPLES and len(self._pending) > 1:
@@ -135,8 +142,12 @@ class Engine:
         self.service_names = [s.name for s in config.services]
         self.health_tracker = HealthTracker.from_config(config)
         # The order of the loop. Later stages (detect, decide, act, notify) are inserted before record.
-        self.stages: list[Stage] = [PersistStage(self), HealthStage(self), *(stages or []), RecordStage(self)]
-        self._queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.persist = PersistStage(self)
+        self.stages: list[Stage] = [self.persist, HealthStage(self), *(stages or []), RecordStage(self)]
+        # Collections wait here for the pipeline. A deque plus an event (not an asyncio.Queue): the
+        # pipeline never holds a collection outside the pass lock, so stop() can never lose one.
+        self._queue: deque[Any] = deque()
+        self._arrived = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
         self._pass_lock = asyncio.Lock()  # one pass at a time: stop()'s drain and the loop never overlap
@@ -145,6 +156,7 @@ class Engine:
         self.passes = 0
         self.samples_pushed = 0
         self.probes_seen = 0
+        self._collect_errors: dict[tuple[str, str], str] = {}
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -161,6 +173,7 @@ class Engine:
         self._scheduler = Scheduler(self.collectors, self.clock, self._deliver,
                                     max_concurrency=self.config.engine.max_concurrency)
         self._tasks = [asyncio.create_task(self._pipeline(), name="vigil-pipeline"),
+                       asyncio.create_task(self._retry_unwritten(), name="vigil-retry"),
                        asyncio.create_task(self._maintenance(), name="vigil-maintenance")]
         await self._scheduler.start()
         if isinstance(self.clock, SystemClock):
@@ -176,6 +189,7 @@ class Engine:
         if self._scheduler is not None:
             await self._scheduler.stop()
         await self.drain()
+        await self._flush_unwritten()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -190,46 +204,61 @@ class Engine:
 
     async def drain(self) -> None:
         """Run the pipeline over everything queued so far (used on stop and by tests)."""
-        while not self._queue.empty():
+        while self._queue:
             async with self._pass_lock:
-                batch = self._take_batch()
-                await self._run_stages(batch)
+                await self._run_stages(self._take_batch())
 
     # ----------------------------------------------------------------------------- the loop
 
     async def _deliver(self, collection: Any) -> None:
-        self._queue.put_nowait(collection)
-        self.metrics.queue_depth.set(self._queue.qsize())
+        self._queue.append(collection)
+        self._arrived.set()
+        self.metrics.queue_depth.set(len(self._queue))
 
     def _take_batch(self) -> Batch:
+        """Everything queued, in arrival order (at most MAX_BATCH_COLLECTIONS)."""
         batch = Batch(now=self.clock.now())
-        n = 0
-        while not self._queue.empty() and n < MAX_BATCH_COLLECTIONS:
-            c = self._queue.get_nowait()
+        taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH_COLLECTIONS))]
+        for c in taken:
             batch.samples.extend(c.samples)
             if c.probe is not None:
                 batch.probes.append(c.probe)
-            elif c.error:
-                batch.events.append(Event(ts=c.ts, kind="collect_error", service=c.service,
-                                          message=f"{c.service}/{c.source}: {c.error}",
-                                          data={"source": c.source}))
-            n += 1
+            else:
+                self._note_collect_outcome(batch, c)
         self.probes_seen += len(batch.probes)
-        self.metrics.queue_depth.set(self._queue.qsize())
+        self.metrics.queue_depth.set(len(self._queue))
         if self._scheduler is not None:
             snap = self._scheduler.stats.snapshot()
             if snap["start_lag_p99_s"] == snap["start_lag_p99_s"]:  # not NaN
                 self.metrics.collect_start_lag_p99.set(snap["start_lag_p99_s"])
         return batch
 
+    def _note_collect_outcome(self, batch: Batch, c: Any) -> None:
+        """A metric source that starts failing, changes its error, or recovers is an event; the same
+        error every interval is not (a Prometheus that is down would flood the log)."""
+        key = (c.service, c.source)
+        before = self._collect_errors.get(key)
+        if c.error == before:
+            return
+        if c.error:
+            self._collect_errors[key] = c.error
+            batch.events.append(Event(ts=c.ts, kind="collect_error", service=c.service,
+                                      message=f"{c.service}/{c.source}: {c.error}", data={"source": c.source}))
+        else:
+            del self._collect_errors[key]
+            batch.events.append(Event(ts=c.ts, kind="collect_recovered", service=c.service,
+                                      message=f"{c.service}/{c.source} collecting again", data={"source": c.source}))
+
     async def _pipeline(self) -> None:
         while True:
-            first = await self._queue.get()
-            self._queue.put_nowait(first)  # put back so _take_batch sees everything in order
+            await self._arrived.wait()
+            self._arrived.clear()
             await asyncio.sleep(0)  # let collections that finished together join this batch
             async with self._pass_lock:
-                if not self._queue.empty():
+                if self._queue:
                     await self._run_stages(self._take_batch())
+            if self._queue:
+                self._arrived.set()
 
     async def _run_stages(self, batch: Batch) -> None:
         for stage in self.stages:
@@ -245,6 +274,24 @@ class Engine:
                 self.metrics.pipeline_duration.labels(stage.name).observe(time.perf_counter() - started)
                 self.metrics.writes_in_flight.set(self.writer.in_flight)
         self.passes += 1
+
+    async def _retry_unwritten(self) -> None:
+        """Batches the store refused are retried even when no new data arrives."""
+        while True:
+            await self.clock.sleep(RETRY_EVERY_S)
+            if self.persist.pending:
+                async with self._pass_lock:
+                    await self._run_stages(Batch(now=self.clock.now()))
+
+    async def _flush_unwritten(self) -> None:
+        for attempt in range(STOP_RETRIES):
+            if not self.persist.pending:
+                return
+            await asyncio.sleep(0.2 * 2 ** attempt)  # real time: the store needs real time to come back
+            async with self._pass_lock:
+                await self._run_stages(Batch(now=self.clock.now()))
+        if self.persist.pending:
+            log.error("stopping with %d batches the store would not take; they are lost", self.persist.pending)
 
     async def _maintenance(self) -> None:
         while True:
@@ -285,7 +332,7 @@ class Engine:
             "collection_failures": sched.stats.failures if sched else 0,
             "pipeline_passes": self.passes,
             "samples_pushed": self.samples_pushed,
-            "queue_depth": self._queue.qsize(),
+            "queue_depth": len(self._queue),
         }
 
 

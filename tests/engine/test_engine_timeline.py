@@ -130,3 +130,50 @@ async def test_stop_records_and_drains(store: Any) -> None:
     msgs = [e.message for e in store.events(kind="engine")]
     assert msgs[-1] == "vigil stopped" and msgs[0].startswith("vigil started")  # oldest first
     assert engine.stats()["running"] is False
+
+
+async def test_unwritten_batches_are_retried_without_new_data(store: Any) -> None:
+    clock = FakeClock(T0)
+    flaky = FlakyStore(store, failures=1)
+    engine, collector = engine_with(flaky, [True], clock)
+    collector.interval = 1000.0  # one run only: nothing new will arrive to trigger a pass
+    await engine.start()
+    await clock.advance(1)
+    for _ in range(50):  # the pass (on the writer thread) fails once
+        if flaky.failures == 0:
+            break
+        await clock.advance(0.1)
+    assert engine.persist.pending == 1
+    await clock.advance(10)  # the retry timer writes it
+    for _ in range(50):
+        if engine.persist.pending == 0:
+            break
+        await clock.advance(0.01)
+    assert engine.persist.pending == 0
+    await engine.stop()
+    assert len(store.probe_results(service="web")) == 1
+
+
+class ErrorCollector:
+    """A metric source that fails with a given error sequence (None = collected fine)."""
+
+    kind, interval, timeout = "scrape", 10.0, 2.0
+
+    def __init__(self, errors: list[str | None]) -> None:
+        self.service, self.name, self.errors = "web", "scrape", list(errors)
+
+    async def collect(self, now: float) -> Any:
+        from vigil.sources import Collection
+        return Collection(self.service, self.name, now, error=self.errors.pop(0) if self.errors else None)
+
+
+async def test_repeated_collect_errors_are_one_event(store: Any) -> None:
+    clock = FakeClock(T0)
+    errors = ["connect refused", "connect refused", "connect refused", None, None, "HTTP 500", "HTTP 500"]
+    engine = Engine(parse_config(CFG, env={}), store, clock=clock, collectors=[ErrorCollector(errors)])
+    await engine.start()
+    await clock.advance(75)
+    await engine.stop()
+    kinds = [(e.kind, e.message.split(": ", 1)[-1]) for e in store.events(service="web")]
+    assert kinds == [("collect_error", "connect refused"), ("collect_recovered", "web/scrape collecting again"),
+                     ("collect_error", "HTTP 500"), ("collect_recovered", "web/scrape collecting again")]
