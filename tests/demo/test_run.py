@@ -30,7 +30,9 @@ def test_headless_demo_runs_and_summarises(capsys: pytest.CaptureFixture[str]) -
     assert {c.pid for c in psutil.Process().children(recursive=True)} <= before  # nothing left behind
 
 
-async def test_a_fault_fails_the_probe_within_two_intervals(fleet: Fleet, tmp_path) -> None:
+@pytest.mark.parametrize("service, fault", [("payments", {"error_rate": 0.9}), ("catalog", {"hang": True})])
+async def test_a_fault_fails_the_probe_within_two_intervals(fleet: Fleet, tmp_path, service: str,
+                                                            fault: dict[str, object]) -> None:
     """The shared fleet, watched by an engine of its own with 1 s probes."""
     from vigil.app import build_app
 
@@ -40,19 +42,20 @@ async def test_a_fault_fails_the_probe_within_two_intervals(fleet: Fleet, tmp_pa
         store_url=f"sqlite:///{tmp_path / 'vigil.db'}"))
     _, engine = build_app(config)
     await engine.start()
-    admin = fleet.services["payments"].admin_url
+    admin = fleet.services[service].admin_url
+    other = ({"catalog", "payments"} - {service}).pop()
     try:
         await _until(lambda: set(engine.health().values()) == {"healthy"}, 8, engine.health)
         async with httpx.AsyncClient(timeout=5) as http:
-            await http.post(admin, json={"error_rate": 0.9})
+            await http.post(admin, json=fault)
             try:
                 t = time.monotonic()
-                await _until(lambda: engine.health()["payments"] == "unhealthy", 2 * interval + slack,
+                await _until(lambda: engine.health()[service] == "unhealthy", 2 * interval + slack,
                              engine.health)
                 assert time.monotonic() - t <= 2 * interval + slack
                 await _until(lambda: engine.health()["storefront"] == "unhealthy", 2 * interval + slack,
                              engine.health)  # it reports its dependency down
-                assert engine.health()["catalog"] == "healthy"
+                assert engine.health()[other] == "healthy"
             finally:
                 await http.delete(admin)
         await _until(lambda: set(engine.health().values()) == {"healthy"}, 3 * interval + 2, engine.health)

@@ -72,6 +72,7 @@ class ShopService:
         self._released = asyncio.Event()  # set while not hung; hung requests wait on it
         self._released.set()
         self._client: aiohttp.ClientSession | None = None
+        self._health_client: aiohttp.ClientSession | None = None
         self._business: set[str] = set()
         self._publish_fault()
 
@@ -85,6 +86,14 @@ class ShopService:
                 timeout=aiohttp.ClientTimeout(total=DEPENDENCY_TIMEOUT_S),
                 connector=aiohttp.TCPConnector(limit=64))
         return self._client
+
+    def health_client(self) -> aiohttp.ClientSession:
+        # Its own small pool: health checks never queue behind business calls to a slow dependency.
+        if self._health_client is None:
+            self._health_client = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=DEPENDENCY_HEALTH_TIMEOUT_S),
+                connector=aiohttp.TCPConnector(limit=8))
+        return self._health_client
 
     # -- faults ------------------------------------------------------------------------------
     def set_fault(self, fault: Fault) -> None:
@@ -122,8 +131,9 @@ class ShopService:
         leaking = asyncio.create_task(leak_forever(lambda: self.fault, self.leak))
         yield
         leaking.cancel()
-        if self._client is not None:
-            await self._client.close()
+        for client in (self._client, self._health_client):
+            if client is not None:
+                await client.close()
 
     @web.middleware
     async def _observe(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -179,8 +189,7 @@ class ShopService:
 
     async def _dependency_health(self, base_url: str) -> str:
         try:
-            async with self.client().get(base_url.rstrip("/") + "/health",
-                                         timeout=aiohttp.ClientTimeout(total=DEPENDENCY_HEALTH_TIMEOUT_S)) as r:
+            async with self.health_client().get(base_url.rstrip("/") + "/health") as r:
                 return "ok" if r.status == 200 else f"HTTP {r.status}"
         except TimeoutError:
             return "timeout"
