@@ -37,6 +37,7 @@ class KernelDetector:
         K.P_Z_ALARM: 5.0, K.P_SPIKE_ALARM: 8.0, K.P_REL_FLOOR: 0.002, K.P_QUIET: 0, K.P_RECALL: 2.0,
         K.P_SEASON_EXPLAIN: 0.0, K.P_SEASON_CAP: 2.0, K.P_SEASON_DAYS: 3, K.P_DAILY_DAMP: 1.0,
         K.P_SHIFT_RESETS_SEASON: 0.0, K.P_QUIET_EXTEND: 0.0, K.P_CUSUM_NOVELTY: 0.0, K.P_NN_K: 4,
+        K.P_QUIET_DAMP: 0.25, K.P_QUIET_DOUBLE: 2.0, K.P_RECALL_K: 3,
     }
     NAMES: ClassVar[dict[str, int]] = {
         "w_level": K.P_W_LEVEL, "w_season": K.P_W_SEASON, "w_spike": K.P_W_SPIKE, "w_cusum": K.P_W_CUSUM,
@@ -47,6 +48,7 @@ class KernelDetector:
         "season_days": K.P_SEASON_DAYS, "daily_damp": K.P_DAILY_DAMP,
         "shift_resets_season": K.P_SHIFT_RESETS_SEASON, "quiet_extend": K.P_QUIET_EXTEND,
         "cusum_novelty": K.P_CUSUM_NOVELTY, "neighbours": K.P_NN_K,
+        "quiet_damp": K.P_QUIET_DAMP, "quiet_double": K.P_QUIET_DOUBLE, "recall_k": K.P_RECALL_K,
     }
 
     def __init__(self, **overrides: float) -> None:

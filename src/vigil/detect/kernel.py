@@ -26,15 +26,14 @@ PENDING = 256  # anomalous points kept to restart from after an accepted level s
 BINS = 288  # time-of-day bins at most (5-minute bins)
 DAYS = 7  # past days per bin
 RECALL = 32  # recent anomalous values remembered: an anomaly that keeps recurring is behaviour
-RECALL_K = 3
 N_IVAL = 16  # first positive time steps used to infer the sampling interval
 
 # params
 (P_W_LEVEL, P_W_SEASON, P_W_SPIKE, P_W_CUSUM, P_WINDOW, P_MIN_POINTS, P_LEARN_GATE, P_RELEARN,
  P_CUSUM_K, P_CUSUM_H, P_Z_ALARM, P_SPIKE_ALARM, P_REL_FLOOR, P_QUIET, P_RECALL, P_SEASON_EXPLAIN,
  P_SEASON_CAP, P_SEASON_DAYS, P_DAILY_DAMP, P_SHIFT_RESETS_SEASON, P_QUIET_EXTEND,
- P_CUSUM_NOVELTY, P_NN_K) = range(23)
-N_PARAMS = 23
+ P_CUSUM_NOVELTY, P_NN_K, P_QUIET_DAMP, P_QUIET_DOUBLE, P_RECALL_K) = range(26)
+N_PARAMS = 26
 
 # float state slots
 (S_N, S_LAST_TS, S_INTERVAL, S_SKIPPED, S_OUT_OF_ORDER, S_POS, S_CNT, S_STEP_EW, S_STEP_N,
@@ -153,7 +152,7 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, 
         # Seen this anomaly RECALL_K times lately? Then it is how this series behaves.
         # Distances are in units of the remembered anomalies' own spread, so spikes of varying height
         # on a flat series count as recurring too.
-        near = np.sort(np.abs(recalled - x))[RECALL_K - 1]  # NaN slots sort last
+        near = np.sort(np.abs(recalled - x))[int(p[P_RECALL_K]) - 1]  # NaN slots sort last
         if np.isfinite(near):
             seen = recalled[np.isfinite(recalled)]
             rscale = max(scale, 0.25 * (np.max(seen) - np.min(seen)))
@@ -217,8 +216,8 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, 
             fs[S_QUIET] -= 1
             if score >= 0.5 and p[P_QUIET_EXTEND] > 0:
                 fs[S_QUIET] = p[P_QUIET]  # the event is still going on: still the same event
-            if strength < 2.0 * fs[S_QSTR]:
-                score = 0.25 * score
+            if strength < p[P_QUIET_DOUBLE] * fs[S_QSTR]:
+                score = p[P_QUIET_DAMP] * score
         elif score >= 0.5 and p[P_QUIET] > 0:
             fs[S_QUIET] = p[P_QUIET]
             fs[S_QSTR] = strength
