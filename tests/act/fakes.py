@@ -52,8 +52,8 @@ class FakeKubeApi:
                     m = _SCALE.match(path)
                     key = (m.group(1), m.group(2), m.group(3)) if m else None
                     if key is None or key not in api.workloads:
-                        self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 404,
-                                         "reason": "NotFound"})
+                        self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                                         "code": 404, "reason": "NotFound"})
                         return
                     w = api.workloads[key]
                     if m and m.group(4):  # the scale subresource

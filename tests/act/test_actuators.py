@@ -82,7 +82,8 @@ def _get_pid(port: int) -> int:
 async def test_process_replicas_share_a_port_and_stop_gracefully() -> None:
     port = _free_port()
     cfg = ProcessActuatorConfig(kind="process", port=port, ready_line="ready", stop_timeout=5,
-                                command=[sys.executable, "-m", "vigil.act.actuators.demo_worker", "--port", "{port}"])
+                                command=[sys.executable, "-m", "vigil.act.actuators.demo_worker",
+                                         "--port", "{port}"])
     act = build_actuator(cfg, "web")
     try:
         out = await execute_scale(act, 3, CLOCK, verify_timeout=20, poll=0.05)
@@ -135,7 +136,8 @@ async def test_kubernetes_scale_subresource(tmp_path: Path) -> None:
     with FakeKubeApi(ready_after=2) as api:
         api.add("web", 2)
         api.add("db", 1, plural="statefulsets")
-        cfg = KubernetesActuatorConfig(kind="kubernetes", name="web", kubeconfig=_kubeconfig(tmp_path, api.url))
+        cfg = KubernetesActuatorConfig(kind="kubernetes", name="web",
+                                       kubeconfig=_kubeconfig(tmp_path, api.url))
         act = build_actuator(cfg, "web")
         out = await execute_scale(act, 2, CLOCK, poll=0.01)  # already there: no patch
         assert out.ok and not any(m == "PATCH" for m, _ in api.requests)
@@ -195,8 +197,8 @@ async def test_webhook_success_retryable_and_not() -> None:
 @pytest.mark.timeout(30)
 async def test_command_actuator_real_command(tmp_path: Path) -> None:
     state = tmp_path / "replicas"
-    cfg = CommandActuatorConfig(kind="command", command=["sh", "-c", 'echo "$1" > "$2"', "sh", "{replicas}", str(state)],
-                                status_command=["cat", str(state)])
+    cfg = CommandActuatorConfig(kind="command", status_command=["cat", str(state)],
+                                command=["sh", "-c", 'echo "$1" > "$2"', "sh", "{replicas}", str(state)])
     state.write_text("1\n")
     act = build_actuator(cfg, "batch")
     out = await execute_scale(act, 3, CLOCK, poll=0.01)

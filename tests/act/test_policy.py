@@ -3,6 +3,7 @@ config schema."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import numpy as np
@@ -102,7 +103,8 @@ def test_dry_run_never_acts() -> None:
 
 
 def test_budget_cap() -> None:
-    p = ScalePolicy("api", cfg(mode="reactive", cost_per_replica_hour=2.0, budget_per_hour=13.0), FakeClock())
+    p = ScalePolicy("api", cfg(mode="reactive", cost_per_replica_hour=2.0, budget_per_hour=13.0),
+                    FakeClock())
     d = p.decide(Observation(4, 4, 7.0))  # wants 40 (rate limit 8); budget pays for 6
     assert d.result["replicas"] == 6 and d.rule == "BudgetCap" and d.result["cost_per_hour"] == 12.0
     with pytest.raises(ValidationError):
@@ -141,3 +143,29 @@ services:
         ScalingPolicyConfig(max_replicas=2, min_replicas=3)
     with pytest.raises(ValidationError):
         ScalingPolicyConfig(max_replicas=2, surprise=1)  # type: ignore[call-arg]
+
+
+async def test_controller_scales_through_the_actuator_and_verifies() -> None:
+    from vigil.act.actuators.memory import MemoryActuator
+    from vigil.act.scaling.controller import ScaleController
+
+    clock = FakeClock()
+    act = MemoryActuator(replicas=4, ready_after=2)
+    load = {"total": 4 * 0.7}
+
+    async def metric() -> float:
+        return load["total"] / max(1, act.ready)
+
+    ctl = ScaleController(ScalePolicy("api", cfg(mode="reactive"), clock), act, clock, metric, replicas=4)
+    d = await ctl.step()
+    assert not d.result["act"]
+    load["total"] = 8 * 0.7
+    task = asyncio.create_task(ctl.step())
+    await clock.advance(5)
+    d = await task
+    assert d.result["replicas"] == 8 and d.result["outcome"]["status"] == "succeeded"
+    assert act.calls == [8] and ctl.replicas == 8
+    shadow = ScaleController(ScalePolicy("api", cfg(mode="shadow"), clock), act, clock, metric, replicas=8)
+    load["total"] = 20 * 0.7
+    d = await shadow.step()
+    assert not d.result["act"] and act.calls == [8]

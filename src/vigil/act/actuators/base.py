@@ -52,9 +52,13 @@ class ScaleOutcome:
 
 async def execute_scale(actuator: Actuator, replicas: int, clock: Clock, *, dry_run: bool = False,
                         attempts: int = 4, backoff: float = 0.5, max_backoff: float = 10.0,
-                        verify_timeout: float = 60.0, poll: float = 0.2) -> ScaleOutcome:
+                        verify_timeout: float | None = None, poll: float = 0.2) -> ScaleOutcome:
     """Scale with retry and exponential backoff on retryable failures, then verify by observing the
-    ready replica count until it matches or `verify_timeout` passes."""
+    ready replica count until it matches or `verify_timeout` passes (default: the actuator's
+    `ready_timeout` setting, else 60 s)."""
+    if verify_timeout is None:
+        cfg = getattr(actuator, "config", None)
+        verify_timeout = float(getattr(cfg, "ready_timeout", None) or 60.0)
     result: ScaleResult | None = None
     delay = backoff
     n = 0

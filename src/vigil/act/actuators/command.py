@@ -67,5 +67,6 @@ class CommandActuator:
         except asyncio.TimeoutError:
             proc.kill()
             await proc.wait()
-            raise ActuationError(f"{argv[0]} timed out after {self.config.timeout:g}s", retryable=True) from None
+            raise ActuationError(f"{argv[0]} timed out after {self.config.timeout:g}s",
+                                 retryable=True) from None
         return int(proc.returncode or 0), out.decode(errors="replace")

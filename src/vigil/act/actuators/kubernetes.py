@@ -79,4 +79,5 @@ class KubernetesActuator:
             retry = exc.status in RETRYABLE_STATUS
             raise ActuationError(f"kubernetes API {exc.status} {exc.reason}", retryable=retry) from None
         except (HTTPError, OSError) as exc:
-            raise ActuationError(f"kubernetes API unreachable: {type(exc).__name__}", retryable=True) from None
+            raise ActuationError(f"kubernetes API unreachable: {type(exc).__name__}",
+                                 retryable=True) from None

@@ -65,7 +65,8 @@ class WebhookActuator:
         observed = await self._observed_or_none()
         if observed is None:
             if self._set is None:
-                raise ActuationError("no status_url and nothing set yet: ready count unknown", retryable=False)
+                raise ActuationError("no status_url and nothing set yet: ready count unknown",
+                                     retryable=False)
             return self._set  # not observable: the platform accepted this count
         return observed
 
@@ -82,4 +83,5 @@ class WebhookActuator:
         try:
             return int(_dig(resp.json(), self.config.ready_field))
         except (KeyError, IndexError, ValueError, TypeError) as exc:
-            raise ActuationError(f"status has no {self.config.ready_field!r}: {exc}", retryable=False) from None
+            raise ActuationError(f"status has no {self.config.ready_field!r}: {exc}",
+                                 retryable=False) from None

@@ -94,15 +94,12 @@ class ForecastFloor:
         self._abs_err = [deque(maxlen=window) for _ in CANDIDATES]
         self._abs_sum = [0.0 for _ in CANDIDATES]  # running sums: the backtest is read every 15 minutes
         self._window = window
-        # Which candidate leads is chosen on recent errors (about an hour): regimes change within a day.
-        self._recent = [0.0 for _ in CANDIDATES]
-        self._recent_alpha = min(1.0, period / 3600.0)
         self._err_sn: deque[float] = deque(maxlen=window)  # |actual - seasonal naive|
         self._level: float | None = None
         self._best = 0
         self._model = forecaster if forecaster is not None else make_forecaster(settings.forecaster)
         self._model_name = getattr(self._model, "kind", "naive") if self._model is not None else "naive"
-        self._path: np.ndarray | None = None  # forecaster's mean path on the grid
+        self._path: list[float] | None = None  # forecaster's mean path on the grid
         self._path_t0 = 0.0
         self._next_fit = -math.inf
         self._next_cal = -math.inf
@@ -127,7 +124,6 @@ class ForecastFloor:
                     self._abs_sum[i] -= ae[0]
                 ae.append(a)
                 self._abs_sum[i] += a
-                self._recent[i] += self._recent_alpha * (a - self._recent[i])
             if len(y) >= self.season_steps:
                 self._err_sn.append(abs(demand - y[-self.season_steps]))
         prev = y[-1] if y else demand
@@ -153,7 +149,7 @@ class ForecastFloor:
         n = len(self._path)
         if pos_then > n - 1 or pos_now < 0:
             return 0.0
-        return float(np.interp(pos_then, self._idx, self._path) - np.interp(pos_now, self._idx, self._path))
+        return _lerp(self._path, pos_then) - _lerp(self._path, pos_now)
 
     def _refit(self, now: float) -> None:
         self._next_fit = now + self.s.refit_every
@@ -176,9 +172,8 @@ class ForecastFloor:
         self._model_name = fc.model
         # The grid's last mean describes the bucket ending now: centre it half a bucket back.
         last = g[-1]
-        self._path = np.concatenate([[last], np.asarray(fc.mean, dtype=float)])
+        self._path = np.concatenate([[last], np.asarray(fc.mean, dtype=float)]).tolist()
         self._path_t0 = now - self.grid / 2
-        self._idx = np.arange(len(self._path), dtype=float)
 
     def _calibrate(self, now: float) -> None:
         self._next_cal = now + max(self.period, 900.0)
@@ -187,10 +182,12 @@ class ForecastFloor:
             self._q, self._mase = 0.0, None
             return
         maes = [sm / n for sm in self._abs_sum]
-        self._best = int(np.argmin(self._recent))
-        err = np.fromiter(self._err[self._best], dtype=float)
         b = min(1.0, math.ceil((n + 1) * self.s.level / 100) / n)  # conformal finite-sample correction
-        self._q = max(0.0, float(np.quantile(err, b)))
+        errs = [np.fromiter(e, dtype=float) for e in self._err]
+        qs = [max(0.0, float(np.quantile(e, b))) for e in errs]
+        # The candidate whose calibrated upper bound has been tightest: E[upper - actual] = q - E[error].
+        self._best = int(np.argmin([q - float(e.mean()) for q, e in zip(qs, errs)]))
+        self._q = qs[self._best]
         sn = np.fromiter(self._err_sn, dtype=float)
         k = min(len(sn), n)
         if k < max(20, self.s.min_backtest / self.period):  # a few minutes of backtest prove nothing
@@ -221,3 +218,12 @@ class ForecastFloor:
         name = CANDIDATES[self._best]
         model = name.replace("model", self._model_name) if name.endswith("model") else name
         return FloorEstimate(demand, mean, upper, self.horizon, mase, allowed, reason, model)
+
+
+def _lerp(path: list[float], pos: float) -> float:
+    """Linear interpolation at a fractional index (np.interp costs more than this for one point)."""
+    i = int(pos)
+    if i >= len(path) - 1:
+        return path[-1]
+    f = pos - i
+    return path[i] * (1.0 - f) + path[i + 1] * f

