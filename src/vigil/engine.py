@@ -158,6 +158,10 @@ class Engine:
         self.probes_seen = 0
         self._collect_errors: dict[tuple[str, str], str] = {}
 
+    def insert_stage(self, stage: Stage) -> None:
+        """Add a stage to the loop, after the existing ones and before record."""
+        self.stages.insert(len(self.stages) - 1, stage)
+
     # ----------------------------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
@@ -190,6 +194,13 @@ class Engine:
             await self._scheduler.stop()
         await self.drain()
         await self._flush_unwritten()
+        for stage in self.stages:  # stages that keep state save it now (e.g. detectors)
+            close = getattr(stage, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:
+                    log.exception("stage %s could not save its state", stage.name)
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

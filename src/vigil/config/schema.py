@@ -10,6 +10,7 @@ from pydantic import Field, ValidationError, field_validator
 from vigil.config.scaling import ScalingPolicyConfig
 from vigil.config.loader import (ConfigError, ConfigProblem, format_path, load_file, problems_from_validation,
                                  read_yaml)
+from vigil.config.detect import DetectConfig
 from vigil.config.sources import MetricSource, Probe
 from vigil.config.types import Duration, Secret, Strict
 
@@ -23,6 +24,7 @@ class Service(Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     probes: list[Probe] = Field(default_factory=list)
     metrics: list[MetricSource] = Field(default_factory=list)
+    detect: DetectConfig = DetectConfig()
     scaling: ScalingPolicyConfig | None = None
 
     @field_validator("name")

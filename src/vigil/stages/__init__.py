@@ -1,0 +1,1 @@
+"""Pipeline stages beyond the engine's own (persist, health, record): detection, scaling."""

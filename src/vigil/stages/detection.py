@@ -1,0 +1,141 @@
+"""The detect stage: every watched series goes through its own detector (scores), then a small
+policy (threshold, consecutive points, cooldown) decides when a score becomes a Signal.
+
+Detector state is saved to the store every few minutes and at stop, and loaded the first time a
+series is seen again, so a restart does not forget what normal looks like."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from vigil.clock import Clock
+from vigil.config import VigilConfig
+from vigil.config.detect import DetectConfig
+from vigil.model import Sample, SeriesKey, Severity, Signal
+from vigil.pipeline import Batch
+
+log = logging.getLogger("vigil.detect")
+
+SAVE_EVERY_S = 300.0
+CRITICAL_SCORE = 0.95
+
+
+@dataclass
+class Watch:
+    """One watched series: its detector and the policy's memory."""
+
+    detector: Any
+    kind: str
+    threshold: float
+    run: int = 0  # anomalous points in a row
+    run_start: float | None = None
+    last_signal: float = float("-inf")
+    dirty: bool = False
+
+
+@dataclass
+class ServicePolicy:
+    config: DetectConfig
+    include: list[re.Pattern[str]] = field(default_factory=list)
+    exclude: list[re.Pattern[str]] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, config: DetectConfig) -> "ServicePolicy":
+        return cls(config, [re.compile(p) for p in config.include], [re.compile(p) for p in config.exclude])
+
+    def watches(self, name: str) -> bool:
+        if not self.config.enabled:
+            return False
+        if self.include and not any(p.search(name) for p in self.include):
+            return False
+        return not any(p.search(name) for p in self.exclude)
+
+
+def state_key(kind: str, key: SeriesKey) -> str:
+    return f"detector:{kind}:{key}"
+
+
+class DetectionStage:
+    name = "detect"
+
+    def __init__(self, config: VigilConfig, store: Any, writer: Any, clock: Clock) -> None:
+        self.store, self.writer, self.clock = store, writer, clock
+        self.policies = {s.name: ServicePolicy.of(s.detect) for s in config.services}
+        self.watches: dict[SeriesKey, Watch | None] = {}  # None: seen and not watched
+        self._last_save = clock.now()
+
+    async def run(self, batch: Batch) -> None:
+        by_series: dict[SeriesKey, list[Sample]] = {}
+        for s in batch.samples:
+            by_series.setdefault(s.key, []).append(s)
+        for key, samples in by_series.items():
+            watch = await self._watch_for(key)
+            if watch is None:
+                continue
+            samples.sort(key=lambda x: x.ts)
+            for s in samples:
+                signal = self._judge(key, watch, s)
+                if signal is not None:
+                    batch.signals.append(signal)
+        if self.clock.now() - self._last_save >= SAVE_EVERY_S:
+            await self.save()
+
+    async def _watch_for(self, key: SeriesKey) -> Watch | None:
+        if key in self.watches:
+            return self.watches[key]
+        policy = self.policies.get(key.label_map.get("service", ""))
+        watch = None
+        if policy is not None and policy.watches(key.name):
+            watch = await self._new_watch(key, policy.config)
+        self.watches[key] = watch
+        return watch
+
+    async def _new_watch(self, key: SeriesKey, config: DetectConfig) -> Watch:
+        from vigil.detect import DETECTORS
+
+        cls = DETECTORS.load(config.detector)
+        blob = await asyncio.to_thread(self.store.load_state, state_key(config.detector, key))
+        detector = None
+        if blob is not None:
+            try:
+                detector = cls.from_state(blob)
+            except Exception:  # a state from an older version: start learning again, and say so
+                log.warning("could not restore detector state for %s; learning afresh", key)
+        if detector is None:
+            detector = cls()
+        threshold = config.threshold or cls.THRESHOLDS["standard"]
+        return Watch(detector, config.detector, threshold)
+
+    def _judge(self, key: SeriesKey, watch: Watch, s: Sample) -> Signal | None:
+        score = watch.detector.update(s.ts, s.value)
+        watch.dirty = True
+        if score.value < watch.threshold:
+            watch.run, watch.run_start = 0, None
+            return None
+        watch.run += 1
+        watch.run_start = watch.run_start if watch.run_start is not None else s.ts
+        config = self.policies[key.label_map["service"]].config
+        if watch.run < config.consecutive or s.ts - watch.last_signal < config.cooldown:
+            return None
+        watch.last_signal = s.ts
+        return Signal(
+            ts=s.ts, service=key.label_map["service"], series=str(key), kind="anomaly",
+            severity=Severity.CRITICAL if score.value >= CRITICAL_SCORE else Severity.WARNING,
+            score=round(float(score.value), 4), reason=score.reason, source=f"detector:{watch.kind}",
+            window_start=watch.run_start, window_end=s.ts,
+            evidence={"value": s.value, "threshold": watch.threshold, "consecutive": watch.run})
+
+    async def save(self) -> None:
+        """Persist the state of every detector that learned something since the last save."""
+        self._last_save = self.clock.now()
+        dirty = [(k, w) for k, w in self.watches.items() if w is not None and w.dirty]
+        for key, watch in dirty:
+            await self.writer.call(self.store.save_state, state_key(watch.kind, key), watch.detector.state())
+            watch.dirty = False
+
+    async def close(self) -> None:
+        await self.save()
