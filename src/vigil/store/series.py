@@ -42,15 +42,16 @@ class SeriesCatalog:
         """Ids for keys when all are known (the hot path: a dict lookup per sample)."""
         try:
             return np.fromiter(map(self._ids.__getitem__, keys), dtype=I4, count=len(keys))
-        except KeyError:
+        except (KeyError, TypeError):  # unknown (or not a SeriesKey): the slow path decides
             return None
 
     def ensure(self, conn: sa.Connection, keys: Iterable[SeriesKey]) -> dict[SeriesKey, int]:
         """Create missing series (in conn's transaction); returns the id of every key given."""
-        wanted = set(keys)
-        for k in wanted:
+        keys = list(keys)
+        for i, k in enumerate(keys):
             if not isinstance(k, SeriesKey):
-                raise ValueError(f"series must be a SeriesKey, got {type(k).__name__}")
+                raise ValueError(f"sample {i}: series must be a SeriesKey, got {type(k).__name__}")
+        wanted = set(keys)
         found = {k: self._ids[k] for k in wanted if k in self._ids}
         missing = [k for k in wanted if k not in found]
         if missing:

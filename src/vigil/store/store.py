@@ -155,9 +155,13 @@ class Store:
                 hours = mt.pending_hours(conn, until)
             for t0 in hours:  # one short transaction per hour
                 with self._db.write.begin() as conn:
+                    if not try_maintenance_lock(conn, self.dialect):
+                        return {**report, "skipped": "another instance is maintaining"}
                     report["rolled_chunks"] += mt.roll_hour(conn, t0)
                 report["rolled_hours"] += 1
             with self._db.write.begin() as conn:
+                if not try_maintenance_lock(conn, self.dialect):
+                    return {**report, "skipped": "another instance is maintaining"}
                 if mt.get_mark(conn, mt.ROLLUP_MARK) < until:
                     mt.set_mark(conn, mt.ROLLUP_MARK, until)
                 report.update(mt.apply_retention(conn, now, self._policy))
