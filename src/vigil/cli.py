@@ -95,6 +95,61 @@ def demo(duration: Optional[float] = typer.Option(None, help="stop after this ma
     raise typer.Exit(run_demo(duration=duration, headless=headless, day_seconds=day, port=port))
 
 
+@app.command("explain")
+def explain_cmd(service: str = typer.Argument(..., help="the service to explain"),
+                config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configuration file"),
+                since: str = typer.Option("-1h", help="start: epoch s, RFC 3339, or relative like -1h"),
+                until: str = typer.Option("now", help="end"),
+                replay: bool = typer.Option(False, help="also re-run the detectors over the stored data "
+                                                        "(dry run: nothing is written)")) -> None:
+    """What fired for a service in a time range, and why: signals, health changes, decisions."""
+    import asyncio
+    import time
+    from datetime import datetime
+
+    from rich.table import Table
+
+    from vigil.explain import explain
+    from vigil.store import open_store
+    from vigil.web.timeparse import parse_time
+
+    cfg = _load_or_exit(config)
+    if service not in [s.name for s in cfg.services]:
+        err_console.print(f"unknown service {service!r}; configured: {', '.join(s.name for s in cfg.services)}")
+        raise typer.Exit(2)
+    try:
+        start, end = parse_time(since, time.time()), parse_time(until, time.time())
+    except ValueError as exc:
+        err_console.print(str(exc))
+        raise typer.Exit(2)
+    store = open_store(cfg.store.url, cfg.store.retention)
+    try:
+        ex = asyncio.run(explain(cfg, store, service, start, end, replay=replay))
+    finally:
+        store.close()
+
+    def when(ts: float) -> str:
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+
+    table = Table(title=f"{service}: {when(start)} to {when(end)}")
+    for col in ("time", "what", "source", "severity", "why"):
+        table.add_column(col, overflow="fold")
+    rows = [(s.ts, "signal " + s.kind, s.source, s.severity.value if hasattr(s.severity, "value") else s.severity,
+             f"{s.series}: {s.reason}") for s in ex.signals]
+    rows += [(e.ts, e.kind, "engine", "", e.message) for e in ex.events]
+    rows += [(d.ts, "decision " + d.kind, d.rule, "", str(d.result)) for d in ex.decisions]
+    for ts, *rest in sorted(rows):
+        table.add_row(when(ts), *rest)
+    console.print(table if rows else f"nothing recorded for {service} in that range")
+    if ex.replayed is not None:
+        console.print(f"\nreplay (dry run): {ex.replayed_points} points of {ex.replayed_series} watched series")
+        for s in ex.replayed:
+            console.print(f"  {when(s.ts)} would signal {s.kind} ({s.score:.2f}) on {s.series}: {s.reason}",
+                          markup=False, highlight=False)
+        if not ex.replayed:
+            console.print("  no detector would fire on this data")
+
+
 @app.command("version")
 def version() -> None:
     """Print vigil's version."""

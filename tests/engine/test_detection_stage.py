@@ -89,3 +89,41 @@ async def test_detector_state_survives_a_restart(tmp_path: Path) -> None:
     store2.close()
     assert seen_before >= 95
     assert second.counters["seen"] >= seen_before + 9  # it went on from the saved state
+
+
+async def test_explain_shows_recorded_and_replayed_signals(tmp_path: Path) -> None:
+    from vigil.explain import explain
+
+    db = tmp_path / "v.db"
+    values = normal(200) + [900.0] * 3 + normal(20, seed=2)
+    _, store = await run(db, values, 10 * 223 + 5)
+    cfg = parse_config(CFG.format(db=db), env={})
+    ex = await explain(cfg, store, "catalog", T0, T0 + 3000, replay=True)
+    before = len(store.signals())
+    store.close()
+    assert [s.series for s in ex.signals] == ['latency_ms{service="catalog"}']
+    assert any(e.kind == "engine" for e in ex.events) is False  # engine events have no service
+    assert ex.replayed is not None and ex.replayed_series == 1 and ex.replayed_points >= 2 * 223
+    assert [round(s.ts) for s in ex.replayed] == [round(ex.signals[0].ts)]  # same data, same verdict
+    assert before == len(ex.signals)  # the replay wrote nothing
+
+
+def test_explain_command(tmp_path: Path) -> None:
+    import asyncio
+
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+
+    db = tmp_path / "v.db"
+    values = normal(200) + [900.0] * 3
+    _, store = asyncio.run(run(db, values, 10 * 205))
+    store.close()
+    cfg = tmp_path / "vigil.yaml"
+    cfg.write_text(CFG.format(db=db))
+    result = CliRunner().invoke(app, ["explain", "catalog", "-c", str(cfg), "--since", str(T0),
+                                      "--until", str(T0 + 3000), "--replay"])
+    assert result.exit_code == 0, result.output
+    assert "signal anomaly" in result.output and "would signal anomaly" in result.output
+    bad = CliRunner().invoke(app, ["explain", "nope", "-c", str(cfg)])
+    assert bad.exit_code == 2 and "unknown service" in bad.output
