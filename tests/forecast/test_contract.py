@@ -129,3 +129,11 @@ def test_unknown_kind_names_the_known_ones():
     with pytest.raises(LookupError, match="profile"):
         create("prophet")
     assert T0 % 86_400 == 0
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("h", [1, 3])
+def test_short_horizons_need_no_fallback(kind, h, ten_days):
+    fc = create(kind).fit(ten_days, 24).predict(h)
+    check_shape(fc, h)
+    assert fc.fallback_reason is None, fc.fallback_reason

@@ -206,13 +206,13 @@ def profile_many(Y: np.ndarray, h: int, season_length: SeasonLength, levels: Seq
     rel = (nonneg & p.relative_bands)[:, None]
     fwd = lambda x: np.where(rel, np.log(np.maximum(x, 0.0) + shift), x)  # noqa: E731
     inv = lambda u: np.where(rel, np.exp(u) - shift, u)  # noqa: E731
-    band = _band((fwd(actual) - fwd(comb_cal)) * p.width_factor, H, m, levels)
+    band = _band((fwd(actual) - fwd(comb_cal)) * p.width_factor, max(H, m), m, levels)
     best_lo, best_hi = {}, {}
     for lv in levels:
         off_lo, off_hi = band[lv]
         c = _monotone_shrink(actual, comb_cal, off_lo[:, :m], off_hi[:, :m], fwd, inv)
-        best_lo[lv] = inv(fwd(best_fc) + c[:, None] * off_lo)
-        best_hi[lv] = inv(fwd(best_fc) + c[:, None] * off_hi)
+        best_lo[lv] = inv(fwd(best_fc) + c[:, None] * off_lo[:, :H])
+        best_hi[lv] = inv(fwd(best_fc) + c[:, None] * off_hi[:, :H])
 
     floor = _floor_of(Y)
     mean = best_fc[:, :h]
