@@ -23,7 +23,8 @@ def cfg(mode: str = "predictive", **kw) -> ScalingPolicyConfig:
     base = dict(mode=mode, min_replicas=1, max_replicas=200,
                 metric=ScalingMetric(kind="requests_per_replica", target=0.7),
                 predictive=PredictiveSettings(forecaster="none", season=SEASON, history=2 * SEASON,
-                                              backtest_window=SEASON, target=0.85, level=95))
+                                              backtest_window=SEASON, min_backtest=600, target=0.85,
+                                              level=95))
     base.update(kw)
     return ScalingPolicyConfig(**base)
 

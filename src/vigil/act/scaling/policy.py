@@ -82,11 +82,8 @@ class ScalePolicy:
             # the current count, scale so the upper bound fits at floor_target and the expected demand
             # at the target (room for the next rise, rather than one replica at a time).
             floor_replicas = int(math.ceil(est.upper / self.floor_target - 1e-9)) if est.upper > 0 else 0
-            import os
-            if os.environ.get("VG_GOAL") == "upper":
-                floor_goal = int(math.ceil(est.upper / target - 1e-9)) if est.upper > 0 else 0
-            else:
-                floor_goal = max(floor_replicas, int(math.ceil(est.mean / target - 1e-9))) if est.upper > 0 else 0
+            expected = int(math.ceil(est.mean / target - 1e-9))
+            floor_goal = max(floor_replicas, expected) if est.upper > 0 else 0
             inputs["forecast"] = {
                 "model": est.model, "horizon_s": est.horizon, "demand_now": est.demand_now,
                 "mean": est.mean, f"upper_{cfg.predictive.level}": est.upper, "mase": est.mase,
