@@ -27,7 +27,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from vigil.act.scaling.policy import Observation, ScalePolicy
-from vigil.config.scaling import PredictiveSettings, ScalingMetric, ScalingPolicyConfig, ScalingRate, ScalingRules
+from vigil.config.scaling import (PredictiveSettings, ScalingMetric, ScalingPolicyConfig, ScalingRate,
+                                  ScalingRules)
 from vigil.model import Decision
 from vigil.testing import FakeClock
 
@@ -185,9 +186,9 @@ def hpa_config(max_replicas: int, target: float = 0.7) -> ScalingPolicyConfig:
                                metric=ScalingMetric(kind="requests_per_replica", target=target))
 
 
-def vigil_config(max_replicas: int, delay: float, target: float = 0.85, floor_target: float | None = None,
+def vigil_config(max_replicas: int, delay: float, target: float = 0.88, floor_target: float | None = None,
                  level: int = 95, tolerance: float = 0.1, relative: bool = False,
-                 down_tolerance: float | None = None, down_window: float = 300.0) -> ScalingPolicyConfig:
+                 down_tolerance: float | None = 0.15, down_window: float = 300.0) -> ScalingPolicyConfig:
     """vigil as a user would set it next to their HPA: the same metric target (0.7) for the reactive
     fallback, and a higher target while the forecast is trusted."""
     down = ScalingRules(stabilization_window=down_window, tolerance=down_tolerance,
@@ -281,13 +282,14 @@ def main(
     json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
     plot: Optional[Path] = typer.Option(None, help="write a demand vs capacity chart (needs matplotlib)"),
     services: int = typer.Option(500, help="services in the decision-speed figure"),
-    vigil_target: float = typer.Option(0.85, help="vigil's target per replica while its forecast is trusted"),
+    vigil_target: float = typer.Option(0.88, help="vigil's target per replica while its forecast is trusted"),
+    down_tolerance: float = typer.Option(0.15, help="vigil's scale-down tolerance (behavior.scaleDown.tolerance)"),
     floor_target: Optional[float] = typer.Option(None, help="load the forecast's upper bound may reach"),
     level: int = typer.Option(95, help="forecast interval level of the floor"),
 ) -> None:
     """Replay a demand trace through vigil (predictive), the exact HPA, static peak and an oracle."""
     res = run(trace, column, time_column, step, delay, target=vigil_target, floor_target=floor_target,
-              level=level, show_progress=not json_out or sys.stderr.isatty())
+              level=level, down_tolerance=down_tolerance, show_progress=not json_out or sys.stderr.isatty())
     res["decision_speed"] = decision_speed(services)
     if plot is not None:
         _plot(res, plot)

@@ -160,6 +160,7 @@ class ScalingPolicyConfig(Strict):
             raise ValueError("sync_period must be more than 0s")
         if self.budget_per_hour is not None and self.cost_per_replica_hour <= 0:
             raise ValueError("budget_per_hour needs cost_per_replica_hour")
-        if self.budget_per_hour is not None and self.budget_per_hour < self.min_replicas * self.cost_per_replica_hour:
+        floor_cost = self.min_replicas * self.cost_per_replica_hour
+        if self.budget_per_hour is not None and self.budget_per_hour < floor_cost:
             raise ValueError("budget_per_hour does not pay for min_replicas")
         return self

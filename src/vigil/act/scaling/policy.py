@@ -92,6 +92,10 @@ class ScalePolicy:
             inputs["predictive"] = est.reason
             if est.allowed and floor_replicas > current and floor_goal > desired and current > 0:
                 desired, floor_rule = floor_goal, "ForecastFloor"
+            elif est.allowed and floor_replicas > desired and current > 0:
+                # A floor also under scale-downs: never below what the upper bound needs, so a dip
+                # the forecast sees passing does not cost a scale-down and a scale-up.
+                desired, floor_rule = floor_replicas, "ForecastFloor"
             elif not est.allowed:
                 floor_rule = "PredictiveFallbackReactive"
         if current == 0:
