@@ -10,7 +10,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from vigil.demo.fleet import Fleet
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when the demo tests are done, not at session end
 def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     """The three services without load, so tests can count requests exactly. Shared: a test that
     injects a fault clears it, and one that crashes a service restarts it."""

@@ -119,6 +119,7 @@ class Fleet:
         self._previous_sigterm: Any = None
         self._started = False
         self._load_stats: dict[str, Any] | None = None
+        self.load_started_at: float | None = None  # time.monotonic(): the simulated day's clock
 
     # -- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> "Fleet":
@@ -143,6 +144,7 @@ class Fleet:
                 self._wait_healthy(member, deadline)
             if self.with_load:
                 self.load = self._spawn_load(self.services["storefront"].url)
+                self.load_started_at = time.monotonic()
         except BaseException:
             self.stop()
             raise
