@@ -53,7 +53,7 @@ async def test_traffic_follows_the_curve_and_stops_on_time(target: tuple[str, li
     curve = DailyCurve(day_seconds=4, peak_rps=40, start_hour=0)
     gen = LoadGenerator(url, curve, noise=0.0, seed=3)
     stats = await gen.run(duration=4)
-    assert stats.duration_s < 5
+    assert stats.duration_s < 6  # 4 s, and requests in flight may finish
     assert len(stats.per_second) <= 4
     night, evening = stats.per_second[0], stats.per_second[3]
     assert evening > 3 * max(night, 1), stats.per_second
