@@ -5,7 +5,6 @@ from typing import Iterator
 import httpx
 import psutil
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from vigil.demo.fleet import Fleet
 
@@ -26,14 +25,3 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
 def http() -> Iterator[httpx.Client]:
     with httpx.Client(timeout=5.0) as client:
         yield client
-
-
-def metric_value(client: httpx.Client, url: str, sample: str, **labels: str) -> float:
-    """Sum of the samples named `sample` whose labels include `labels`, from a /metrics page."""
-    total = 0.0
-    text = client.get(url).text
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
-                total += s.value
-    return total

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.demo.conftest import metric_value
+from tests.demo.promtext import metric_value
 from vigil.demo.fleet import Fleet
 
 
