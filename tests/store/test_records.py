@@ -71,3 +71,13 @@ def test_state_blobs(store):
     store.save_state("detector/api", b"v2")
     assert store.load_state("detector/api") == b"v2"
     assert store.ping()
+
+
+def test_long_names_and_keys_are_accepted(store):
+    key = "detect:zscore:" + 'x{' + ",".join(f'label{i}="{"v" * 20}"' for i in range(20)) + "}"
+    assert len(key) > 500
+    store.save_state(key, b"s")
+    assert store.load_state(key) == b"s"
+    kind = "a-rather-long-decision-kind-" * 5
+    store.write_decisions([Decision(T, kind, key, "rule " * 50, {}, {})])
+    assert store.decisions(kind=kind)[0].subject == key

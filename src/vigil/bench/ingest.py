@@ -145,13 +145,14 @@ def scratch_postgres(url: str) -> Iterator[str]:
 
 # --------------------------------------------------------------------------------------- push API
 
-def api_ingest(store: Store, series: int, samples: int, advance: Callable[[int], None]) -> float | None:
+def api_ingest(store: Store, series: int, samples: int, advance: Callable[[int], None],
+               ) -> tuple[float, float] | tuple[None, None]:
     try:
         from vigil.app import build_app
         from vigil.config.schema import ApiKey, ServerConfig, VigilConfig
     except ImportError as exc:
         print(f"api_samples_per_s: null (vigil.app is not available: {exc})", file=sys.stderr)
-        return None
+        return None, None
     names = [str(k) for k in _keys(series)]
     bodies = []
     for _last, ts, vals in scrape_stream(series, samples, 1, seed=2):  # one scrape (1,000 samples) per request
@@ -162,28 +163,28 @@ def api_ingest(store: Store, series: int, samples: int, advance: Callable[[int],
 
 
 async def _post_all(build_app: Any, config: Any, store: Store, bodies: list[bytes], series: int,
-                    advance: Callable[[int], None]) -> float:
+                    advance: Callable[[int], None]) -> tuple[float, float]:
     import httpx
 
     web, engine = build_app(config, store=store)
     headers = {"Authorization": "Bearer bench-key", "Content-Type": "application/json"}
     written = 0
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://vigil") as client:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for body in bodies:
             r = await client.post("/api/v1/samples", content=body, headers=headers)
             if r.status_code != 200:
                 raise RuntimeError(f"POST /api/v1/samples answered {r.status_code}: {r.text[:300]}")
             written += series
             advance(series)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     for closer in ("stop", "close"):
         fn = getattr(engine, closer, None)
         if fn is not None:
             res = fn()
             if asyncio.iscoroutine(res):
                 await res
-    return written / elapsed
+    return written / elapsed, written / cpu  # CPU: client and server share this process
 
 
 # ---------------------------------------------------------------------------------- range queries
@@ -283,7 +284,7 @@ def ingest(
         n_api = api_samples if api_samples is not None else min(samples, 300_000)
         store = open_store(f"sqlite:///{folder / 'api.db'}")
         with bars.task("push API ingest", n_api) as adv:
-            result["api_samples_per_s"] = api_ingest(store, series, n_api, adv)
+            result["api_samples_per_s"], result["api_samples_per_cpu_s"] = api_ingest(store, series, n_api, adv)
         store.close()
 
         store = open_store(f"sqlite:///{folder / 'week.db'}")

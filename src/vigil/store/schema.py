@@ -62,16 +62,19 @@ rollups = sa.Table(
     sa.UniqueConstraint("resolution", "series_id", "t0", name="uq_rollups_res_series_t0"),
 )
 
+# Text, not VARCHAR(n), for names and kinds: PostgreSQL would reject a longer value (SQLite would
+# not), and a state key or a series in a signal can be long.
+
 # Small named numbers the store keeps about itself (e.g. how far roll-ups are complete).
 store_marks = sa.Table(
     "store_marks", metadata,
-    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
     sa.Column("value", sa.Double, nullable=False),
 )
 
 services = sa.Table(
     "services", metadata,
-    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("name", sa.Text, primary_key=True),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("depends_on", sa.Text, nullable=False),  # JSON list
     sa.Column("labels", sa.Text, nullable=False),  # JSON object
@@ -81,8 +84,8 @@ services = sa.Table(
 probe_results = sa.Table(
     "probe_results", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
-    sa.Column("service", sa.String(63), nullable=False),
-    sa.Column("probe", sa.String(128), nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("probe", sa.Text, nullable=False),
     sa.Column("ts", sa.Double, nullable=False),
     sa.Column("ok", sa.Boolean, nullable=False),
     sa.Column("latency_s", sa.Double, nullable=False),
@@ -94,9 +97,9 @@ probe_results = sa.Table(
 
 health = sa.Table(
     "health", metadata,
-    sa.Column("service", sa.String(63), primary_key=True),
-    sa.Column("probe", sa.String(128), primary_key=True),
-    sa.Column("health", sa.String(16), nullable=False),
+    sa.Column("service", sa.Text, primary_key=True),
+    sa.Column("probe", sa.Text, primary_key=True),
+    sa.Column("health", sa.Text, nullable=False),
     sa.Column("since", sa.Double, nullable=False),
     sa.Column("detail", sa.Text, nullable=False),
 )
@@ -105,8 +108,8 @@ events = sa.Table(
     "events", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("ts", sa.Double, nullable=False),
-    sa.Column("kind", sa.String(64), nullable=False),
-    sa.Column("service", sa.String(63)),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("service", sa.Text),
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", sa.Text, nullable=False),  # JSON object
     sa.Index("ix_events_ts", "ts"),
@@ -118,13 +121,13 @@ signals = sa.Table(
     "signals", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("ts", sa.Double, nullable=False),
-    sa.Column("service", sa.String(63), nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
     sa.Column("series", sa.Text, nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
-    sa.Column("severity", sa.String(16), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
     sa.Column("score", sa.Double, nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("source", sa.String(128), nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
     sa.Column("window_start", sa.Double),
     sa.Column("window_end", sa.Double),
     sa.Column("evidence", sa.Text, nullable=False),  # JSON object
@@ -136,7 +139,7 @@ decisions = sa.Table(
     "decisions", metadata,
     sa.Column("id", BigId, primary_key=True, autoincrement=True),
     sa.Column("ts", sa.Double, nullable=False),
-    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
     sa.Column("subject", sa.Text, nullable=False),
     sa.Column("rule", sa.Text, nullable=False),
     sa.Column("inputs", sa.Text, nullable=False),  # JSON object
@@ -148,7 +151,7 @@ decisions = sa.Table(
 
 state = sa.Table(
     "state", metadata,
-    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("key", sa.Text, primary_key=True),
     sa.Column("blob", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
 )

@@ -64,12 +64,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "store_marks",
-        sa.Column("name", sa.String(64), primary_key=True),
+        sa.Column("name", sa.Text, primary_key=True),
         sa.Column("value", sa.Double, nullable=False),
     )
     op.create_table(
         "services",
-        sa.Column("name", sa.String(63), primary_key=True),
+        sa.Column("name", sa.Text, primary_key=True),
         sa.Column("description", sa.Text, nullable=False),
         sa.Column("depends_on", sa.Text, nullable=False),
         sa.Column("labels", sa.Text, nullable=False),
@@ -77,8 +77,8 @@ def upgrade() -> None:
     )
     op.create_table(
         "probe_results", _id(),
-        sa.Column("service", sa.String(63), nullable=False),
-        sa.Column("probe", sa.String(128), nullable=False),
+        sa.Column("service", sa.Text, nullable=False),
+        sa.Column("probe", sa.Text, nullable=False),
         sa.Column("ts", sa.Double, nullable=False),
         sa.Column("ok", sa.Boolean, nullable=False),
         sa.Column("latency_s", sa.Double, nullable=False),
@@ -89,17 +89,17 @@ def upgrade() -> None:
     op.create_index("ix_probe_results_ts", "probe_results", ["ts"])
     op.create_table(
         "health",
-        sa.Column("service", sa.String(63), primary_key=True),
-        sa.Column("probe", sa.String(128), primary_key=True),
-        sa.Column("health", sa.String(16), nullable=False),
+        sa.Column("service", sa.Text, primary_key=True),
+        sa.Column("probe", sa.Text, primary_key=True),
+        sa.Column("health", sa.Text, nullable=False),
         sa.Column("since", sa.Double, nullable=False),
         sa.Column("detail", sa.Text, nullable=False),
     )
     op.create_table(
         "events", _id(),
         sa.Column("ts", sa.Double, nullable=False),
-        sa.Column("kind", sa.String(64), nullable=False),
-        sa.Column("service", sa.String(63)),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("service", sa.Text),
         sa.Column("message", sa.Text, nullable=False),
         sa.Column("data", sa.Text, nullable=False),
     )
@@ -109,13 +109,13 @@ def upgrade() -> None:
     op.create_table(
         "signals", _id(),
         sa.Column("ts", sa.Double, nullable=False),
-        sa.Column("service", sa.String(63), nullable=False),
+        sa.Column("service", sa.Text, nullable=False),
         sa.Column("series", sa.Text, nullable=False),
-        sa.Column("kind", sa.String(32), nullable=False),
-        sa.Column("severity", sa.String(16), nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
+        sa.Column("severity", sa.Text, nullable=False),
         sa.Column("score", sa.Double, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
-        sa.Column("source", sa.String(128), nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
         sa.Column("window_start", sa.Double),
         sa.Column("window_end", sa.Double),
         sa.Column("evidence", sa.Text, nullable=False),
@@ -125,7 +125,7 @@ def upgrade() -> None:
     op.create_table(
         "decisions", _id(),
         sa.Column("ts", sa.Double, nullable=False),
-        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("kind", sa.Text, nullable=False),
         sa.Column("subject", sa.Text, nullable=False),
         sa.Column("rule", sa.Text, nullable=False),
         sa.Column("inputs", sa.Text, nullable=False),
@@ -136,7 +136,7 @@ def upgrade() -> None:
     op.create_index("ix_decisions_kind_ts", "decisions", ["kind", "ts"])
     op.create_table(
         "state",
-        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("key", sa.Text, primary_key=True),
         sa.Column("blob", sa.LargeBinary, nullable=False),
         sa.Column("updated_at", sa.Double, nullable=False),
     )
