@@ -174,6 +174,10 @@ class Engine:
         await self.writer.call(self.store.append_events, [Event(
             ts=self.clock.now(), kind="engine", service=None,
             message=f"vigil started: {len(self.config.services)} services, {len(self.collectors)} collectors")])
+        for stage in self.stages:  # stages that need set-up (e.g. compiling detectors) do it now
+            start = getattr(stage, "start", None)
+            if start is not None:
+                await start()
         self._scheduler = Scheduler(self.collectors, self.clock, self._deliver,
                                     max_concurrency=self.config.engine.max_concurrency)
         self._tasks = [asyncio.create_task(self._pipeline(), name="vigil-pipeline"),
@@ -329,6 +333,10 @@ class Engine:
         self.samples_pushed += n
         return n
 
+    def _samples_ingested(self) -> int:
+        return int(sum(s.value for m in self.metrics.samples_ingested.collect() for s in m.samples
+                       if s.name.endswith("_total")))
+
     def health(self) -> dict[str, str]:
         return {s: self.health_tracker.service_health(s).value for s in self.service_names}
 
@@ -343,14 +351,7 @@ class Engine:
             "collection_failures": sched.stats.failures if sched else 0,
             "pipeline_passes": self.passes,
             "samples_pushed": self.samples_pushed,
+            "samples_ingested": self._samples_ingested(),
             "queue_depth": len(self._queue),
         }
 
-
-def samples_to_columns(samples: Iterable[Sample]) -> tuple[list[SeriesKey], np.ndarray, np.ndarray]:
-    keys, ts, vals = [], [], []
-    for s in samples:
-        keys.append(s.key)
-        ts.append(s.ts)
-        vals.append(s.value)
-    return keys, np.asarray(ts, dtype=np.float64), np.asarray(vals, dtype=np.float64)

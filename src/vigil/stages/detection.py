@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.detect import DetectConfig
@@ -55,6 +57,12 @@ class ServicePolicy:
         return not any(p.search(name) for p in self.exclude)
 
 
+def _warm_up(cls: Any) -> None:
+    det = cls()
+    det.score_many(np.arange(3, dtype=np.float64), np.zeros(3))
+    det.update(3.0, 0.0)
+
+
 def state_key(kind: str, key: SeriesKey) -> str:
     return f"detector:{kind}:{key}"
 
@@ -67,6 +75,14 @@ class DetectionStage:
         self.policies = {s.name: ServicePolicy.of(s.detect) for s in config.services}
         self.watches: dict[SeriesKey, Watch | None] = {}  # None: seen and not watched
         self._last_save = clock.now()
+
+    async def start(self) -> None:
+        """Compile each detector's kernel off the event loop before data arrives: a first-use JIT
+        compile inside the loop would stall probes and the API for seconds."""
+        from vigil.detect import DETECTORS
+
+        for kind in sorted({p.config.detector for p in self.policies.values() if p.config.enabled}):
+            await asyncio.to_thread(_warm_up, DETECTORS.load(kind))
 
     async def run(self, batch: Batch) -> None:
         by_series: dict[SeriesKey, list[Sample]] = {}
