@@ -11,9 +11,9 @@ FIELDS = {"store_samples_per_s", "api_samples_per_s", "postgres_store_samples_pe
 
 
 def test_bench_ingest_json_has_every_field(tmp_path):
-    result = CliRunner().invoke(app, ["--samples", "20000", "--series", "20", "--days", "0.25", "--queries", "3",
-                                      "--naive-samples", "5000", "--api-samples", "2000", "--no-postgres",
-                                      "--workdir", str(tmp_path), "--json"])
+    result = CliRunner().invoke(app, ["--samples", "20000", "--series", "20", "--days", "0.25",
+                                      "--queries", "3", "--naive-samples", "5000", "--api-samples", "2000",
+                                      "--no-postgres", "--workdir", str(tmp_path), "--json"])
     assert result.exit_code == 0, result.output
     line = [ln for ln in result.stdout.splitlines() if ln.startswith("{")]
     assert len(line) == 1

@@ -58,7 +58,7 @@ def test_step_mean_and_auto_resolution(store):
 
 
 def test_step_buckets_align_to_start(store):
-    ts, vals = _fill(store, 2)
+    ts, _vals = _fill(store, 2)
     store.maintain(ts[-1] + 3600)
     start = T0 + 90.0  # not on a minute: the first 1m bucket starts before `start`
     r = store.query_range(REQ, start, T0 + 1800, step=600.0)
@@ -75,7 +75,7 @@ def test_invalid_query_arguments(store):
 
 
 def test_maintenance_is_idempotent(store):
-    ts, vals = _fill(store, 3)
+    ts, _vals = _fill(store, 3)
     first = store.maintain(ts[-1] + 3600)
     assert first["rolled_hours"] == 3
     answers = [store.query_range(REQ, T0, ts[-1], resolution=r).values for r in ("raw", "1m", "1h")]

@@ -16,9 +16,10 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 import numpy as np
 import orjson
@@ -55,8 +56,9 @@ class Bars:
     """Rich progress bars on the given console (stderr when stdout carries JSON)."""
 
     def __init__(self, console: Console) -> None:
-        self.progress = Progress(TextColumn("{task.description:<34}"), BarColumn(), TextColumn("{task.percentage:>5.1f}%"),
-                                 TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=False)
+        self.progress = Progress(TextColumn("{task.description:<34}"), BarColumn(),
+                                 TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), console=console, transient=False)
 
     @contextmanager
     def task(self, description: str, total: int) -> Iterator[Callable[[int], None]]:
@@ -149,16 +151,16 @@ def api_ingest(store: Store, series: int, samples: int, advance: Callable[[int],
                ) -> tuple[float, float] | tuple[None, None]:
     try:
         from vigil.app import build_app
-        from vigil.config.schema import ApiKey, ServerConfig, VigilConfig
+        from vigil.config.schema import VigilConfig
     except ImportError as exc:
         print(f"api_samples_per_s: null (vigil.app is not available: {exc})", file=sys.stderr)
         return None, None
     names = [str(k) for k in _keys(series)]
     bodies = []
-    for _last, ts, vals in scrape_stream(series, samples, 1, seed=2):  # one scrape (1,000 samples) per request
+    for _last, ts, vals in scrape_stream(series, samples, 1, seed=2):  # one scrape per request
         bodies.append(orjson.dumps({"samples": [{"series": s, "ts": t, "value": v}
                                                 for s, t, v in zip(names, ts.tolist(), vals.tolist())]}))
-    config = VigilConfig(server=ServerConfig(api_keys=[ApiKey(name="bench", key="bench-key")]))
+    config = VigilConfig.model_validate({"server": {"api_keys": [{"name": "bench", "key": "bench-key"}]}})
     return asyncio.run(_post_all(build_app, config, store, bodies, series, advance))
 
 
@@ -213,7 +215,8 @@ def time_queries(store: Store, series: int, now: float, days: float, queries: in
         r = store.query_range(key, now - days * 86400, now)
         week.append(time.perf_counter() - t)
         if r.ts.size != expected or r.resolution != "raw":
-            raise RuntimeError(f"{days}-day query returned {r.ts.size} {r.resolution} points, expected {expected}")
+            raise RuntimeError(f"{days}-day query returned {r.ts.size} {r.resolution} points, "
+                               f"expected {expected}")
         t = time.perf_counter()
         r = store.query_range(key, now - 86400, now, step=60.0)
         day.append(time.perf_counter() - t)
@@ -234,14 +237,17 @@ def ingest(
     series: int = typer.Option(1000, help="number of series"),
     days: float = typer.Option(7.0, help="days of 10-second data per series for the range queries"),
     batch_timestamps: int = typer.Option(1, help="timestamps per write (each covers every series)"),
-    postgres_url: str = typer.Option(DEFAULT_PG, help="server for the PostgreSQL figures (a scratch database is "
-                                                      "created and dropped)"),
+    postgres_url: str = typer.Option(DEFAULT_PG, help="server for the PostgreSQL figures (a scratch "
+                                                      "database is created and dropped)"),
     no_postgres: bool = typer.Option(False, "--no-postgres", help="skip PostgreSQL"),
-    postgres_samples: Optional[int] = typer.Option(None, help="samples for PostgreSQL (default: min(samples, 2M))"),
-    naive_samples: Optional[int] = typer.Option(None, help="samples for the naive baseline (default: min(samples, 1M))"),
-    api_samples: Optional[int] = typer.Option(None, help="samples pushed through the API (default: min(samples, 300k))"),
+    postgres_samples: int | None = typer.Option(None, help="samples for PostgreSQL "
+                                                           "(default: min(samples, 2M))"),
+    naive_samples: int | None = typer.Option(None, help="samples for the naive baseline "
+                                                        "(default: min(samples, 1M))"),
+    api_samples: int | None = typer.Option(None, help="samples pushed through the API "
+                                                      "(default: min(samples, 300k))"),
     queries: int = typer.Option(50, help="range queries of each kind"),
-    workdir: Optional[Path] = typer.Option(None, help="where the SQLite files go (default: a temporary folder)"),
+    workdir: Path | None = typer.Option(None, help="where the SQLite files go (default: a temporary folder)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
 ) -> None:
     """Store and push-API ingest rate, range-query latency and memory (see docs/store.md)."""
@@ -284,7 +290,8 @@ def ingest(
         n_api = api_samples if api_samples is not None else min(samples, 300_000)
         store = open_store(f"sqlite:///{folder / 'api.db'}")
         with bars.task("push API ingest", n_api) as adv:
-            result["api_samples_per_s"], result["api_samples_per_cpu_s"] = api_ingest(store, series, n_api, adv)
+            api_rate, api_cpu_rate = api_ingest(store, series, n_api, adv)
+        result.update(api_samples_per_s=api_rate, api_samples_per_cpu_s=api_cpu_rate)
         store.close()
 
         store = open_store(f"sqlite:///{folder / 'week.db'}")

@@ -7,4 +7,4 @@ from vigil.store.records import ServiceRecord
 from vigil.store.series import SeriesInfo
 from vigil.store.store import Store, open_store
 
-__all__ = ["open_store", "Store", "SeriesInfo", "RangeResult", "ServiceRecord"]
+__all__ = ["RangeResult", "SeriesInfo", "ServiceRecord", "Store", "open_store"]

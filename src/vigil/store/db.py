@@ -4,10 +4,12 @@ is decided here (engines, transactions, locks) or in small helpers the store cal
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
@@ -98,24 +100,23 @@ def try_maintenance_lock(conn: sa.Connection, dialect: str) -> bool:
     """Only one instance maintains at a time (PostgreSQL, several engines); SQLite has one writer."""
     if dialect != "postgresql":
         return True
-    return bool(conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PG_LOCK_MAINTAIN}).scalar())
+    got = conn.execute(sa.text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": PG_LOCK_MAINTAIN}).scalar()
+    return bool(got)
 
 
-def insert_ignoring_duplicates(dialect: str, table: sa.Table):  # type: ignore[no-untyped-def]
+def _insert(dialect: str, table: sa.Table) -> Any:
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def insert_ignoring_duplicates(dialect: str, table: sa.Table) -> Any:
     """INSERT ... ON CONFLICT DO NOTHING in the dialect's own words."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing()
+    return _insert(dialect, table).on_conflict_do_nothing()
 
 
-def upsert(dialect: str, table: sa.Table, keys: list[str], columns: list[str]):  # type: ignore[no-untyped-def]
+def upsert(dialect: str, table: sa.Table, keys: list[str], columns: list[str]) -> Any:
     """INSERT ... ON CONFLICT (keys) DO UPDATE SET columns = excluded.columns."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table)
+    stmt = _insert(dialect, table)
     return stmt.on_conflict_do_update(index_elements=keys,
                                       set_={c: getattr(stmt.excluded, c) for c in columns})

@@ -11,7 +11,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from vigil.store.codec import from_f8, from_i4, pack, raw_f8
-from vigil.store.samples import CHUNK_S, chunk_arrays, merge_parts
+from vigil.store.samples import CHUNK_S, chunk_arrays
 from vigil.store.schema import probe_results, rollups, sample_chunks, sample_wal, series, store_marks
 
 ROLLUP_1M_CHUNK_S = 3600.0  # 60 one-minute buckets per row
@@ -120,7 +120,8 @@ def roll_hour(conn: sa.Connection, t0: float) -> int:
     for i, (a, b) in enumerate(zip(first, ends)):
         s = int(uniq[i])
         merged.append({"series_id": s, "t0": t0, "n": int(b - a), "ts_min": float(ts[a]),
-                       "ts_max": float(ts[b - 1]), "rolled": True, "ts": pack(ts[a:b]), "vals": pack(vals[a:b])})
+                       "ts_max": float(ts[b - 1]), "rolled": True,
+                       "ts": pack(ts[a:b]), "vals": pack(vals[a:b])})
         minute_rows.append({"resolution": "1m", "series_id": s, "t0": t0, "data": raw_f8(minute[i])})
     ids = [r[0] for r in rows]
     for i in range(0, len(ids), 5000):
@@ -128,7 +129,8 @@ def roll_hour(conn: sa.Connection, t0: float) -> int:
     conn.execute(sa.insert(sample_chunks), merged)
     _replace_rollups(conn, "1m", t0, minute_rows)
     _merge_hour_into_days(conn, t0, dict(zip(uniq.tolist(), hour)))
-    _widen_series_extents(conn, [(m["series_id"], m["ts_min"], m["ts_max"]) for m in merged])
+    _widen_series_extents(conn, [(int(uniq[i]), float(ts[a]), float(ts[b - 1]))
+                                 for i, (a, b) in enumerate(zip(first, ends))])
     return len(merged)
 
 

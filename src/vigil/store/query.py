@@ -7,8 +7,14 @@ from dataclasses import dataclass
 import numpy as np
 import sqlalchemy as sa
 
-from vigil.store.maintenance import (ROLLUP_1H_CHUNK_S, ROLLUP_1M_CHUNK_S, ROLLUP_MARK, bucketize,
-                                     get_mark, slots_to_buckets)
+from vigil.store.maintenance import (
+    ROLLUP_1H_CHUNK_S,
+    ROLLUP_1M_CHUNK_S,
+    ROLLUP_MARK,
+    bucketize,
+    get_mark,
+    slots_to_buckets,
+)
 from vigil.store.samples import read_raw
 from vigil.store.schema import rollups
 
@@ -16,7 +22,8 @@ RESOLUTIONS = {"1m": (60.0, ROLLUP_1M_CHUNK_S), "1h": (3600.0, ROLLUP_1H_CHUNK_S
 
 # Built once: building a statement costs more than running it on a few rows.
 _ROLLUP_ROWS = (sa.select(rollups.c.t0, rollups.c.data)
-                .where(rollups.c.resolution == sa.bindparam("res"), rollups.c.series_id == sa.bindparam("sid"),
+                .where(rollups.c.resolution == sa.bindparam("res"),
+                       rollups.c.series_id == sa.bindparam("sid"),
                        rollups.c.t0 >= sa.bindparam("lo"), rollups.c.t0 <= sa.bindparam("hi"))
                 .order_by(rollups.c.t0))
 

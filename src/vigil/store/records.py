@@ -4,8 +4,9 @@ and opaque state blobs. Plain rows; JSON columns hold the open-ended parts."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import orjson
 import sqlalchemy as sa
@@ -29,7 +30,7 @@ def _json(v: Any) -> str:
 
 def _newest(conn: sa.Connection, table: sa.Table, q: sa.Select, limit: int) -> list[sa.Row]:
     """The newest `limit` rows matching q, returned oldest first (as a timeline reads)."""
-    rows = conn.execute(q.order_by(table.c.ts.desc(), table.c.id.desc()).limit(limit)).all()
+    rows = list(conn.execute(q.order_by(table.c.ts.desc(), table.c.id.desc()).limit(limit)))
     rows.reverse()
     return rows
 
@@ -112,7 +113,8 @@ def read_events(conn: sa.Connection, since: float | None, until: float | None, s
         q = q.where(t.c.service == service)
     if kind is not None:
         q = q.where(t.c.kind == kind)
-    return [Event(r.ts, r.kind, r.service, r.message, orjson.loads(r.data)) for r in _newest(conn, t, q, limit)]
+    return [Event(r.ts, r.kind, r.service, r.message, orjson.loads(r.data))
+            for r in _newest(conn, t, q, limit)]
 
 
 def write_signals(conn: sa.Connection, items: Sequence[Signal]) -> None:
