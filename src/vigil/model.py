@@ -4,6 +4,7 @@ hot paths, easy to read in tests."""
 from __future__ import annotations
 
 import enum
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -40,7 +41,12 @@ class SeriesKey:
 
     @classmethod
     def parse(cls, text: str) -> "SeriesKey":
-        """Parse `name{a="x",b="y"}` (Prometheus notation)."""
+        """Parse `name{a="x",b="y"}` (Prometheus notation). Cached: pushed batches name the same
+        series over and over, and parsing costs far more than the write."""
+        return _parse_series(text)
+
+    @classmethod
+    def _parse_uncached(cls, text: str) -> "SeriesKey":
         m = _SELECTOR_RE.match(text)
         if not m or not m.group(1):
             raise ValueError(f'invalid series {text!r}: expected name{{label="value",...}}')
@@ -64,6 +70,11 @@ class SeriesKey:
             return self.name
         inner = ",".join(f'{k}="{_escape(v)}"' for k, v in self.labels)
         return f"{self.name}{{{inner}}}"
+
+
+@functools.lru_cache(maxsize=100_000)
+def _parse_series(text: str) -> SeriesKey:
+    return SeriesKey._parse_uncached(text)
 
 
 def _escape(value: str) -> str:
