@@ -86,6 +86,7 @@ class PredictiveSettings(Strict):
     history: Duration = Field(14 * 86400.0, description="demand history a fit looks at")
     refit_every: Duration = Field(3600.0, description="how often the forecaster is refit")
     backtest_window: Duration = Field(86400.0, description="rolling backtest that gates acting")
+    interval_window: Duration = Field(86400.0, description="recent errors the upper bound is calibrated on")
     min_backtest: Duration = Field(3600.0, description="backtest length needed before the floor may act")
     relative_errors: bool = Field(False, description="interval from errors relative to the level")
     max_mase: float = Field(1.0, gt=0, description="act only while backtest MASE is below this")

@@ -176,7 +176,7 @@ class ForecastFloor:
         self._path_t0 = now - self.grid / 2
 
     def _calibrate(self, now: float) -> None:
-        self._next_cal = now + max(self.period, 900.0)
+        self._next_cal = now + max(self.period, min(900.0, self.s.interval_window / 4))
         n = len(self._abs_err[0])
         if n < 20:
             self._q, self._mase = 0.0, None
@@ -185,9 +185,18 @@ class ForecastFloor:
         b = min(1.0, math.ceil((n + 1) * self.s.level / 100) / n)  # conformal finite-sample correction
         errs = [np.fromiter(e, dtype=float) for e in self._err]
         qs = [max(0.0, float(np.quantile(e, b))) for e in errs]
+        # The bound itself is calibrated on recent errors only: volatility comes in bursts (busy hours,
+        # events), and a day-long window would spread a burst's margin over quiet hours.
+        m = int(self.s.interval_window / self.period)
+        if 20 <= m < n:
+            recent = [e[-m:] for e in errs]
+            bm = min(1.0, math.ceil((m + 1) * self.s.level / 100) / m)
+            qs_recent = [max(0.0, float(np.quantile(e, bm))) for e in recent]
+        else:
+            qs_recent = qs
         # The candidate whose calibrated upper bound has been tightest: E[upper - actual] = q - E[error].
         self._best = int(np.argmin([q - float(e.mean()) for q, e in zip(qs, errs)]))
-        self._q = qs[self._best]
+        self._q = qs_recent[self._best]
         sn = np.fromiter(self._err_sn, dtype=float)
         k = min(len(sn), n)
         if k < max(20, self.s.min_backtest / self.period):  # a few minutes of backtest prove nothing
