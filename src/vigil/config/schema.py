@@ -11,6 +11,7 @@ from vigil.config.scaling import ScalingPolicyConfig
 from vigil.config.loader import (ConfigError, ConfigProblem, format_path, load_file, problems_from_validation,
                                  read_yaml)
 from vigil.config.detect import DetectConfig
+from vigil.config.rules import Rule
 from vigil.config.sources import MetricSource, Probe
 from vigil.config.types import Duration, Secret, Strict
 
@@ -26,6 +27,7 @@ class Service(Strict):
     metrics: list[MetricSource] = Field(default_factory=list)
     detect: DetectConfig = DetectConfig()
     scaling: ScalingPolicyConfig | None = None
+    rules: list[Rule] = Field(default_factory=list)
 
     @field_validator("name")
     @classmethod
