@@ -1,0 +1,373 @@
+"""The rules stage: the rules declared per service (`services[].rules`) turned into Signals.
+
+Threshold rules run streaming, on every new sample of their series. Window rules (absence, rate of
+change, will cross, SLO burn, leak, drift) run every `evaluate_every` seconds of engine time over the
+series they need, read from the store off the event loop. Each rule (per matching series) fires once
+per episode: a Signal when it starts, an Event when it clears, nothing in between."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from vigil.clock import Clock
+from vigil.config import VigilConfig
+from vigil.config.rules import (AbsenceRuleConfig, DriftRuleConfig, LeakRuleConfig, RateOfChangeRuleConfig,
+                                SloRuleConfig, ThresholdRuleConfig, WillCrossRuleConfig)
+from vigil.config.types import format_duration
+from vigil.detect.rules import ThresholdRule, absence, burn_rate, rate_of_change, slo_burn, will_cross
+from vigil.detect.trends import drift, memory_leak
+from vigil.model import Event, Sample, SeriesKey, Severity, Signal
+from vigil.pipeline import Batch
+
+log = logging.getLogger("vigil.rules")
+
+EVALUATE_EVERY_S = 30.0
+RAW_UP_TO_S = 6 * 3600.0  # windows longer than this are read as 1-minute means (roll-ups)
+
+Episode = tuple[str, int, str]  # (service, rule index, series or severity)
+
+
+@dataclass
+class Streaming:
+    """A threshold rule of one service, and its state per matching series."""
+
+    service: str
+    index: int
+    config: ThresholdRuleConfig
+    labels: dict[str, str]
+    states: dict[SeriesKey, ThresholdRule] = field(default_factory=dict)
+
+    def matches(self, key: SeriesKey) -> bool:
+        have = key.label_map
+        return have.get("service") == self.service and all(have.get(k) == v for k, v in self.labels.items())
+
+
+@dataclass
+class WindowRule:
+    service: str
+    index: int
+    config: Any
+
+
+def _selector(text: str, service: str) -> tuple[str, dict[str, str]]:
+    key = SeriesKey.parse(text)
+    return key.name, {**key.label_map, "service": service}
+
+
+def _step(span: float) -> float | None:
+    return None if span <= RAW_UP_TO_S else 60.0
+
+
+class RulesStage:
+    name = "rules"
+
+    def __init__(self, config: VigilConfig, store: Any, clock: Clock,
+                 evaluate_every: float = EVALUATE_EVERY_S) -> None:
+        self.store, self.clock, self.evaluate_every = store, clock, evaluate_every
+        self.streaming: dict[str, list[Streaming]] = {}
+        self.windowed: list[WindowRule] = []
+        for s in config.services:
+            for i, rule in enumerate(s.rules):
+                if isinstance(rule, ThresholdRuleConfig):
+                    name, labels = _selector(rule.series, s.name)
+                    labels.pop("service")
+                    self.streaming.setdefault(name, []).append(Streaming(s.name, i, rule, labels))
+                else:
+                    self.windowed.append(WindowRule(s.name, i, rule))
+        self.open: dict[Episode, Signal] = {}  # episodes under way
+        self.started = clock.now()
+        self._next_evaluation = float("-inf")
+        self.evaluations = 0
+
+    async def start(self) -> None:
+        self.started = self.clock.now()
+
+    async def run(self, batch: Batch) -> None:
+        if self.streaming and batch.samples:
+            self._observe(sorted(batch.samples, key=lambda s: s.ts), batch)
+        if self.windowed and batch.now >= self._next_evaluation:
+            # on a fixed cadence (not drifting by each batch's lateness), never more than once a batch
+            self._next_evaluation += self.evaluate_every
+            if self._next_evaluation <= batch.now:
+                self._next_evaluation = batch.now + self.evaluate_every
+            verdicts = await asyncio.to_thread(self._evaluate, batch.now)
+            self.evaluations += 1
+            for rule, found in verdicts:
+                self._settle(rule, found, batch)
+
+    # ------------------------------------------------------------------------------ streaming
+
+    def _observe(self, samples: list[Sample], batch: Batch) -> None:
+        for s in samples:
+            for rule in self.streaming.get(s.key.name, ()):
+                if not rule.matches(s.key):
+                    continue
+                state = rule.states.get(s.key)
+                if state is None:
+                    c = rule.config
+                    state = rule.states[s.key] = ThresholdRule(
+                        service=rule.service, series=str(s.key), limit=c.limit, above=c.above is not None,
+                        for_s=c.for_, clear=c.clear, severity=Severity(c.severity))
+                was_firing = state.firing
+                signal = state.observe(s.ts, s.value)
+                episode = (rule.service, rule.index, str(s.key))
+                if signal is not None:
+                    signal.source = f"rule:{rule.config.title()}"
+                    signal.reason = f"{rule.config.title()}: {signal.reason}"
+                    signal.evidence.update({"for_s": rule.config.for_, "clear": rule.config.clear})
+                    self.open[episode] = signal
+                    batch.signals.append(signal)
+                elif was_firing and not state.firing:
+                    level = rule.config.clear if rule.config.clear is not None else rule.config.limit
+                    self._cleared(episode, s.ts, f"value {s.value:.4g} is back past {level:.4g}", batch)
+
+    # ------------------------------------------------------------------------------ windows
+
+    def _evaluate(self, now: float) -> list[tuple[WindowRule, dict[str, Signal | None]]]:
+        """Blocking (store reads): run in a thread. Each rule gives {episode part: signal or None}."""
+        out = []
+        for rule in self.windowed:
+            try:
+                out.append((rule, self._EVALUATORS[rule.config.kind](self, rule, now)))
+            except Exception:  # one broken rule must not silence the others
+                log.exception("rule %s of %s could not be evaluated", rule.config.title(), rule.service)
+        return out
+
+    def _settle(self, rule: WindowRule, found: dict[str, Signal | None], batch: Batch) -> None:
+        for part, signal in found.items():
+            episode = (rule.service, rule.index, part)
+            if signal is not None and episode not in self.open:
+                signal.source = f"rule:{rule.config.title()}"
+                signal.reason = f"{rule.config.title()}: {signal.reason}"
+                self.open[episode] = signal
+                batch.signals.append(signal)
+            elif signal is None and episode in self.open:
+                self._cleared(episode, batch.now, "no longer true", batch)
+        # series that no longer match (gone from the store) close their episodes too
+        for episode in [e for e in self.open if e[:2] == (rule.service, rule.index) and e[2] not in found]:
+            self._cleared(episode, batch.now, "no longer true", batch)
+
+    def _cleared(self, episode: Episode, ts: float, why: str, batch: Batch) -> None:
+        signal = self.open.pop(episode, None)
+        if signal is None:
+            return
+        batch.events.append(Event(
+            ts=ts, kind="rule_cleared", service=episode[0],
+            message=f"{episode[0]}: {signal.source.removeprefix('rule:')} on {signal.series} cleared: {why}",
+            data={"series": signal.series, "signal_kind": signal.kind, "fired_at": signal.ts}))
+
+    def _series(self, selector: str, service: str) -> list[Any]:
+        name, matchers = _selector(selector, service)
+        return self.store.list_series(name=name, matchers=matchers)
+
+    def _last_ts(self, key: SeriesKey) -> float | None:
+        # store.latest, not list_series' last_ts: the latter can trail the newest samples
+        latest = self.store.latest(key)
+        return None if latest is None else latest[0]
+
+    def _read(self, key: SeriesKey, start: float, end: float, step: float | None = None
+              ) -> tuple[np.ndarray, np.ndarray]:
+        r = self.store.query_range(key, start, end, step=step)
+        return np.asarray(r.ts, float), np.asarray(r.values, float)
+
+    def _each_live_series(self, rule: WindowRule, now: float, window: float,
+                          judge: Callable[[str, np.ndarray, np.ndarray], Signal | None]
+                          ) -> dict[str, Signal | None]:
+        found: dict[str, Signal | None] = {}
+        for info in self._series(rule.config.series, rule.service):
+            last = self._last_ts(info.key)
+            if last is None or last < now - window:
+                continue  # not seen in the window: nothing to judge (absence rules judge that)
+            ts, values = self._read(info.key, now - window, now, _step(window))
+            found[str(info.key)] = judge(str(info.key), ts, values)
+        return found
+
+    def _absence(self, rule: WindowRule, now: float) -> dict[str, Signal | None]:
+        c: AbsenceRuleConfig = rule.config
+        seen = [self._last_ts(i.key) for i in self._series(c.series, rule.service)]
+        last = max((t for t in seen if t is not None), default=None)
+        # Silence is counted from vigil's start at the earliest: a series cannot be late before we look.
+        if now - max(last if last is not None else -np.inf, self.started) < c.for_:
+            return {c.series: None}
+        signal = absence(rule.service, c.series, last, now, c.for_, Severity(c.severity))
+        if signal is not None and last is None:
+            signal.reason = f"never received since vigil started {now - self.started:.0f} s ago " \
+                            f"(rule: absent for {c.for_:.0f} s)"
+        return {c.series: signal}
+
+    def _rate_of_change(self, rule: WindowRule, now: float) -> dict[str, Signal | None]:
+        c: RateOfChangeRuleConfig = rule.config
+
+        def judge(series: str, ts: np.ndarray, values: np.ndarray) -> Signal | None:
+            signal = rate_of_change(rule.service, series, ts, values, c.max_per_s, Severity(c.severity))
+            if signal is not None:
+                rate = signal.evidence["rate_per_s"]
+                signal.reason = (f"changing at {rate:.4g}/s ({rate * 60:.4g}/min) over {format_duration(c.window)}"
+                                 f", limit {c.max_per_s:.4g}/s")
+                signal.evidence.update({"max_per_s": c.max_per_s, "window_s": c.window})
+            return signal
+
+        return self._each_live_series(rule, now, c.window, judge)
+
+    def _will_cross(self, rule: WindowRule, now: float) -> dict[str, Signal | None]:
+        c: WillCrossRuleConfig = rule.config
+
+        def judge(series: str, ts: np.ndarray, values: np.ndarray) -> Signal | None:
+            signal = will_cross(rule.service, series, ts, values, c.limit, c.within, c.min_r2, Severity(c.severity))
+            if signal is not None:
+                signal.evidence.update({"limit": c.limit, "within_s": c.within, "window_s": c.window})
+            return signal
+
+        return self._each_live_series(rule, now, c.window, judge)
+
+    def _leak(self, rule: WindowRule, now: float) -> dict[str, Signal | None]:
+        c: LeakRuleConfig = rule.config
+
+        def judge(series: str, ts: np.ndarray, values: np.ndarray) -> Signal | None:
+            signal = memory_leak(rule.service, series, ts, values, c.limit, c.min_growth_pct_per_hour, c.min_r2,
+                                 min_span_s=0.5 * c.window)
+            if signal is not None:
+                signal.evidence.update({"limit": c.limit, "window_s": c.window,
+                                        "min_growth_pct_per_h": c.min_growth_pct_per_hour})
+            return signal
+
+        return self._each_live_series(rule, now, c.window, judge)
+
+    def _drift(self, rule: WindowRule, now: float) -> dict[str, Signal | None]:
+        c: DriftRuleConfig = rule.config
+        split, start = now - c.current, now - c.current - c.reference
+        found: dict[str, Signal | None] = {}
+        for info in self._series(c.series, rule.service):
+            last = self._last_ts(info.key)
+            if last is None or last < split:
+                continue
+            step = _step(c.reference + c.current)
+            _, ref = self._read(info.key, start, split - 1e-3, step)  # the sample at `split` is current's
+            _, cur = self._read(info.key, split, now, step)
+            signal = drift(rule.service, str(info.key), ref, cur, now, c.ks_p_value, c.psi, c.min_points)
+            if signal is not None:
+                signal.window_start, signal.window_end = split, now
+                signal.evidence.update({"reference": [start, split], "current": [split, now],
+                                        "reference_points": int(ref.size), "current_points": int(cur.size)})
+            found[str(info.key)] = signal
+        return found
+
+    def _slo(self, rule: WindowRule, now: float) -> dict[str, Signal | None]:
+        c: SloRuleConfig = rule.config
+        longest = max(b.long for b in c.burn_rates)
+        ts, good, total = self._good_total(c, rule.service, now - longest, now)
+        objective = c.objective / 100.0
+        windows = tuple((b.long, b.short, b.factor, Severity(b.severity)) for b in c.burn_rates)
+        burns = [{"long": format_duration(b.long), "short": format_duration(b.short), "factor": b.factor,
+                  "severity": b.severity,
+                  "long_burn": round(burn_rate(ts, good, total, objective, now, b.long), 3),
+                  "short_burn": round(burn_rate(ts, good, total, objective, now, b.short), 3),
+                  "budget_spent_pct": round(100 * burn_rate(ts, good, total, objective, now, b.long)
+                                            * b.long / c.window, 2)}
+                 for b in c.burn_rates]
+        firing = slo_burn(rule.service, c.title(), ts, good, total, objective, now, windows)
+        found: dict[str, Signal | None] = {}
+        for severity in dict.fromkeys(b.severity for b in c.burn_rates):
+            mine = [s for s in firing if s.severity.value == severity]
+            signal = max(mine, key=lambda s: s.evidence["long_burn"] / s.evidence["factor"], default=None)
+            if signal is not None:
+                action = "page" if severity == "critical" else "ticket" if severity == "warning" else "note"
+                signal.reason = f"{action}: {signal.reason}"
+                signal.evidence.update({"objective_pct": c.objective, "slo_window_s": c.window, "burn_rates": burns,
+                                        "action": action})
+            found[severity] = signal
+        return found
+
+    # ------------------------------------------------------------------------------ SLIs
+
+    def _summed(self, selector: str, service: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
+        """Every series matching the selector, read as 1-minute means and summed per minute."""
+        parts = [self._read(i.key, start, end, 60.0) for i in self._series(selector, service)]
+        return _sum_by_ts(parts)
+
+    def _good_total(self, c: SloRuleConfig, service: str, start: float, end: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Aligned per-minute (ts, good, total) for the SLO's source of good events."""
+        if c.good is not None and c.total is not None:
+            gts, good = self._summed(c.good, service, start, end)
+            tts, total = self._summed(c.total, service, start, end)
+            both, gi, ti = np.intersect1d(gts, tts, return_indices=True)
+            return both, good[gi], total[ti]
+        if c.probe is not None:  # probe_success means per minute: the fraction of probes that passed
+            key = SeriesKey.of("probe_success", {"service": service, "probe": c.probe})
+            ts, ok = self._read(key, start, end, 60.0)
+            return ts, ok, np.ones_like(ok)
+        return self._latency_good_total(c, service, start, end)
+
+    def _latency_good_total(self, c: SloRuleConfig, service: str, start: float, end: float
+                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Requests under `under`, estimated per minute from the histogram's quantile series (see
+        fraction_under), weighted by the request rate."""
+        lat = c.latency
+        assert lat is not None
+        name, matchers = _selector(lat.series, service)
+        groups: dict[tuple[tuple[str, str], ...], list[tuple[float, Any]]] = {}
+        for info in self.store.list_series(name=name, matchers=matchers):
+            labels = info.key.label_map
+            q = labels.pop("quantile", None)
+            if q is not None:
+                groups.setdefault(tuple(sorted(labels.items())), []).append((float(q), info.key))
+        parts_good, parts_total = [], []
+        for labels, quantiles in groups.items():
+            quantiles.sort(key=lambda x: x[0])
+            reads = [self._read(k, start, end, 60.0) for _, k in quantiles]
+            ts = np.unique(np.concatenate([r[0] for r in reads])) if reads else np.empty(0)
+            grid = np.full((len(reads), ts.size), np.nan)
+            for row, (rts, rv) in enumerate(reads):
+                grid[row, np.searchsorted(ts, rts)] = rv
+            levels = np.array([q for q, _ in quantiles])
+            frac = np.array([fraction_under(levels, grid[:, j], lat.under) for j in range(ts.size)])
+            if lat.requests is not None:
+                wts, w = self._summed(lat.requests, service, start, end)
+            else:
+                count = SeriesKey(f"{name}_count:rate", labels)
+                wts, w = self._read(count, start, end, 60.0)
+            if wts.size == 0:  # no request rate stored: every minute weighs the same
+                wts, w = ts, np.ones_like(ts)
+            both, fi, wi = np.intersect1d(ts, wts, return_indices=True)
+            ok = np.isfinite(frac[fi])
+            parts_good.append((both[ok], frac[fi][ok] * w[wi][ok]))
+            parts_total.append((both[ok], w[wi][ok]))
+        ts, good = _sum_by_ts(parts_good)
+        _, total = _sum_by_ts(parts_total)
+        return ts, good, total
+
+    _EVALUATORS: dict[str, Callable[["RulesStage", WindowRule, float], dict[str, Signal | None]]] = {
+        "absence": _absence, "rate_of_change": _rate_of_change, "will_cross": _will_cross,
+        "leak": _leak, "drift": _drift, "slo": _slo,
+    }
+
+
+def _sum_by_ts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    parts = [(t, v) for t, v in parts if t.size]
+    if not parts:
+        return np.empty(0), np.empty(0)
+    ts = np.concatenate([t for t, _ in parts])
+    values = np.concatenate([v for _, v in parts])
+    ok = np.isfinite(values)
+    uniq, inv = np.unique(ts[ok], return_inverse=True)
+    return uniq, np.bincount(inv, weights=values[ok], minlength=uniq.size)
+
+
+def fraction_under(levels: np.ndarray, values: np.ndarray, under: float) -> float:
+    """Share of requests faster than `under`, from quantile levels (0.5, 0.9, 0.99...) and their
+    latencies in one interval: the empirical CDF through (0, 0) and each (latency, level), read at
+    `under`. At or above the highest quantile's latency it counts as 1: the precision of a latency SLO
+    is the highest quantile scraped (scrape 0.999 for a 99.9 % objective)."""
+    ok = np.isfinite(values)
+    if not ok.any():
+        return float("nan")
+    lv, vv = levels[ok], np.maximum.accumulate(values[ok])  # quantiles never decrease with the level
+    if under >= vv[-1]:
+        return 1.0
+    return float(np.interp(under, np.concatenate([[0.0], vv]), np.concatenate([[0.0], lv])))
