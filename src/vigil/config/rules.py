@@ -20,7 +20,7 @@ def check_selector(text: str) -> str:
     except ValueError as exc:
         raise ValueError(str(exc)) from None
     if "service" in key.label_map:
-        raise ValueError(f"series {text!r}: leave out the service label; the rule's service is implied")
+        raise ValueError("leave out the service label; the rule's service is implied")
     return text
 
 
