@@ -137,7 +137,8 @@ services:
       actuator: {kind: kubernetes, name: api, namespace: shop}
 """
     s = parse_config(text).service("api").scaling
-    assert s is not None and s.scale_down.stabilization_window == 300 and s.scale_down.policies[0].period == 60
+    assert s is not None and s.scale_down.stabilization_window == 300
+    assert s.scale_down.policies[0].period == 60
     assert s.scale_up.policies[0].type == "Percent" and s.scale_up.stabilization_window == 0
     assert s.actuator is not None and s.actuator.kind == "kubernetes"
     with pytest.raises(ValidationError):

@@ -284,7 +284,7 @@ def main(
     plot: Optional[Path] = typer.Option(None, help="write a demand vs capacity chart (needs matplotlib)"),
     services: int = typer.Option(500, help="services in the decision-speed figure"),
     vigil_target: float = typer.Option(0.88, help="vigil's target per replica while its forecast is trusted"),
-    down_tolerance: float = typer.Option(0.15, help="vigil's scale-down tolerance (behavior.scaleDown.tolerance)"),
+    down_tolerance: float = typer.Option(0.15, help="vigil's behavior.scaleDown.tolerance"),
     floor_target: Optional[float] = typer.Option(None, help="load the forecast's upper bound may reach"),
     level: int = typer.Option(95, help="forecast interval level of the floor"),
 ) -> None:

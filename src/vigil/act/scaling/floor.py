@@ -185,8 +185,8 @@ class ForecastFloor:
         b = min(1.0, math.ceil((n + 1) * self.s.level / 100) / n)  # conformal finite-sample correction
         errs = [np.fromiter(e, dtype=float) for e in self._err]
         qs = [max(0.0, float(np.quantile(e, b))) for e in errs]
-        # The bound itself is calibrated on recent errors only: volatility comes in bursts (busy hours,
-        # events), and a day-long window would spread a burst's margin over quiet hours.
+        # Optionally the bound is calibrated on recent errors only (interval_window shorter than the
+        # backtest): volatility comes in bursts, a day-long window spreads a burst's margin thin.
         m = int(self.s.interval_window / self.period)
         if 20 <= m < n:
             recent = [e[-m:] for e in errs]
@@ -203,7 +203,8 @@ class ForecastFloor:
             self._mase = None
             return
         mae_sn = float(sn[-k:].mean())
-        mae = maes[self._best] if k == n else float(np.fromiter(self._abs_err[self._best], dtype=float)[-k:].mean())
+        best_abs = self._abs_err[self._best]
+        mae = maes[self._best] if k == n else float(np.fromiter(best_abs, dtype=float)[-k:].mean())
         self._mase = mae / mae_sn if mae_sn > 0 else (0.0 if mae == 0 else math.inf)
 
     # ------------------------------------------------------------------ the floor
