@@ -37,7 +37,8 @@ class KernelDetector:
         K.P_Z_ALARM: 5.0, K.P_SPIKE_ALARM: 8.0, K.P_REL_FLOOR: 0.002, K.P_QUIET: 0, K.P_RECALL: 2.0,
         K.P_SEASON_EXPLAIN: 0.0, K.P_SEASON_CAP: 2.0, K.P_SEASON_DAYS: 3, K.P_DAILY_DAMP: 1.0,
         K.P_SHIFT_RESETS_SEASON: 0.0, K.P_QUIET_EXTEND: 0.0, K.P_CUSUM_NOVELTY: 0.0, K.P_NN_K: 4,
-        K.P_QUIET_DAMP: 0.25, K.P_QUIET_DOUBLE: 2.0, K.P_RECALL_K: 3,
+        K.P_QUIET_DAMP: 0.25, K.P_QUIET_DOUBLE: 2.0, K.P_RECALL_K: 3, K.P_DAILY_N: 1,
+        K.P_DAILY_TOL: 600.0, K.P_DAILY_VTOL: 0.5,
     }
     NAMES: ClassVar[dict[str, int]] = {
         "w_level": K.P_W_LEVEL, "w_season": K.P_W_SEASON, "w_spike": K.P_W_SPIKE, "w_cusum": K.P_W_CUSUM,
@@ -49,6 +50,7 @@ class KernelDetector:
         "shift_resets_season": K.P_SHIFT_RESETS_SEASON, "quiet_extend": K.P_QUIET_EXTEND,
         "cusum_novelty": K.P_CUSUM_NOVELTY, "neighbours": K.P_NN_K,
         "quiet_damp": K.P_QUIET_DAMP, "quiet_double": K.P_QUIET_DOUBLE, "recall_k": K.P_RECALL_K,
+        "daily_n": K.P_DAILY_N, "daily_tol": K.P_DAILY_TOL, "daily_vtol": K.P_DAILY_VTOL,
     }
 
     def __init__(self, **overrides: float) -> None:
@@ -135,6 +137,8 @@ class KernelDetector:
     def from_state(cls, blob: bytes) -> "KernelDetector":
         det = cls()
         with np.load(io.BytesIO(blob)) as z:
-            det._p = z["params"].copy()
+            saved = z["params"]
+            # A blob from an older version has fewer parameters: the new ones keep their defaults.
+            det._p[:saved.shape[0]] = saved[:det._p.shape[0]]
             det._s = {k: z[k].copy() for k in det._s}
         return det

@@ -32,8 +32,9 @@ N_IVAL = 16  # first positive time steps used to infer the sampling interval
 (P_W_LEVEL, P_W_SEASON, P_W_SPIKE, P_W_CUSUM, P_WINDOW, P_MIN_POINTS, P_LEARN_GATE, P_RELEARN,
  P_CUSUM_K, P_CUSUM_H, P_Z_ALARM, P_SPIKE_ALARM, P_REL_FLOOR, P_QUIET, P_RECALL, P_SEASON_EXPLAIN,
  P_SEASON_CAP, P_SEASON_DAYS, P_DAILY_DAMP, P_SHIFT_RESETS_SEASON, P_QUIET_EXTEND,
- P_CUSUM_NOVELTY, P_NN_K, P_QUIET_DAMP, P_QUIET_DOUBLE, P_RECALL_K) = range(26)
-N_PARAMS = 26
+ P_CUSUM_NOVELTY, P_NN_K, P_QUIET_DAMP, P_QUIET_DOUBLE, P_RECALL_K, P_DAILY_N, P_DAILY_TOL,
+ P_DAILY_VTOL) = range(29)
+N_PARAMS = 29
 
 # float state slots
 (S_N, S_LAST_TS, S_INTERVAL, S_SKIPPED, S_OUT_OF_ORDER, S_POS, S_CNT, S_STEP_EW, S_STEP_N,
@@ -99,6 +100,7 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, 
     window = min(int(p[P_WINDOW]), RING)
     nn_k = max(1, int(p[P_NN_K]))
     min_points = max(int(p[P_MIN_POINTS]), nn_k + 1)
+    days = np.zeros(RECALL)  # scratch: distinct earlier days with the same anomaly at this time of day
     for i in range(xs.shape[0]):
         x = xs[i]
         t = ts[i]
@@ -157,17 +159,28 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, 
             seen = recalled[np.isfinite(recalled)]
             rscale = max(scale, 0.25 * (np.max(seen) - np.min(seen)))
             z = min(z, p[P_RECALL] * near / rscale)
-        # The same kind of anomaly at the same time of day on an earlier day (a nightly job, a daily
-        # report) is the daily rhythm, not news.
+        # The same kind of anomaly at about the same time of day on `daily_n` earlier days (a nightly
+        # job, a daily report) is the daily rhythm, not news. Days are counted once each.
         if nbins > 0 and p[P_DAILY_DAMP] < 1.0:
-            tol = max(2.0 * fs[S_INTERVAL], 600.0)
+            tol = max(2.0 * fs[S_INTERVAL], p[P_DAILY_TOL])
+            hits = 0
             for j in range(RECALL):
                 age = t - recalled_ts[j]
                 if np.isfinite(age) and age > 43200.0:
                     off = age % 86400.0
-                    if min(off, 86400.0 - off) <= tol and abs(recalled[j] - x) <= 0.5 * abs(x - med) + scale:
-                        z = z * p[P_DAILY_DAMP]
-                        break
+                    if min(off, 86400.0 - off) <= tol and \
+                            abs(recalled[j] - x) <= p[P_DAILY_VTOL] * abs(x - med) + scale:
+                        day = np.floor((age + tol) / 86400.0)
+                        fresh = True
+                        for q in range(hits):
+                            if days[q] == day:
+                                fresh = False
+                                break
+                        if fresh:
+                            days[hits] = day
+                            hits += 1
+            if hits >= p[P_DAILY_N]:
+                z = z * p[P_DAILY_DAMP]
         strength = p[P_W_LEVEL] * z / p[P_Z_ALARM]
         why = WHY_LEVEL
         expected = med
