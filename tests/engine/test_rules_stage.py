@@ -3,8 +3,9 @@ declared rule fires once per episode, after its duration, with a reason and evid
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -176,7 +177,7 @@ async def test_slo_from_probe_success(tmp_path: Path) -> None:
   probe: health
   burn_rates: [{long: 10m, short: 2m, factor: 14.4}]
 """
-    script = lambda i: {'probe_success{probe="health"}': 0.0 if i >= 30 and i % 2 else 1.0}  # noqa: E731
+    script = lambda i: {'probe_success{probe="health"}': 0.0 if i >= 30 and i % 2 else 1.0}
     engine, _ = await run(tmp_path, rules, script, 60)
     found = signals(engine, "slo_burn")
     engine.store.close()
@@ -223,7 +224,7 @@ async def test_leak_reports_growth_per_hour_and_time_to_limit(tmp_path: Path) ->
   limit: 2e8
 """
     # +5 MB/h on 100 MB: 5 %/h
-    script = lambda i: {"process_resident_memory_bytes": 1e8 + 5e6 * i * STEP / 3600 + noise[i]}  # noqa: E731
+    script = lambda i: {"process_resident_memory_bytes": 1e8 + 5e6 * i * STEP / 3600 + noise[i]}
     engine, c = await run(tmp_path, rules, script, 150)
     found = signals(engine, "leak")
     engine.store.close()

@@ -3,7 +3,7 @@ will_cross, slo, leak, drift. Each is chosen by its `kind`; see docs/rules.md.""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -28,7 +28,7 @@ class RuleBase(Strict):
     name: str | None = Field(None, description="shown in signals; defaults to the kind and series")
 
     def title(self) -> str:
-        return self.name or f"{getattr(self, 'kind')}:{getattr(self, 'series', '')}"
+        return self.name or f"{getattr(self, 'kind', 'rule')}:{getattr(self, 'series', '')}"
 
 
 class SeriesRule(RuleBase):
@@ -54,7 +54,7 @@ class ThresholdRuleConfig(SeriesRule):
     severity: SeverityName = "warning"
 
     @model_validator(mode="after")
-    def _one_side(self) -> "ThresholdRuleConfig":
+    def _one_side(self) -> ThresholdRuleConfig:
         if (self.above is None) == (self.below is None):
             raise ValueError("a threshold rule needs exactly one of above: or below:")
         if self.clear is not None:
@@ -77,7 +77,7 @@ class AbsenceRuleConfig(SeriesRule):
     severity: SeverityName = "warning"
 
     @model_validator(mode="after")
-    def _check(self) -> "AbsenceRuleConfig":
+    def _check(self) -> AbsenceRuleConfig:
         _positive(self.for_, "for")
         return self
 
@@ -90,7 +90,7 @@ class RateOfChangeRuleConfig(SeriesRule):
     severity: SeverityName = "warning"
 
     @model_validator(mode="after")
-    def _check(self) -> "RateOfChangeRuleConfig":
+    def _check(self) -> RateOfChangeRuleConfig:
         if (self.max_per_second is None) == (self.max_per_minute is None):
             raise ValueError("a rate_of_change rule needs exactly one of max_per_second: or max_per_minute:")
         _positive(self.window, "window")
@@ -110,7 +110,7 @@ class WillCrossRuleConfig(SeriesRule):
     severity: SeverityName = "warning"
 
     @model_validator(mode="after")
-    def _check(self) -> "WillCrossRuleConfig":
+    def _check(self) -> WillCrossRuleConfig:
         _positive(self.within, "within")
         _positive(self.window, "window")
         return self
@@ -125,7 +125,7 @@ class BurnRate(Strict):
     severity: SeverityName = "critical"
 
     @model_validator(mode="after")
-    def _check(self) -> "BurnRate":
+    def _check(self) -> BurnRate:
         _positive(self.short, "short")
         if self.short >= self.long:
             raise ValueError(f"short window ({self.short:g}s) must be shorter than long ({self.long:g}s)")
@@ -172,7 +172,7 @@ class SloRuleConfig(RuleBase):
         return None if v is None else check_selector(v)
 
     @model_validator(mode="after")
-    def _check(self) -> "SloRuleConfig":
+    def _check(self) -> SloRuleConfig:
         ratio = self.good is not None or self.total is not None
         chosen = sum([ratio, self.probe is not None, self.latency is not None])
         if chosen != 1:
@@ -202,7 +202,7 @@ class LeakRuleConfig(SeriesRule):
     limit: float | None = Field(None, gt=0, description="memory limit, to project the time to reach it")
 
     @model_validator(mode="after")
-    def _check(self) -> "LeakRuleConfig":
+    def _check(self) -> LeakRuleConfig:
         _positive(self.window, "window")
         return self
 
@@ -216,12 +216,10 @@ class DriftRuleConfig(SeriesRule):
     min_points: int = Field(30, ge=5, description="fewer points in either window: no verdict")
 
     @model_validator(mode="after")
-    def _check(self) -> "DriftRuleConfig":
+    def _check(self) -> DriftRuleConfig:
         _positive(self.reference, "reference")
         _positive(self.current, "current")
         return self
 
 
-Rule = Annotated[Union[ThresholdRuleConfig, AbsenceRuleConfig, RateOfChangeRuleConfig, WillCrossRuleConfig,
-                       SloRuleConfig, LeakRuleConfig, DriftRuleConfig], Field(discriminator="kind")]
-STREAMING_KINDS = ("threshold",)
+Rule = Annotated[ThresholdRuleConfig | AbsenceRuleConfig | RateOfChangeRuleConfig | WillCrossRuleConfig | SloRuleConfig | LeakRuleConfig | DriftRuleConfig, Field(discriminator="kind")]

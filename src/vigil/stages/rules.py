@@ -9,15 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, ClassVar
 
 import numpy as np
 
 from vigil.clock import Clock
 from vigil.config import VigilConfig
-from vigil.config.rules import (AbsenceRuleConfig, DriftRuleConfig, LeakRuleConfig, RateOfChangeRuleConfig,
-                                SloRuleConfig, ThresholdRuleConfig, WillCrossRuleConfig)
+from vigil.config.rules import (
+    AbsenceRuleConfig,
+    DriftRuleConfig,
+    LeakRuleConfig,
+    RateOfChangeRuleConfig,
+    SloRuleConfig,
+    ThresholdRuleConfig,
+    WillCrossRuleConfig,
+)
 from vigil.config.types import format_duration
 from vigil.detect.rules import ThresholdRule, absence, burn_rate, rate_of_change, slo_burn, will_cross
 from vigil.detect.trends import drift, memory_leak
@@ -342,7 +350,7 @@ class RulesStage:
         _, total = _sum_by_ts(parts_total)
         return ts, good, total
 
-    _EVALUATORS: dict[str, Callable[["RulesStage", WindowRule, float], dict[str, Signal | None]]] = {
+    _EVALUATORS: ClassVar[dict[str, Callable[[RulesStage, WindowRule, float], dict[str, Signal | None]]]] = {
         "absence": _absence, "rate_of_change": _rate_of_change, "will_cross": _will_cross,
         "leak": _leak, "drift": _drift, "slo": _slo,
     }
