@@ -118,3 +118,29 @@ def test_retention_drops_old_raw_but_keeps_rollups(store_url):
         assert store.query_range(REQ, T0, later, resolution="1h").ts.size == 6
     finally:
         store.close()
+
+
+def test_late_samples_for_an_hour_past_raw_retention_do_not_erase_its_rollups(store_url):
+    store = open_store(store_url, Retention(raw=2 * 3600.0, rollup_1m=30 * 86400.0, rollup_1h=30 * 86400.0))
+    try:
+        ts, vals = _fill(store, 6)
+        now = ts[-1] + 10
+        store.maintain(now)
+        assert store.query_range(REQ, T0, T0 + 3599).ts.size == 0  # raw of hour 0 is gone
+        before = store.query_range(REQ, T0, now, resolution="1h")
+        store.write_batch([REQ], np.array([T0 + 5.0]), np.array([1e6]))  # very late
+        store.maintain(now + 60)
+        after = store.query_range(REQ, T0, now, resolution="1h")
+        np.testing.assert_array_equal(after.ts, before.ts)
+        np.testing.assert_allclose(after.values, before.values)
+        np.testing.assert_allclose(after.values[0], vals[:360].mean())
+    finally:
+        store.close()
+
+
+def test_late_samples_count_in_rollup_reads_before_maintenance(store):
+    ts, vals = _fill(store, 2)
+    store.maintain(ts[-1] + 3600)
+    store.write_batch([REQ, REQ], np.array([T0 + 5.0, T0 + 10.0]), np.array([1000.0, 7.0]))  # 1 new, 1 rewrite
+    minute = store.query_range(REQ, T0, T0 + 59, resolution="1m")  # no maintain in between
+    np.testing.assert_allclose(minute.values, [np.r_[vals[0], 1000.0, 7.0, vals[2:6]].mean()])

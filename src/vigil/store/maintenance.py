@@ -97,6 +97,7 @@ def roll_hour(conn: sa.Connection, t0: float) -> int:
     touched = sa.select(c.series_id).where(c.t0 == t0, c.rolled.is_(False)).distinct().scalar_subquery()
     rows = conn.execute(sa.select(c.id, c.series_id, c.rolled, c.ts, c.vals)
                         .where(c.t0 == t0, c.series_id.in_(touched)).order_by(c.series_id, c.id)).all()
+    rows = _drop_parts_whose_raw_expired(conn, t0, rows)
     if not rows:
         return 0
     arrays = [chunk_arrays(rolled, ts_b, vals_b) for _id, _sid, rolled, ts_b, vals_b in rows]
@@ -132,6 +133,26 @@ def roll_hour(conn: sa.Connection, t0: float) -> int:
     _widen_series_extents(conn, [(int(uniq[i]), float(ts[a]), float(ts[b - 1]))
                                  for i, (a, b) in enumerate(zip(first, ends))])
     return len(merged)
+
+
+def _drop_parts_whose_raw_expired(conn: sa.Connection, t0: float, rows: list) -> list:
+    """Late samples for an hour whose raw data retention already dropped (its roll-ups exist, its
+    merged chunk does not) cannot be merged correctly: re-rolling would replace the hour's roll-ups
+    with the late samples alone. They are dropped, as retention would have dropped them."""
+    r = rollups.c
+    series_ids = sorted({row[1] for row in rows})
+    rolled_up: set[int] = set()
+    for i in range(0, len(series_ids), 5000):
+        rolled_up.update(conn.execute(sa.select(r.series_id).where(
+            r.resolution == "1m", r.t0 == t0, r.series_id.in_(series_ids[i:i + 5000]))).scalars())
+    has_chunk = {row[1] for row in rows if row[2]}
+    expired = rolled_up - has_chunk
+    if not expired:
+        return rows
+    drop = [row[0] for row in rows if row[1] in expired]
+    for i in range(0, len(drop), 5000):
+        conn.execute(sa.delete(sample_chunks).where(sample_chunks.c.id.in_(drop[i:i + 5000])))
+    return [row for row in rows if row[1] not in expired]
 
 
 def summarize(cell: np.ndarray, vals: np.ndarray, size: int) -> np.ndarray:

@@ -15,8 +15,8 @@ from vigil.store.maintenance import (
     get_mark,
     slots_to_buckets,
 )
-from vigil.store.samples import read_raw
-from vigil.store.schema import rollups
+from vigil.store.samples import CHUNK_S, read_raw, wal_for_series
+from vigil.store.schema import rollups, sample_chunks
 
 RESOLUTIONS = {"1m": (60.0, ROLLUP_1M_CHUNK_S), "1h": (3600.0, ROLLUP_1H_CHUNK_S)}
 
@@ -26,6 +26,9 @@ _ROLLUP_ROWS = (sa.select(rollups.c.t0, rollups.c.data)
                        rollups.c.series_id == sa.bindparam("sid"),
                        rollups.c.t0 >= sa.bindparam("lo"), rollups.c.t0 <= sa.bindparam("hi"))
                 .order_by(rollups.c.t0))
+_UNROLLED_HOURS = (sa.select(sample_chunks.c.t0).distinct()
+                   .where(sample_chunks.c.series_id == sa.bindparam("sid"), sample_chunks.c.rolled.is_(False),
+                          sample_chunks.c.t0 >= sa.bindparam("lo"), sample_chunks.c.t0 < sa.bindparam("hi")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,14 +63,33 @@ def read_buckets(conn: sa.Connection, sid: int, res: str, start: float, end: flo
     if lo < done:
         rows = conn.execute(_ROLLUP_ROWS, {"res": res, "sid": sid, "lo": float(np.floor(lo / span) * span),
                                            "hi": min(end, done)}).all()
+        dirty = _hours_with_unrolled_samples(conn, sid, lo, min(end, done))
         if rows:
             m = slots_to_buckets(np.array([r[0] for r in rows]), width, b"".join(r[1] for r in rows))
-            parts.append(m[:, (m[0] >= lo) & (m[0] <= end) & (m[0] < done)])
+            keep = (m[0] >= lo) & (m[0] <= end) & (m[0] < done)
+            if dirty:
+                keep &= ~np.isin(np.floor(m[0] / CHUNK_S) * CHUNK_S, list(dirty))
+            parts.append(m[:, keep])
+        for h in sorted(dirty):  # recomputed from raw samples, so late or rewritten samples count
+            ts, vals = read_raw(conn, sid, max(lo, h), min(end, h + CHUNK_S))
+            inside = ts < h + CHUNK_S
+            parts.append(np.array(bucketize(ts[inside], vals[inside], width)))
     if end >= done:
         ts, vals = read_raw(conn, sid, max(lo, done), end)
         parts.append(np.array(bucketize(ts, vals, width)))
     parts = [p for p in parts if p.size]
     return np.concatenate(parts, axis=1) if parts else np.empty((5, 0))
+
+
+def _hours_with_unrolled_samples(conn: sa.Connection, sid: int, lo: float, hi: float) -> set[float]:
+    """Hours before the roll-up mark that received samples since they were rolled (late samples):
+    their stored roll-ups are stale until the next maintain()."""
+    first_hour = float(np.floor(lo / CHUNK_S) * CHUNK_S)
+    hours = {float(t) for t in conn.execute(_UNROLLED_HOURS, {"sid": sid, "lo": first_hour, "hi": hi}).scalars()}
+    for ts, _vals in wal_for_series(conn, sid, lo, hi):
+        late = ts[ts < hi]
+        hours.update(np.unique(np.floor(late / CHUNK_S) * CHUNK_S).tolist())
+    return hours
 
 
 def per_step(start: float, step: float, ts: np.ndarray, sums: np.ndarray, counts: np.ndarray
