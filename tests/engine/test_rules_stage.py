@@ -95,7 +95,11 @@ async def test_threshold_fires_after_for_and_clears_only_past_clear(tmp_path: Pa
     engine, c = await run(tmp_path, rules, lambda i: {'latency_ms{quantile="0.99"}': latency(i)}, 50)
     found = signals(engine, "threshold")
     events = cleared(engine)
+    from vigil.explain import explain
+
+    shown = await explain(engine.config, engine.store, "shop", T0, T0 + 1000)
     engine.store.close()
+    assert [s.source for s in shown.signals] == ["rule:p99-slow"] * 2  # vigil explain shows them
     assert [s.ts for s in found] == [c.times[26], c.times[46]]  # 60 s after 20 and 40; not after the 30 s burst
     first = found[0]
     assert first.severity.value == "critical" and first.source == "rule:p99-slow"
@@ -309,3 +313,18 @@ async def test_stage_is_registered_after_detection(tmp_path: Path) -> None:
     engine.store.close()
     assert names.index("rules") == names.index("detect") + 1 and names[-1] == "record"
     assert isinstance(engine.stages[names.index("rules")], RulesStage)
+
+
+async def test_absence_of_a_series_never_received_and_a_below_threshold(tmp_path: Path) -> None:
+    rules = """
+- {kind: absence, series: 'heartbeat{job="nightly"}', for: 2m}
+- {kind: threshold, series: free_connections, below: 5, clear: 10}
+"""
+    pool = [20.0] * 5 + [3.0] * 3 + [7.0] * 3 + [12.0] * 3 + [2.0] * 3
+    engine, c = await run(tmp_path, rules, lambda i: {"free_connections": pool[min(i, len(pool) - 1)]}, 20)
+    absent, low = signals(engine, "absence"), signals(engine, "threshold")
+    engine.store.close()
+    assert len(absent) == 1 and "never received" in absent[0].reason
+    assert T0 + 120 <= absent[0].ts <= T0 + 120 + 30 + STEP
+    assert [s.ts for s in low] == [c.times[5], c.times[14]]  # 7 is not past clear 10; 12 is
+    assert "below 5" in low[0].reason
