@@ -141,6 +141,6 @@ def test_late_samples_for_an_hour_past_raw_retention_do_not_erase_its_rollups(st
 def test_late_samples_count_in_rollup_reads_before_maintenance(store):
     ts, vals = _fill(store, 2)
     store.maintain(ts[-1] + 3600)
-    store.write_batch([REQ, REQ], np.array([T0 + 5.0, T0 + 10.0]), np.array([1000.0, 7.0]))  # 1 new, 1 rewrite
+    store.write_batch([REQ, REQ], np.array([T0 + 5.0, T0 + 10.0]), np.array([1000.0, 7.0]))  # new; rewrite
     minute = store.query_range(REQ, T0, T0 + 59, resolution="1m")  # no maintain in between
     np.testing.assert_allclose(minute.values, [np.r_[vals[0], 1000.0, 7.0, vals[2:6]].mean()])

@@ -97,7 +97,7 @@ def roll_hour(conn: sa.Connection, t0: float) -> int:
     touched = sa.select(c.series_id).where(c.t0 == t0, c.rolled.is_(False)).distinct().scalar_subquery()
     rows = conn.execute(sa.select(c.id, c.series_id, c.rolled, c.ts, c.vals)
                         .where(c.t0 == t0, c.series_id.in_(touched)).order_by(c.series_id, c.id)).all()
-    rows = _drop_parts_whose_raw_expired(conn, t0, rows)
+    rows = _drop_parts_whose_raw_expired(conn, t0, list(rows))
     if not rows:
         return 0
     arrays = [chunk_arrays(rolled, ts_b, vals_b) for _id, _sid, rolled, ts_b, vals_b in rows]

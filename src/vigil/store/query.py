@@ -85,7 +85,8 @@ def _hours_with_unrolled_samples(conn: sa.Connection, sid: int, lo: float, hi: f
     """Hours before the roll-up mark that received samples since they were rolled (late samples):
     their stored roll-ups are stale until the next maintain()."""
     first_hour = float(np.floor(lo / CHUNK_S) * CHUNK_S)
-    hours = {float(t) for t in conn.execute(_UNROLLED_HOURS, {"sid": sid, "lo": first_hour, "hi": hi}).scalars()}
+    found = conn.execute(_UNROLLED_HOURS, {"sid": sid, "lo": first_hour, "hi": hi}).scalars()
+    hours = {float(t) for t in found}
     for ts, _vals in wal_for_series(conn, sid, lo, hi):
         late = ts[ts < hi]
         hours.update(np.unique(np.floor(late / CHUNK_S) * CHUNK_S).tolist())
