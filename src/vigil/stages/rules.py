@@ -271,13 +271,14 @@ class RulesStage:
         ts, good, total = self._good_total(c, rule.service, now - longest, now)
         objective = c.objective / 100.0
         windows = tuple((b.long, b.short, b.factor, Severity(b.severity)) for b in c.burn_rates)
-        burns = [{"long": format_duration(b.long), "short": format_duration(b.short), "factor": b.factor,
-                  "severity": b.severity,
-                  "long_burn": round(burn_rate(ts, good, total, objective, now, b.long), 3),
-                  "short_burn": round(burn_rate(ts, good, total, objective, now, b.short), 3),
-                  "budget_spent_pct": round(100 * burn_rate(ts, good, total, objective, now, b.long)
-                                            * b.long / c.window, 2)}
-                 for b in c.burn_rates]
+        burns = []
+        for b in c.burn_rates:
+            long_burn = burn_rate(ts, good, total, objective, now, b.long)
+            burns.append({"long": format_duration(b.long), "short": format_duration(b.short), "factor": b.factor,
+                          "severity": b.severity, "long_burn": round(long_burn, 3),
+                          "short_burn": round(burn_rate(ts, good, total, objective, now, b.short), 3),
+                          # the share of the whole period's budget the long window spent
+                          "budget_spent_pct": round(100 * long_burn * b.long / c.window, 2)})
         firing = slo_burn(rule.service, c.title(), ts, good, total, objective, now, windows)
         found: dict[str, Signal | None] = {}
         for severity in dict.fromkeys(b.severity for b in c.burn_rates):
