@@ -328,3 +328,11 @@ async def test_absence_of_a_series_never_received_and_a_below_threshold(tmp_path
     assert T0 + 120 <= absent[0].ts <= T0 + 120 + 30 + STEP
     assert [s.ts for s in low] == [c.times[5], c.times[14]]  # 7 is not past clear 10; 12 is
     assert "below 5" in low[0].reason
+
+
+async def test_window_rules_are_judged_on_their_own_cadence(tmp_path: Path) -> None:
+    rules = "- {kind: absence, series: orders_total:rate, evaluate_every: 2m}"
+    engine, _ = await run(tmp_path, rules, lambda i: {"orders_total:rate": 1.0}, 30)
+    stage = next(s for s in engine.stages if isinstance(s, RulesStage))
+    engine.store.close()
+    assert stage.evaluations == 3  # 300 s of data: at the first pass, then 2 and 4 minutes later

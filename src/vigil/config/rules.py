@@ -45,6 +45,18 @@ def _positive(value: float, key: str) -> None:
         raise ValueError(f"{key} must be more than 0s")
 
 
+class Windowed(Strict):
+    """Rules judged over a window of history, on a cadence rather than on every sample."""
+
+    evaluate_every: Duration = Field(30.0, description="how often the rule is judged (engine time)")
+
+    @field_validator("evaluate_every")
+    @classmethod
+    def _cadence(cls, v: float) -> float:
+        _positive(v, "evaluate_every")
+        return v
+
+
 class ThresholdRuleConfig(SeriesRule):
     kind: Literal["threshold"]
     above: float | None = None
@@ -71,7 +83,7 @@ class ThresholdRuleConfig(SeriesRule):
         return self.above if self.above is not None else float(self.below)  # type: ignore[arg-type]
 
 
-class AbsenceRuleConfig(SeriesRule):
+class AbsenceRuleConfig(SeriesRule, Windowed):
     kind: Literal["absence"]
     for_: Duration = Field(300.0, alias="for", description="silence that counts as absent")
     severity: SeverityName = "warning"
@@ -82,7 +94,7 @@ class AbsenceRuleConfig(SeriesRule):
         return self
 
 
-class RateOfChangeRuleConfig(SeriesRule):
+class RateOfChangeRuleConfig(SeriesRule, Windowed):
     kind: Literal["rate_of_change"]
     max_per_second: float | None = Field(None, gt=0)
     max_per_minute: float | None = Field(None, gt=0)
@@ -101,7 +113,7 @@ class RateOfChangeRuleConfig(SeriesRule):
         return self.max_per_second if self.max_per_second is not None else float(self.max_per_minute) / 60.0  # type: ignore[arg-type]
 
 
-class WillCrossRuleConfig(SeriesRule):
+class WillCrossRuleConfig(SeriesRule, Windowed):
     kind: Literal["will_cross"]
     limit: float
     within: Duration = Field(description="alert when the trend crosses the limit sooner than this")
@@ -155,7 +167,7 @@ class LatencySli(Strict):
         return None if v is None else check_selector(v)
 
 
-class SloRuleConfig(RuleBase):
+class SloRuleConfig(RuleBase, Windowed):
     kind: Literal["slo"]
     name: str = Field(description="the SLO's name, e.g. availability")  # type: ignore[assignment]
     objective: float = Field(gt=0, lt=100, description="target percentage of good events, e.g. 99.9")
@@ -194,7 +206,7 @@ class SloRuleConfig(RuleBase):
         return f"slo:{self.name}"
 
 
-class LeakRuleConfig(SeriesRule):
+class LeakRuleConfig(SeriesRule, Windowed):
     kind: Literal["leak"]
     min_growth_pct_per_hour: float = Field(2.0, gt=0)
     window: Duration = Field(7200.0, description="history the growth is fitted on")
@@ -207,7 +219,7 @@ class LeakRuleConfig(SeriesRule):
         return self
 
 
-class DriftRuleConfig(SeriesRule):
+class DriftRuleConfig(SeriesRule, Windowed):
     kind: Literal["drift"]
     reference: Duration = Field(86400.0, description="length of the reference window, just before current")
     current: Duration = Field(3600.0, description="length of the current window, ending now")

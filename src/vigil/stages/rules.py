@@ -1,9 +1,9 @@
 """The rules stage: the rules declared per service (`services[].rules`) turned into Signals.
 
 Threshold rules run streaming, on every new sample of their series. Window rules (absence, rate of
-change, will cross, SLO burn, leak, drift) run every `evaluate_every` seconds of engine time over the
-series they need, read from the store off the event loop. Each rule (per matching series) fires once
-per episode: a Signal when it starts, an Event when it clears, nothing in between."""
+change, will cross, SLO burn, leak, drift) run every `evaluate_every` (default 30 s) of engine time,
+over the series they need, read from the store off the event loop. Each rule (per matching series)
+fires once per episode: a Signal when it starts, an Event when it clears, nothing in between."""
 
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from vigil.pipeline import Batch
 
 log = logging.getLogger("vigil.rules")
 
-EVALUATE_EVERY_S = 30.0
 RAW_UP_TO_S = 6 * 3600.0  # windows longer than this are read as 1-minute means (roll-ups)
 
 Episode = tuple[str, int, str]  # (service, rule index, series or severity)
@@ -60,6 +59,7 @@ class WindowRule:
     service: str
     index: int
     config: Any
+    due: float = float("-inf")  # engine time of the next evaluation
 
 
 def _selector(text: str, service: str) -> tuple[str, dict[str, str]]:
@@ -74,9 +74,8 @@ def _step(span: float) -> float | None:
 class RulesStage:
     name = "rules"
 
-    def __init__(self, config: VigilConfig, store: Any, clock: Clock,
-                 evaluate_every: float = EVALUATE_EVERY_S) -> None:
-        self.store, self.clock, self.evaluate_every = store, clock, evaluate_every
+    def __init__(self, config: VigilConfig, store: Any, clock: Clock) -> None:
+        self.store, self.clock = store, clock
         self.streaming: dict[str, list[Streaming]] = {}
         self.windowed: list[WindowRule] = []
         for s in config.services:
@@ -89,7 +88,6 @@ class RulesStage:
                     self.windowed.append(WindowRule(s.name, i, rule))
         self.open: dict[Episode, Signal] = {}  # episodes under way
         self.started = clock.now()
-        self._next_evaluation = float("-inf")
         self.evaluations = 0
 
     async def start(self) -> None:
@@ -98,12 +96,12 @@ class RulesStage:
     async def run(self, batch: Batch) -> None:
         if self.streaming and batch.samples:
             self._observe(sorted(batch.samples, key=lambda s: s.ts), batch)
-        if self.windowed and batch.now >= self._next_evaluation:
-            # on a fixed cadence (not drifting by each batch's lateness), never more than once a batch
-            self._next_evaluation += self.evaluate_every
-            if self._next_evaluation <= batch.now:
-                self._next_evaluation = batch.now + self.evaluate_every
-            verdicts = await asyncio.to_thread(self._evaluate, batch.now)
+        due = [r for r in self.windowed if batch.now >= r.due]
+        if due:
+            for r in due:  # on a fixed cadence (not drifting by each batch's lateness), at most once a batch
+                every = r.config.evaluate_every
+                r.due = r.due + every if r.due + every > batch.now else batch.now + every
+            verdicts = await asyncio.to_thread(self._evaluate, due, batch.now)
             self.evaluations += 1
             for rule, found in verdicts:
                 self._settle(rule, found, batch)
@@ -136,10 +134,10 @@ class RulesStage:
 
     # ------------------------------------------------------------------------------ windows
 
-    def _evaluate(self, now: float) -> list[tuple[WindowRule, dict[str, Signal | None]]]:
+    def _evaluate(self, rules: list[WindowRule], now: float) -> list[tuple[WindowRule, dict[str, Signal | None]]]:
         """Blocking (store reads): run in a thread. Each rule gives {episode part: signal or None}."""
         out = []
-        for rule in self.windowed:
+        for rule in rules:
             try:
                 out.append((rule, self._EVALUATORS[rule.config.kind](self, rule, now)))
             except Exception:  # one broken rule must not silence the others
