@@ -27,6 +27,8 @@ def build_app(config: VigilConfig, clock: Clock | None = None, store: Any = None
         engine.insert_stage(DetectionStage(config, store, engine.writer, engine.clock))
         from vigil.stages.rules import RulesStage
         engine.insert_stage(RulesStage(config, store, engine.clock))
+        from vigil.stages.scaling import ScalingStage
+        engine.insert_stage(ScalingStage(config, store, engine.writer, engine.clock))
     keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys})
     app = FastAPI(title="vigil", version=__version__,
                   description="vigil's REST API. Every /api/v1 endpoint needs an API key: "

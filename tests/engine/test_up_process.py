@@ -71,16 +71,16 @@ services:
     base = f"http://127.0.0.1:{api_port}"
     auth = {"Authorization": "Bearer k-123"}
     try:
-        assert wait_for(lambda: httpx.get(f"{base}/readyz", timeout=1).status_code == 200, 30), "never ready"
-        assert wait_for(lambda: httpx.get(f"{base}/api/v1/services", headers=auth, timeout=1)
-                        .json()["services"][0]["health"] == "healthy", 15)
+        assert wait_for(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 30), "never ready"
+        assert wait_for(lambda: httpx.get(f"{base}/api/v1/services", headers=auth, timeout=5)
+                        .json()["services"][0]["health"] == "healthy", 40)
         pushed = httpx.post(f"{base}/api/v1/samples", headers=auth, timeout=5,
                             json={"samples": [{"series": "jobs_done", "ts": 1_700_000_000 + i, "value": i}
                                               for i in range(50)]})
         assert pushed.json() == {"written": 50}
-        assert httpx.get(f"{base}/api/v1/services", timeout=1).status_code == 401
-        assert wait_for(lambda: len(httpx.get(f"{base}/api/v1/probes", headers=auth, timeout=1)
-                                    .json()["results"]) >= 3, 15)
+        assert httpx.get(f"{base}/api/v1/services", timeout=5).status_code == 401
+        assert wait_for(lambda: len(httpx.get(f"{base}/api/v1/probes", headers=auth, timeout=5)
+                                    .json()["results"]) >= 3, 40)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
