@@ -71,7 +71,7 @@ services:
     base = f"http://127.0.0.1:{api_port}"
     auth = {"Authorization": "Bearer k-123"}
     try:
-        assert wait_for(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 30), "never ready"
+        assert wait_for(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 90), "never ready"
         assert wait_for(lambda: httpx.get(f"{base}/api/v1/services", headers=auth, timeout=5)
                         .json()["services"][0]["health"] == "healthy", 40)
         pushed = httpx.post(f"{base}/api/v1/samples", headers=auth, timeout=5,
