@@ -38,7 +38,8 @@ class KernelDetector:
         K.P_SEASON_EXPLAIN: 0.0, K.P_SEASON_CAP: 2.0, K.P_SEASON_DAYS: 3, K.P_DAILY_DAMP: 1.0,
         K.P_SHIFT_RESETS_SEASON: 0.0, K.P_QUIET_EXTEND: 0.0, K.P_CUSUM_NOVELTY: 0.0, K.P_NN_K: 4,
         K.P_QUIET_DAMP: 0.25, K.P_QUIET_DOUBLE: 2.0, K.P_RECALL_K: 3, K.P_DAILY_N: 1,
-        K.P_DAILY_TOL: 600.0, K.P_DAILY_VTOL: 0.5,
+        K.P_DAILY_TOL: 600.0, K.P_DAILY_VTOL: 0.5, K.P_W_LIK: 0.0, K.P_LIK_WINDOW: K.LIK,
+        K.P_LIK_SHORT: 20, K.P_LIK_WARM: 100, K.P_LIK_EVENT: 0.4,
     }
     NAMES: ClassVar[dict[str, int]] = {
         "w_level": K.P_W_LEVEL, "w_season": K.P_W_SEASON, "w_spike": K.P_W_SPIKE, "w_cusum": K.P_W_CUSUM,
@@ -51,6 +52,8 @@ class KernelDetector:
         "cusum_novelty": K.P_CUSUM_NOVELTY, "neighbours": K.P_NN_K,
         "quiet_damp": K.P_QUIET_DAMP, "quiet_double": K.P_QUIET_DOUBLE, "recall_k": K.P_RECALL_K,
         "daily_n": K.P_DAILY_N, "daily_tol": K.P_DAILY_TOL, "daily_vtol": K.P_DAILY_VTOL,
+        "w_likelihood": K.P_W_LIK, "likelihood_window": K.P_LIK_WINDOW, "likelihood_short": K.P_LIK_SHORT,
+        "likelihood_warm": K.P_LIK_WARM, "likelihood_event": K.P_LIK_EVENT,
     }
 
     def __init__(self, **overrides: float) -> None:
@@ -70,7 +73,7 @@ class KernelDetector:
     # -- scoring
     def _run(self, state: dict[str, np.ndarray], ts: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
         K.run(self._p, state["fs"], state["ring"], state["sorted"], state["pending"], state["season"],
-              state["ival"], state["recalled"], state["recalled_ts"], ts, xs, out)
+              state["ival"], state["recalled"], state["recalled_ts"], state["lik"], state["lik_short"], ts, xs, out)
 
     def update(self, ts: float, value: float) -> Score:
         """Score one point, then learn from it unless it was judged anomalous."""
@@ -118,6 +121,9 @@ class KernelDetector:
         if why == K.WHY_CUSUM:
             return (f"value {value:.4g}: sustained drift {side} the recent median {exp:.4g} "
                     f"(CUSUM {max(fs[K.S_CUP], fs[K.S_CDN]):.1f})")
+        if why == K.WHY_LIK:
+            return (f"value {value:.4g}: recent values have been unusually novel for this series "
+                    f"(likelihood {fs[K.S_LIK]:.2f}; expected about {exp:.4g})")
         where = "for this time of day" if why == K.WHY_SEASON else "from recent history"
         return f"value {value:.4g} is {abs(z):.1f} robust deviations {side} the expected {exp:.4g} {where}"
 
@@ -140,5 +146,8 @@ class KernelDetector:
             saved = z["params"]
             # A blob from an older version has fewer parameters: the new ones keep their defaults.
             det._p[:saved.shape[0]] = saved[:det._p.shape[0]]
-            det._s = {k: z[k].copy() for k in det._s}
+            for k, fresh in det._s.items():  # arrays an older version did not save keep their start value
+                if k in z.files:
+                    old = z[k]
+                    fresh[:min(old.shape[0], fresh.shape[0])] = old[:fresh.shape[0]]
         return det

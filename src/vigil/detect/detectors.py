@@ -48,6 +48,7 @@ class Ensemble(KernelDetector):
         "w_season": 1.0, "season_explain": 0.3, "season_cap": 10.0,
         "w_spike": 0.25, "quiet": 100, "quiet_extend": 1.0,
         "daily_damp": 0.2, "daily_n": 3, "daily_tol": 3600.0,
+        "w_likelihood": 0.5, "likelihood_short": 20, "likelihood_event": 0.3,
     }
     # Chosen with `vigil bench nab --optimize` on the NAB development part, then frozen.
     THRESHOLDS: ClassVar[dict[str, float]] = {"standard": 0.4051, "reward_low_FP": 0.4051,

@@ -18,6 +18,8 @@ as a level shift (a deploy, a unit change): the recent history restarts from tho
 
 from __future__ import annotations
 
+import math
+
 import numba as nb
 import numpy as np
 
@@ -33,17 +35,21 @@ N_IVAL = 16  # first positive time steps used to infer the sampling interval
  P_CUSUM_K, P_CUSUM_H, P_Z_ALARM, P_SPIKE_ALARM, P_REL_FLOOR, P_QUIET, P_RECALL, P_SEASON_EXPLAIN,
  P_SEASON_CAP, P_SEASON_DAYS, P_DAILY_DAMP, P_SHIFT_RESETS_SEASON, P_QUIET_EXTEND,
  P_CUSUM_NOVELTY, P_NN_K, P_QUIET_DAMP, P_QUIET_DOUBLE, P_RECALL_K, P_DAILY_N, P_DAILY_TOL,
- P_DAILY_VTOL) = range(29)
-N_PARAMS = 29
+ P_DAILY_VTOL, P_W_LIK, P_LIK_WINDOW, P_LIK_SHORT, P_LIK_WARM, P_LIK_EVENT) = range(34)
+N_PARAMS = 34
+LIK = 1024  # past scores of normal points (the likelihood's history)
+LIK_SHORT = 32  # most recent scores, all points
 
 # float state slots
 (S_N, S_LAST_TS, S_INTERVAL, S_SKIPPED, S_OUT_OF_ORDER, S_POS, S_CNT, S_STEP_EW, S_STEP_N,
  S_PCNT, S_CUP, S_CDN, S_LAST_X, S_STREAK, S_BINS, S_NIVAL, S_EXPECTED, S_SCALE, S_Z, S_WHY,
- S_SHIFTS, S_QUIET, S_QSTR, S_RPOS, S_RES_EW, S_RES_N) = range(26)
-N_STATE = 32
+ S_SHIFTS, S_QUIET, S_QSTR, S_RPOS, S_RES_EW, S_RES_N, S_LSUM, S_LSUM2, S_LCNT, S_LPOS, S_LSN,
+ S_LQUIET, S_LIK) = range(33)
+N_STATE = 40
 
 # S_WHY codes (for the human reason)
-WHY_NONE, WHY_SKIP, WHY_ORDER, WHY_LEARNING, WHY_LEVEL, WHY_SEASON, WHY_SPIKE, WHY_CUSUM, WHY_SHIFT = range(9)
+(WHY_NONE, WHY_SKIP, WHY_ORDER, WHY_LEARNING, WHY_LEVEL, WHY_SEASON, WHY_SPIKE, WHY_CUSUM, WHY_SHIFT,
+ WHY_LIK) = range(10)
 
 
 def new_state() -> dict[str, np.ndarray]:
@@ -51,7 +57,8 @@ def new_state() -> dict[str, np.ndarray]:
     fs[S_LAST_TS] = -np.inf
     return {"fs": fs, "ring": np.zeros(RING), "sorted": np.zeros(RING), "pending": np.zeros(PENDING),
             "season": np.full(BINS * DAYS, np.nan), "ival": np.zeros(N_IVAL),
-            "recalled": np.full(RECALL, np.nan), "recalled_ts": np.full(RECALL, np.nan)}
+            "recalled": np.full(RECALL, np.nan), "recalled_ts": np.full(RECALL, np.nan),
+            "lik": np.zeros(LIK), "lik_short": np.zeros(LIK_SHORT)}
 
 
 @nb.njit(cache=True)
@@ -96,7 +103,7 @@ def _score(s):
 
 
 @nb.njit(cache=True)
-def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, out):
+def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, lik, lik_short, ts, xs, out):
     window = min(int(p[P_WINDOW]), RING)
     nn_k = max(1, int(p[P_NN_K]))
     min_points = max(int(p[P_MIN_POINTS]), nn_k + 1)
@@ -234,6 +241,48 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, ts, xs, 
         elif score >= 0.5 and p[P_QUIET] > 0:
             fs[S_QUIET] = p[P_QUIET]
             fs[S_QSTR] = strength
+        # --- anomaly likelihood (as NAB's best detectors post-process raw scores): is the mean of the
+        # last few scores unusually high for this series' own score history? Noisy series have noisy
+        # scores and need more; on a quiet series a run of modest scores is news.
+        lk = 0.0
+        if p[P_W_LIK] > 0:
+            lw = min(int(p[P_LIK_WINDOW]), LIK)
+            sh = min(max(int(p[P_LIK_SHORT]), 1), LIK_SHORT)
+            lik_short[int(fs[S_LSN]) % LIK_SHORT] = score
+            fs[S_LSN] += 1
+            m = min(int(fs[S_LSN]), sh)
+            ma = 0.0
+            for j in range(m):
+                ma += lik_short[(int(fs[S_LSN]) - 1 - j) % LIK_SHORT]
+            ma /= m
+            lc = fs[S_LCNT]
+            if lc >= p[P_LIK_WARM] and ma * lc > fs[S_LSUM]:  # only above-usual scores are evidence
+                mu = fs[S_LSUM] / lc
+                var = max(fs[S_LSUM2] / lc - mu * mu, 1e-6)
+                tail = 0.5 * math.erfc((ma - mu) / math.sqrt(2.0 * var))
+                lk = math.log(tail + 1e-10) / math.log(1e-10)
+            fs[S_LIK] = lk
+            lk = p[P_W_LIK] * lk
+            if fs[S_LQUIET] > 0:  # one event, one alarm (as above)
+                fs[S_LQUIET] -= 1
+                lk = p[P_QUIET_DAMP] * lk
+            elif lk >= p[P_LIK_EVENT] and p[P_QUIET] > 0:
+                fs[S_LQUIET] = p[P_QUIET]
+            if strength < p[P_LEARN_GATE]:  # the history holds scores of points judged normal only
+                lp = int(fs[S_LPOS])
+                if lc >= lw:
+                    old = lik[lp]
+                    fs[S_LSUM] -= old
+                    fs[S_LSUM2] -= old * old
+                    fs[S_LCNT] -= 1
+                lik[lp] = score
+                fs[S_LSUM] += score
+                fs[S_LSUM2] += score * score
+                fs[S_LCNT] += 1
+                fs[S_LPOS] = (lp + 1) % lw
+            if lk > score:
+                score = lk
+                why = WHY_LIK
         out[i] = score
         fs[S_EXPECTED] = expected
         fs[S_SCALE] = scale
