@@ -132,6 +132,19 @@ async def test_stop_records_and_drains(store: Any) -> None:
     assert engine.stats()["running"] is False
 
 
+async def until(condition: Any, seconds: float = 20.0) -> bool:
+    """Poll in real time: store writes run on a real thread, whatever the clock."""
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.01)
+    return True
+
+
 async def test_unwritten_batches_are_retried_without_new_data(store: Any) -> None:
     clock = FakeClock(T0)
     flaky = FlakyStore(store, failures=1)
@@ -139,17 +152,9 @@ async def test_unwritten_batches_are_retried_without_new_data(store: Any) -> Non
     collector.interval = 1000.0  # one run only: nothing new will arrive to trigger a pass
     await engine.start()
     await clock.advance(1)
-    for _ in range(50):  # the pass (on the writer thread) fails once
-        if flaky.failures == 0:
-            break
-        await clock.advance(0.1)
-    assert engine.persist.pending == 1
+    assert await until(lambda: flaky.failures == 0 and engine.persist.pending == 1)
     await clock.advance(10)  # the retry timer writes it
-    for _ in range(50):
-        if engine.persist.pending == 0:
-            break
-        await clock.advance(0.01)
-    assert engine.persist.pending == 0
+    assert await until(lambda: engine.persist.pending == 0)
     await engine.stop()
     assert len(store.probe_results(service="web")) == 1
 
