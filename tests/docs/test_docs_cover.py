@@ -29,18 +29,21 @@ def _models(annotation: object) -> list[type[BaseModel]]:
     return found
 
 
-def config_keys() -> set[str]:
-    keys: set[str] = set()
-    todo, seen = [VigilConfig], set()
+def config_models() -> list[type[BaseModel]]:
+    """Every model reachable from the root of the configuration schema."""
+    todo, seen = [VigilConfig], []
     while todo:
         model = todo.pop()
         if model in seen:
             continue
-        seen.add(model)
-        for name, field in model.model_fields.items():
-            keys.add(name)
+        seen.append(model)
+        for field in model.model_fields.values():
             todo += _models(field.annotation)
-    return keys
+    return seen
+
+
+def config_keys() -> set[str]:
+    return {name for model in config_models() for name in model.model_fields}
 
 
 def test_every_config_key_is_documented() -> None:
@@ -60,16 +63,9 @@ def test_every_cli_command_is_documented() -> None:
 def test_every_adapter_kind_is_documented() -> None:
     docs = all_docs()
     kinds: set[str] = set()
-    todo, seen = [VigilConfig], set()
-    while todo:
-        model = todo.pop()
-        if model in seen:
-            continue
-        seen.add(model)
+    for model in config_models():
         kind = model.model_fields.get("kind")
         if kind is not None:
             kinds.update(typing.get_args(kind.annotation))
-        for field in model.model_fields.values():
-            todo += _models(field.annotation)
     missing = sorted(k for k in kinds if f"kind: {k}" not in docs and f"`{k}`" not in docs)
     assert not missing, f"adapter kinds without docs: {missing}"

@@ -7,11 +7,17 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 
-from vigil.config.scaling import ScalingPolicyConfig
-from vigil.config.loader import (ConfigError, ConfigProblem, format_path, load_file, problems_from_validation,
-                                 read_yaml)
 from vigil.config.detect import DetectConfig
+from vigil.config.loader import (
+    ConfigError,
+    ConfigProblem,
+    format_path,
+    load_file,
+    problems_from_validation,
+    read_yaml,
+)
 from vigil.config.rules import Rule
+from vigil.config.scaling import ScalingPolicyConfig
 from vigil.config.sources import MetricSource, Probe
 from vigil.config.types import Duration, Secret, Strict
 

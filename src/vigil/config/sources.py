@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from vigil.config.types import Duration, Secret, Strict
+from vigil.config.types import Duration, Regexes, Secret, Strict
 
 
 def _check_timing(interval: float, timeout: float) -> None:
@@ -77,22 +77,12 @@ class ScrapeSource(Strict):
     url: str
     interval: Duration = 15.0
     timeout: Duration = 5.0
-    include: list[str] = Field(default_factory=list, description="regexes of metric names to keep")
-    exclude: list[str] = Field(default_factory=list)
+    include: Regexes = Field(default_factory=list, description="regexes of metric names to keep")
+    exclude: Regexes = Field(default_factory=list)
     quantiles: list[float] = Field(default_factory=lambda: [0.5, 0.9, 0.99],
                                    description="histogram quantiles to compute")
     rates: bool = Field(True, description="turn counters into per-second rates")
     headers: dict[str, Secret] = Field(default_factory=dict)
-
-    @field_validator("include", "exclude")
-    @classmethod
-    def _regexes(cls, v: list[str]) -> list[str]:
-        for pattern in v:
-            try:
-                re.compile(pattern)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
-        return v
 
     @model_validator(mode="after")
     def _timing(self) -> "ScrapeSource":

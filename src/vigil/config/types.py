@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, ConfigDict, BaseModel, SecretStr
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 from pydantic_core import PydanticCustomError
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -43,6 +43,19 @@ def format_duration(seconds: float) -> str:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"
 
+
+def check_regexes(patterns: list[str]) -> list[str]:
+    """Every pattern must compile; the error names the bad one."""
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regex {pattern!r}: {exc}") from None
+    return patterns
+
+
+Regexes = Annotated[list[str], AfterValidator(check_regexes)]
+"""A list of regular expressions, each checked at start-up."""
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """A duration in seconds, written in the config as 15s, 5m, 1h, 2d..."""
