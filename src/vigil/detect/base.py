@@ -122,8 +122,9 @@ class KernelDetector:
             return (f"value {value:.4g}: sustained drift {side} the recent median {exp:.4g} "
                     f"(CUSUM {max(fs[K.S_CUP], fs[K.S_CDN]):.1f})")
         if why == K.WHY_LIK:
-            return (f"value {value:.4g}: recent values have been unusually novel for this series "
-                    f"(likelihood {fs[K.S_LIK]:.2f}; expected about {exp:.4g})")
+            short = int(self._p[K.P_LIK_SHORT])
+            return (f"value {value:.4g}: the last {short} points have been unusually novel for this series "
+                    f"(a stretch this unusual has a chance of about 1 in {10 ** (10 * fs[K.S_LIK]):.0e})")
         where = "for this time of day" if why == K.WHY_SEASON else "from recent history"
         return f"value {value:.4g} is {abs(z):.1f} robust deviations {side} the expected {exp:.4g} {where}"
 
