@@ -32,7 +32,7 @@ def test_a_nightly_job_becomes_the_daily_rhythm_but_other_times_still_count() ->
     later = nightly[3:]
     assert plain[later].max() >= THRESHOLD  # recall alone leaves some of them alarming
     assert rule[later].max() < THRESHOLD
-    assert rule[other] == plain[other]
+    assert rule[other] >= THRESHOLD  # not at the nightly time: still news
 
 
 def test_likelihood_flags_a_modest_value_on_a_series_whose_scores_are_quiet() -> None:
