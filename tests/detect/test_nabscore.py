@@ -122,3 +122,24 @@ def test_bench_nab_json_and_results_layout(tmp_path: Path) -> None:
     null = json.loads(CliRunner().invoke(app, ["--data", str(tmp_path / "nab"), "--detector", "null",
                                                "--optimize", "--json"]).output)
     assert null["standard"] == 0.0
+
+
+def test_bench_nab_by_category(tmp_path: Path) -> None:
+    from vigil.bench.nab import app
+
+    _corpus(tmp_path / "nab")
+    src = tmp_path / "nab" / "data"
+    (src / "other").mkdir()
+    for k in range(2):  # a second category, same shape, so leave-one-out has something to choose on
+        (src / "other" / f"g{k}.csv").write_text((src / "cat" / f"f{k}.csv").read_text())
+    labels = json.loads((tmp_path / "nab" / "labels" / "combined_windows.json").read_text())
+    labels.update({f"other/g{k}.csv": labels[f"cat/f{k}.csv"] for k in range(2)})
+    (tmp_path / "nab" / "labels" / "combined_windows.json").write_text(json.dumps(labels))
+    res = CliRunner().invoke(app, ["--data", str(tmp_path / "nab"), "--by-category", "--json"])
+    assert res.exit_code == 0, res.output
+    cats = json.loads(res.output)["categories"]
+    assert set(cats) == {"cat", "other"}
+    row = cats["cat"]["standard"]
+    assert row["at_thresholds"] == cats["other"]["standard"]["at_thresholds"]  # identical files
+    assert row["optimized_here"] >= row["leave_one_out"]
+    assert CliRunner().invoke(app, ["--data", str(tmp_path / "nab"), "--by-category"]).exit_code == 0

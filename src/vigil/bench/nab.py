@@ -113,6 +113,31 @@ def evaluate(files: list[NabFile], scores: dict[str, np.ndarray], thresholds: di
             for p in PROFILES}
 
 
+def by_category(files: list[NabFile], scores: dict[str, np.ndarray], thresholds: dict[str, float]
+                ) -> dict[str, dict]:
+    """Per category: the score at the thresholds used, at thresholds re-optimised on that category
+    alone, and leave-one-category-out (thresholds optimised on the *other* categories), all profiles."""
+    cats = sorted({f.name.split("/")[0] for f in files})
+    out: dict[str, dict] = {}
+    for c in cats:
+        mine = [f for f in files if f.name.split("/")[0] == c]
+        rest = [f for f in files if f.name.split("/")[0] != c]
+        at = evaluate(mine, scores, thresholds)
+        row: dict = {"files": len(mine), "windows": sum(len(f.windows) for f in mine),
+                     "false_positives": at["standard"].fp}
+        if row["windows"] == 0:  # nothing to find: only false alarms count
+            out[c] = row
+            continue
+        own = evaluate(mine, scores, None)
+        loco_th = {p: r.threshold for p, r in evaluate(rest, scores, None).items()} if rest else thresholds
+        loco = evaluate(mine, scores, loco_th)
+        for p in PROFILES:
+            row[p] = {"at_thresholds": round(at[p].normalized, 2), "optimized_here": round(own[p].normalized, 2),
+                      "leave_one_out": round(loco[p].normalized, 2), "leave_one_out_threshold": loco_th[p]}
+        out[c] = row
+    return out
+
+
 @app.command()
 def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and labels/ in NAB's layout"),
         detector: str = typer.Option("ensemble", "--detector", help="registered detector kind"),
@@ -120,6 +145,8 @@ def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and lab
                                                         help="write OUT/<detector>/<category>/..."),
         threshold: Optional[float] = typer.Option(None, "--threshold", help="one threshold for all profiles"),
         optimize_: bool = typer.Option(False, "--optimize", help="re-choose thresholds on this data"),
+        categories: bool = typer.Option(False, "--by-category",
+                                        help="also score each category (own and leave-one-out thresholds)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """Score a detector on a NAB-layout corpus with NAB's rules (all three profiles)."""
     if detector not in BASELINES and detector not in DETECTORS:
@@ -147,6 +174,8 @@ def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and lab
            "threshold_mode": "optimized" if optimize_ else ("fixed" if threshold is not None else "shipped"),
            "files": len(files), "rows": rows, "windows": sum(len(f.windows) for f in files),
            "points_per_s": round(rows / elapsed) if elapsed > 0 else None}
+    if categories:
+        out["categories"] = by_category(files, scores, out["thresholds"])
     if as_json:
         print(orjson.dumps(out).decode())
         return
@@ -161,3 +190,14 @@ def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and lab
     for name, std in PUBLISHED.items():
         table.add_row(f"{name} [dim](published)[/]", f"{std:.1f}", "", "", "")
     console.print(table)
+    if categories:
+        cat = Table(title="per category, standard profile: at the thresholds above / optimised on the category "
+                          "/ thresholds optimised on the other categories")
+        for col in ("category", "files", "windows", "FP", "at", "own", "LOCO"):
+            cat.add_column(col, no_wrap=True)
+        for c, row in out["categories"].items():
+            std = row.get("standard")
+            cat.add_row(c, str(row["files"]), str(row["windows"]), str(row["false_positives"]),
+                        *((f"{std['at_thresholds']:.1f}", f"{std['optimized_here']:.1f}", f"{std['leave_one_out']:.1f}")
+                          if std else ("", "", "")))
+        console.print(cat)
