@@ -26,6 +26,18 @@ class SeriesKey:
 
     name: str
     labels: tuple[tuple[str, str], ...] = ()
+    # Keys are hashed on every write and lookup; computing the hash once pays for itself many times.
+    _hash: int = field(default=0, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash((self.name, self.labels)))
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __reduce__(self) -> tuple[type, tuple[str, tuple[tuple[str, str], ...]]]:
+        # Rebuild through __init__: string hashes differ between processes, so never copy _hash.
+        return (SeriesKey, (self.name, self.labels))
 
     @classmethod
     def of(cls, name: str, labels: Mapping[str, str] | None = None) -> "SeriesKey":
