@@ -11,6 +11,9 @@ so batch and streaming give the same numbers by construction. All state lives in
   only counts when the value is also unusual for recent history (a daily profile explains peaks).
 - spike: size of the step from the previous value against the typical step.
 - cusum: two-sided CUSUM of the robust deviation from the median: slow level or variance shifts.
+- daily rhythm: an anomaly like one seen at about this time of day on `daily_n` earlier days is damped.
+- likelihood: the mean of the last few scores against the series' own history of scores (Gaussian tail,
+  in log units), a second score with its own one-alarm-per-event quiet; the larger of the two counts.
 
 Points judged anomalous are not learned. A deviation that persists for `relearn` points is accepted
 as a level shift (a deploy, a unit change): the recent history restarts from those points.
