@@ -84,7 +84,6 @@ class ServerConfig(Strict):
 
 
 class EngineConfig(Strict):
-    tick: Duration = Field(1.0, description="how often the pipeline runs over new data")
     max_concurrency: int = Field(200, ge=1, description="probes and scrapes in flight at once")
 
 
