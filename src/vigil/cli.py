@@ -37,7 +37,7 @@ def _load_or_exit(path: Path):
                           f"{'s' if len(exc.problems) != 1 else ''}):")
         for p in sorted(exc.problems, key=lambda p: (p.line or 0)):
             err_console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
 
 
 @app.command("check-config")
@@ -80,7 +80,7 @@ def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="t
         asyncio.run(run_server(cfg, on_ready=ready))
     except OSError as exc:
         err_console.print(f"[red]could not start:[/] {exc}")
-        raise typer.Exit(1)
+        raise typer.Exit(1) from None
     console.print("vigil stopped")
 
 
@@ -121,7 +121,7 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
         start, end = parse_time(since, time.time()), parse_time(until, time.time())
     except ValueError as exc:
         err_console.print(str(exc))
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     store = open_store(cfg.store.url, cfg.store.retention)
     try:
         ex = asyncio.run(explain(cfg, store, service, start, end, replay=replay))

@@ -12,13 +12,13 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
-from vigil.model import Event, Health, Sample, SeriesKey
+from vigil.model import Event, Health, SeriesKey
 from vigil.pipeline import Batch, Stage
 from vigil.selfmetrics import SelfMetrics
 from vigil.writer import StoreWriter

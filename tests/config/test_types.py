@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 
 from vigil.config import parse_config, parse_duration
 from vigil.config.types import format_duration
@@ -17,7 +18,7 @@ def test_durations(text: object, seconds: float) -> None:
 
 @pytest.mark.parametrize("text", ["", "soon", "5 minutes", "-5s", "5x", "m5", True, -1, "1h 30m"])
 def test_bad_durations(text: object) -> None:
-    with pytest.raises(Exception):
+    with pytest.raises(PydanticCustomError, match="duration"):
         parse_duration(text)
 
 
