@@ -8,5 +8,6 @@ DETECTORS: Registry = Registry("detector", {
     "changepoint": "vigil.detect.detectors:ChangePoint",
     "spike": "vigil.detect.detectors:SpikeDip",
     "ensemble": "vigil.detect.detectors:Ensemble",
+    "learned": "vigil.detect.learned:LearnedForest",
 })
 DEFAULT_DETECTOR = "ensemble"
