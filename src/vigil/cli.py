@@ -26,6 +26,7 @@ BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
     "detect": "vigil.bench.detect:app",
     "forecast": "vigil.bench.forecast:app",
     "autoscale": "vigil.bench.autoscale:app",
+    "demo-delay": "vigil.bench.demo_delay:app",
 })
 
 
