@@ -124,6 +124,10 @@ class ShopService:
         for method, path, handler in routes:
             app.router.add_route(method, path, handler)
             self._business.add(path)
+            # Counters exist at 0 from the start (Prometheus practice): an error series that only
+            # appears with the first error has no history for a detector to compare against.
+            self.metrics.errors.labels(path)
+            self.metrics.requests.labels(path, method, "500")
         app.cleanup_ctx.append(self._background)
         return app
 
