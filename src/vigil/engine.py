@@ -242,10 +242,6 @@ class Engine:
                 self._note_collect_outcome(batch, c)
         self.probes_seen += len(batch.probes)
         self.metrics.queue_depth.set(len(self._queue))
-        if self._scheduler is not None:
-            snap = self._scheduler.stats.snapshot()
-            if snap["start_lag_p99_s"] == snap["start_lag_p99_s"]:  # not NaN
-                self.metrics.collect_start_lag_p99.set(snap["start_lag_p99_s"])
         return batch
 
     def _note_collect_outcome(self, batch: Batch, c: Any) -> None:
@@ -332,6 +328,14 @@ class Engine:
         self.metrics.samples_ingested.labels(source).inc(n)
         self.samples_pushed += n
         return n
+
+    def refresh_metrics(self) -> None:
+        """Figures that cost a computation (quantiles over recent runs) are set when /metrics is read,
+        not on every pipeline pass."""
+        if self._scheduler is not None:
+            lag = self._scheduler.stats.snapshot()["start_lag_p99_s"]
+            if lag == lag:  # not NaN
+                self.metrics.collect_start_lag_p99.set(lag)
 
     def _samples_ingested(self) -> int:
         return int(sum(s.value for m in self.metrics.samples_ingested.collect() for s in m.samples

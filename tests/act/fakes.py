@@ -16,6 +16,21 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
+class _JsonHandler(BaseHTTPRequestHandler):
+    """Quiet request handler that answers JSON."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def reply(self, code: int, doc: dict[str, Any]) -> None:
+        body = json.dumps(doc).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
 class FakeKubeApi:
     """Workloads keyed by (namespace, plural, name). Ready replicas catch up with spec after
     `ready_after` reads of the workload. `fail` holds status codes to answer the next requests with."""
@@ -28,31 +43,20 @@ class FakeKubeApi:
         self.lock = threading.Lock()
         api = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _send(self, code: int, doc: dict[str, Any]) -> None:
-                body = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(_JsonHandler):
             def _route(self, method: str) -> None:
                 path, _, query = self.path.partition("?")
                 with api.lock:
                     api.requests.append((method, self.path))
                     if api.fail:
                         code = api.fail.pop(0)
-                        self._send(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                        self.reply(code, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                           "code": code, "reason": "Injected"})
                         return
                     m = _SCALE.match(path)
                     key = (m.group(1), m.group(2), m.group(3)) if m else None
                     if key is None or key not in api.workloads:
-                        self._send(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
+                        self.reply(404, {"kind": "Status", "apiVersion": "v1", "status": "Failure",
                                          "code": 404, "reason": "NotFound"})
                         return
                     w = api.workloads[key]
@@ -65,14 +69,14 @@ class FakeKubeApi:
                                 w["replicas"], w["reads"] = replicas, 0
                                 if replicas < w["ready"]:
                                     w["ready"] = replicas
-                            self._send(200, api.scale_doc(key, replicas))
+                            self.reply(200, api.scale_doc(key, replicas))
                             return
-                        self._send(200, api.scale_doc(key, w["replicas"]))
+                        self.reply(200, api.scale_doc(key, w["replicas"]))
                         return
                     w["reads"] += 1
                     if w["reads"] >= api.ready_after:
                         w["ready"] = w["replicas"]
-                    self._send(200, api.workload_doc(key))
+                    self.reply(200, api.workload_doc(key))
 
             def do_GET(self) -> None:  # noqa: N802
                 self._route("GET")
@@ -124,18 +128,7 @@ class WebhookReceiver:
         self.replicas = 0
         rx = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _reply(self, code: int, doc: dict[str, Any]) -> None:
-                body = json.dumps(doc).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(_JsonHandler):
             def _change(self) -> None:
                 n = int(self.headers.get("Content-Length", "0"))
                 body = self.rfile.read(n).decode()
@@ -143,12 +136,12 @@ class WebhookReceiver:
                 code = rx.statuses.pop(0) if rx.statuses else 200
                 if code < 300:
                     rx.replicas = int(json.loads(body)["replicas"])
-                self._reply(code, {"ok": code < 300})
+                self.reply(code, {"ok": code < 300})
 
             do_POST = do_PUT = do_PATCH = _change  # noqa: N815
 
             def do_GET(self) -> None:  # noqa: N802
-                self._reply(200, {"service": {"ready_replicas": rx.replicas}})
+                self.reply(200, {"service": {"ready_replicas": rx.replicas}})
 
         self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import http.server
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -15,16 +14,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from vigil.demo.run import free_port
 from vigil.model import SeriesKey
 from vigil.store import open_store
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Health(http.server.BaseHTTPRequestHandler):

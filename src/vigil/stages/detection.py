@@ -31,7 +31,8 @@ class Watch:
     """One watched series: its detector and the policy's memory."""
 
     detector: Any
-    kind: str
+    service: str
+    config: DetectConfig
     threshold: float
     run: int = 0  # anomalous points in a row
     run_start: float | None = None
@@ -103,14 +104,15 @@ class DetectionStage:
     async def _watch_for(self, key: SeriesKey) -> Watch | None:
         if key in self.watches:
             return self.watches[key]
-        policy = self.policies.get(key.label_map.get("service", ""))
+        service = key.label_map.get("service", "")
+        policy = self.policies.get(service)
         watch = None
         if policy is not None and policy.watches(key.name):
-            watch = await self._new_watch(key, policy.config)
+            watch = await self._new_watch(key, service, policy.config)
         self.watches[key] = watch
         return watch
 
-    async def _new_watch(self, key: SeriesKey, config: DetectConfig) -> Watch:
+    async def _new_watch(self, key: SeriesKey, service: str, config: DetectConfig) -> Watch:
         from vigil.detect import DETECTORS
 
         cls = DETECTORS.load(config.detector)
@@ -124,7 +126,7 @@ class DetectionStage:
         if detector is None:
             detector = cls()
         threshold = config.threshold or cls.THRESHOLDS["standard"]
-        return Watch(detector, config.detector, threshold)
+        return Watch(detector, service, config, threshold)
 
     def _judge(self, key: SeriesKey, watch: Watch, s: Sample) -> Signal | None:
         score = watch.detector.update(s.ts, s.value)
@@ -134,14 +136,14 @@ class DetectionStage:
             return None
         watch.run += 1
         watch.run_start = watch.run_start if watch.run_start is not None else s.ts
-        config = self.policies[key.label_map["service"]].config
+        config = watch.config
         if watch.run < config.consecutive or s.ts - watch.last_signal < config.cooldown:
             return None
         watch.last_signal = s.ts
         return Signal(
-            ts=s.ts, service=key.label_map["service"], series=str(key), kind="anomaly",
+            ts=s.ts, service=watch.service, series=str(key), kind="anomaly",
             severity=Severity.CRITICAL if score.value >= CRITICAL_SCORE else Severity.WARNING,
-            score=round(float(score.value), 4), reason=score.reason, source=f"detector:{watch.kind}",
+            score=round(float(score.value), 4), reason=score.reason, source=f"detector:{config.detector}",
             window_start=watch.run_start, window_end=s.ts,
             evidence={"value": s.value, "threshold": watch.threshold, "consecutive": watch.run})
 
@@ -150,7 +152,8 @@ class DetectionStage:
         self._last_save = self.clock.now()
         dirty = [(k, w) for k, w in self.watches.items() if w is not None and w.dirty]
         for key, watch in dirty:
-            await self.writer.call(self.store.save_state, state_key(watch.kind, key), watch.detector.state())
+            await self.writer.call(self.store.save_state, state_key(watch.config.detector, key),
+                                   watch.detector.state())
             watch.dirty = False
 
     async def close(self) -> None:

@@ -35,6 +35,14 @@ def _newest(conn: sa.Connection, table: sa.Table, q: sa.Select, limit: int) -> l
     return rows
 
 
+def _matching(q: sa.Select, table: sa.Table, **equal: Any) -> sa.Select:
+    """Add `column == value` for every filter that was given (None means "any")."""
+    for column, value in equal.items():
+        if value is not None:
+            q = q.where(table.c[column] == value)
+    return q
+
+
 def _since_until(q: sa.Select, table: sa.Table, since: float | None, until: float | None) -> sa.Select:
     if since is not None:
         q = q.where(table.c.ts >= since)
@@ -75,10 +83,7 @@ def read_probe_results(conn: sa.Connection, service: str | None, probe: str | No
                        limit: int) -> list[ProbeResult]:
     t = probe_results
     q = _since_until(sa.select(t), t, since, None)
-    if service is not None:
-        q = q.where(t.c.service == service)
-    if probe is not None:
-        q = q.where(t.c.probe == probe)
+    q = _matching(q, t, service=service, probe=probe)
     return [ProbeResult(r.service, r.probe, r.ts, bool(r.ok), r.latency_s, r.detail, orjson.loads(r.values))
             for r in _newest(conn, t, q, limit)]
 
@@ -109,10 +114,7 @@ def read_events(conn: sa.Connection, since: float | None, until: float | None, s
                 kind: str | None, limit: int) -> list[Event]:
     t = events
     q = _since_until(sa.select(t), t, since, until)
-    if service is not None:
-        q = q.where(t.c.service == service)
-    if kind is not None:
-        q = q.where(t.c.kind == kind)
+    q = _matching(q, t, service=service, kind=kind)
     return [Event(r.ts, r.kind, r.service, r.message, orjson.loads(r.data))
             for r in _newest(conn, t, q, limit)]
 
@@ -130,10 +132,7 @@ def read_signals(conn: sa.Connection, since: float | None, until: float | None, 
                  kind: str | None, limit: int) -> list[Signal]:
     t = signals
     q = _since_until(sa.select(t), t, since, until)
-    if service is not None:
-        q = q.where(t.c.service == service)
-    if kind is not None:
-        q = q.where(t.c.kind == kind)
+    q = _matching(q, t, service=service, kind=kind)
     return [Signal(r.ts, r.service, r.series, r.kind, Severity(r.severity), r.score, r.reason, r.source,
                    r.window_start, r.window_end, orjson.loads(r.evidence))
             for r in _newest(conn, t, q, limit)]
@@ -150,10 +149,7 @@ def read_decisions(conn: sa.Connection, since: float | None, kind: str | None, s
                    limit: int) -> list[Decision]:
     t = decisions
     q = _since_until(sa.select(t), t, since, None)
-    if kind is not None:
-        q = q.where(t.c.kind == kind)
-    if subject is not None:
-        q = q.where(t.c.subject == subject)
+    q = _matching(q, t, kind=kind, subject=subject)
     return [Decision(r.ts, r.kind, r.subject, r.rule, orjson.loads(r.inputs), orjson.loads(r.result))
             for r in _newest(conn, t, q, limit)]
 

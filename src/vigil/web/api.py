@@ -13,6 +13,7 @@ import orjson
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from vigil.config.types import parse_duration
 from vigil.model import SeriesKey
 from vigil.web.auth import ApiKeys
 from vigil.web.push import PushError, parse_json_batch, parse_prometheus_text
@@ -44,6 +45,7 @@ def public_router(engine: Any) -> APIRouter:
 
     @r.get("/metrics", summary="vigil's own metrics, Prometheus text format")
     def metrics() -> Response:
+        engine.refresh_metrics()
         return Response(generate_latest(engine.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return r
@@ -100,10 +102,7 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
         try:
             key = SeriesKey.parse(series)
             t0, t1 = parse_time(start, now), parse_time(end, now)
-            step_s = None
-            if step is not None:
-                from vigil.config.types import parse_duration
-                step_s = parse_duration(step)
+            step_s = parse_duration(step) if step is not None else None
         except Exception as exc:
             raise _bad(str(exc)) from None
         if t1 < t0:
