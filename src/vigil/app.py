@@ -26,7 +26,9 @@ def build_app(config: VigilConfig, clock: Clock | None = None, store: Any = None
         from vigil.stages.detection import DetectionStage
         engine.insert_stage(DetectionStage(config, store, engine.writer, engine.clock))
         from vigil.stages.rules import RulesStage
-        engine.insert_stage(RulesStage(config, store, engine.clock))
+        engine.insert_stage(RulesStage(config, store, engine.clock, engine.writer))
+        from vigil.stages.forecasting import ForecastingStage  # after rules: it reads their drift signals
+        engine.insert_stage(ForecastingStage(config, store, engine.writer, engine.clock))
         from vigil.stages.scaling import ScalingStage
         engine.insert_stage(ScalingStage(config, store, engine.writer, engine.clock))
     keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys})

@@ -101,8 +101,8 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
                 config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configuration file"),
                 since: str = typer.Option("-1h", help="start: epoch s, RFC 3339, or relative like -1h"),
                 until: str = typer.Option("now", help="end"),
-                replay: bool = typer.Option(False, help="also re-run the detectors over the stored data "
-                                                        "(dry run: nothing is written)")) -> None:
+                replay: bool = typer.Option(False, help="also re-run the detectors and the service's rules over "
+                                                        "the stored data (dry run: nothing is written)")) -> None:
     """What fired for a service in a time range, and why: signals, health changes, decisions."""
     import asyncio
     import time
@@ -149,6 +149,15 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
                           markup=False, highlight=False)
         if not ex.replayed:
             console.print("  no detector would fire on this data")
+    if ex.rule_signals is not None:
+        console.print(f"\nrules replay (dry run): {ex.rules_replayed} rules of {service}")
+        lines = [(s.ts, f"would fire {s.source} ({s.kind}, {s.severity.value}) on {s.series}: {s.reason}")
+                 for s in ex.rule_signals]
+        lines += [(e.ts, f"would clear: {e.message}") for e in ex.rule_clears or []]
+        for ts, line in sorted(lines):
+            console.print(f"  {when(ts)} {line}", markup=False, highlight=False)
+        if not ex.rule_signals:
+            console.print("  no rule would fire on this data")
 
 
 @app.command("version")

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -78,13 +81,18 @@ def _get_pid(port: int) -> int:
         return int(c.get(f"http://127.0.0.1:{port}/", headers={"Connection": "close"}).json()["pid"])
 
 
-@pytest.mark.timeout(60)
-async def test_process_replicas_share_a_port_and_stop_gracefully() -> None:
-    port = _free_port()
+def _workers(port: int) -> Any:
+    """A process actuator running demo_worker replicas on `port`."""
     cfg = ProcessActuatorConfig(kind="process", port=port, ready_line="ready", stop_timeout=5,
                                 command=[sys.executable, "-m", "vigil.act.actuators.demo_worker",
                                          "--port", "{port}"])
-    act = build_actuator(cfg, "web")
+    return build_actuator(cfg, "web")
+
+
+@pytest.mark.timeout(60)
+async def test_process_replicas_share_a_port_and_stop_gracefully() -> None:
+    port = _free_port()
+    act = _workers(port)
     try:
         out = await execute_scale(act, 3, CLOCK, verify_timeout=20, poll=0.05)
         assert out.ok, out
@@ -107,6 +115,30 @@ async def test_process_replicas_share_a_port_and_stop_gracefully() -> None:
         assert out.ok and await act.ready_replicas() == 1
         assert [p.proc.returncode for p in procs[1:]] == [0, 0]  # SIGTERM handled: clean exit
         assert await asyncio.to_thread(_get_pid, port) == procs[0].proc.pid
+    finally:
+        await act.close()
+    assert act.pids() == []
+
+
+@pytest.mark.timeout(60)
+async def test_process_replaces_a_replica_that_exits_on_its_own() -> None:
+    """As a ReplicaSet would: the count asked for stands, a dead replica is started again."""
+    act = _workers(_free_port())
+    try:
+        assert (await execute_scale(act, 2, CLOCK, verify_timeout=20, poll=0.05)).ok
+        victim = act.pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        for _ in range(100):
+            if victim not in act.pids() and await act.ready_replicas() == 1:
+                break
+            await asyncio.sleep(0.05)
+        assert await act.ready_replicas() == 1 and await act.requested_replicas() == 2
+        for _ in range(200):  # replaced after about 1 s (RESTART_BACKOFF_S)
+            if await act.ready_replicas() == 2:
+                break
+            await asyncio.sleep(0.05)
+        assert await act.ready_replicas() == 2 and act.restarts == 1 and victim not in act.pids()
+        assert (await act.scale(2)).changed is False  # nothing to do: the count asked for holds
     finally:
         await act.close()
     assert act.pids() == []

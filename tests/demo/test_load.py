@@ -64,7 +64,9 @@ async def test_traffic_follows_the_curve_and_stops_on_time(target: tuple[str, li
 
 async def test_stop_ends_an_open_ended_run(target: tuple[str, list[str]]) -> None:
     url, _ = target
-    gen = LoadGenerator(url, DailyCurve(day_seconds=10, peak_rps=20), mix=[("GET", "/ping", 1.0)])
+    # Start at the evening peak (20 req/s): at the default 06:00 the rate is ~2/s and 0.8 s may send nothing.
+    curve = DailyCurve(day_seconds=10, peak_rps=20, start_hour=19.5)
+    gen = LoadGenerator(url, curve, mix=[("GET", "/ping", 1.0)])
     run = asyncio.create_task(gen.run())
     await asyncio.sleep(0.8)
     gen.stop()

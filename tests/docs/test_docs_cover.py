@@ -69,3 +69,18 @@ def test_every_adapter_kind_is_documented() -> None:
             kinds.update(typing.get_args(kind.annotation))
     missing = sorted(k for k in kinds if f"kind: {k}" not in docs and f"`{k}`" not in docs)
     assert not missing, f"adapter kinds without docs: {missing}"
+
+
+def test_the_readme_example_config_is_valid(monkeypatch, tmp_path: Path) -> None:
+    from vigil.config import load_config
+
+    readme = (ROOT / "README.md").read_text()
+    example = readme.split("```yaml\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "readme-example.yaml"
+    path.write_text(example)
+    monkeypatch.setenv("VIGIL_API_KEY", "a-key-for-the-test")
+    config = load_config(path)
+    assert [s.name for s in config.services] == ["storefront", "catalog", "payments"]
+    storefront = config.services[0]
+    assert storefront.scaling is not None and storefront.scaling.mode == "predictive"
+    assert len(storefront.rules) == 2 and storefront.forecast.series[0].limit == 80

@@ -20,7 +20,7 @@ from vigil.testing import FakeClock
 T0 = 1_700_000_000.0
 STEP = 10.0
 HEAD = """
-store: {{url: "sqlite:///{db}"}}
+store: {{url: "{url}"}}
 services:
   - name: shop
     detect: {{enabled: false}}
@@ -49,10 +49,15 @@ class ScriptedCollector:
         return Collection("shop", "scrape", now, samples=samples)
 
 
-async def run(tmp_path: Path, rules: str, script: Script, runs: int) -> tuple[Any, ScriptedCollector]:
-    text = HEAD.format(db=tmp_path / "v.db") + "\n".join("      " + line for line in rules.strip().splitlines())
-    cfg = parse_config(text, env={})
-    clock = FakeClock(T0)
+def config_text(url: str, rules: str) -> str:
+    return HEAD.format(url=url) + "\n".join("      " + line for line in rules.strip().splitlines())
+
+
+async def run_on(url: str, rules: str, script: Script, runs: int, start: float = T0
+                 ) -> tuple[Any, ScriptedCollector]:
+    """An engine on the store at `url` from `start`, `runs` collections, then stopped (store open)."""
+    cfg = parse_config(config_text(url, rules), env={})
+    clock = FakeClock(start)
     collector = ScriptedCollector(script)
     _, engine = build_app(cfg, clock=clock, collectors=[collector])
     await engine.start()
@@ -62,6 +67,10 @@ async def run(tmp_path: Path, rules: str, script: Script, runs: int) -> tuple[An
     await clock.advance(1)
     await engine.stop()
     return engine, collector
+
+
+async def run(tmp_path: Path, rules: str, script: Script, runs: int) -> tuple[Any, ScriptedCollector]:
+    return await run_on(f"sqlite:///{tmp_path / 'v.db'}", rules, script, runs)
 
 
 def signals(engine: Any, kind: str) -> list[Any]:
@@ -307,7 +316,7 @@ async def test_rate_of_change(tmp_path: Path) -> None:
 
 
 async def test_stage_is_registered_after_detection(tmp_path: Path) -> None:
-    cfg = parse_config(HEAD.format(db=tmp_path / "v.db") + "      - {kind: absence, series: x}\n", env={})
+    cfg = parse_config(config_text(f"sqlite:///{tmp_path / 'v.db'}", "- {kind: absence, series: x}"), env={})
     _, engine = build_app(cfg, clock=FakeClock(T0), collectors=[])
     names = [s.name for s in engine.stages]
     engine.store.close()
@@ -336,3 +345,62 @@ async def test_window_rules_are_judged_on_their_own_cadence(tmp_path: Path) -> N
     stage = next(s for s in engine.stages if isinstance(s, RulesStage))
     engine.store.close()
     assert stage.evaluations == 3  # 300 s of data: at the first pass, then 2 and 4 minutes later
+
+
+RATIO_RULE = """
+- kind: threshold
+  name: error-share
+  series: 'http_request_errors_total:rate'
+  per: 'http_requests_total:rate'
+  above: 0.05
+  for: 20s
+  clear: 0.01
+  severity: critical
+"""
+
+
+def shares(errors: Callable[[int], float], requests: Callable[[int], float]) -> Script:
+    """Two routes, each with an error rate and a request rate: the rule sums each selector's series."""
+    return lambda i: {f'{name}{{route="{r}"}}': f(i) for r in ("/a", "/b")
+                      for name, f in (("http_request_errors_total:rate", errors), ("http_requests_total:rate",
+                                                                                  requests))}
+
+
+async def test_threshold_per_fires_on_the_ratio_clears_with_hysteresis_and_skips_no_denominator(
+        tmp_path: Path) -> None:
+    # per route: run index -> errors/s (requests 10/s, so the share is errors / 10)
+    errors = {5: 1.0, 6: 1.0, 7: 1.0, 8: 0.2, 9: 0.2, 10: 0.0, 12: 2.0, 13: 2.0, 14: 2.0}
+    zero = {6, 10}  # no requests at all: these points are skipped
+    engine, c = await run(tmp_path, RATIO_RULE, shares(lambda i: errors.get(i, 0.0),
+                                                       lambda i: 0.0 if i in zero else 10.0), 20)
+    found = signals(engine, "threshold")
+    events = cleared(engine)
+    engine.store.close()
+    # 0.1 from run 5; the skipped run 6 neither resets nor fires the `for: 20s` timer: it fires at run 7
+    assert [s.ts for s in found] == [c.times[7], c.times[14]]
+    first = found[0]
+    assert first.source == "rule:error-share" and first.severity.value == "critical"
+    assert first.series == "http_request_errors_total:rate / http_requests_total:rate"
+    assert first.reason == ("error-share: http_request_errors_total:rate / http_requests_total:rate = 0.1 (10%) "
+                            "above 0.05 for 20s (rule: for 20s)")
+    assert first.evidence["numerator"] == 2.0 and first.evidence["denominator"] == 20.0
+    assert first.window_start == c.times[5]
+    # 0.02 (runs 8, 9) is below the limit but above clear: the same episode; run 10 (0 / 0) is skipped;
+    # 0 / 20 at run 11 clears it (and run 15 the second episode)
+    assert [e.ts for e in events] == [c.times[11], c.times[15]]
+    assert "is back past 0.01" in events[0].message
+
+
+async def test_threshold_per_episode_survives_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'v.db'}"
+    holding = shares(lambda i: 3.0, lambda i: 10.0)
+    engine, c = await run_on(url, RATIO_RULE, holding, 5)
+    assert [s.ts for s in signals(engine, "threshold")] == [c.times[2]]
+    engine.store.close()
+    # still 30 % after the restart: the same episode, no second signal; then it ends and clears
+    engine, c = await run_on(url, RATIO_RULE, shares(lambda i: 3.0 if i < 3 else 0.0, lambda i: 10.0), 5,
+                             start=T0 + 60)
+    found, events = signals(engine, "threshold"), cleared(engine)
+    engine.store.close()
+    assert len(found) == 1
+    assert [e.ts for e in events] == [c.times[3]]

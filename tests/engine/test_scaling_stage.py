@@ -90,3 +90,23 @@ async def test_no_metric_no_decision(tmp_path: Path) -> None:
     await engine.stop()
     assert engine.store.decisions(kind="scale") == []
     engine.store.close()
+
+
+async def test_an_actuator_below_min_is_brought_up_at_start(tmp_path: Path) -> None:
+    """An actuator that owns its replicas starts with none (the process actuator): the loop brings it
+    to min_replicas before any metric exists, and records why."""
+    cfg = parse_config(CFG.format(db=tmp_path / "v.db", mode="reactive"), env={})
+    clock = FakeClock(T0)
+    app, engine = build_app(cfg, clock=clock, collectors=[])
+    actuator = MemoryActuator(service="api", replicas=0)
+    stage = next(s for s in engine.stages if isinstance(s, ScalingStage))
+    stage._actuators["api"] = actuator
+    await engine.start()
+    await advance(clock, 20)
+    await engine.stop()
+    (first,) = engine.store.decisions(kind="scale")  # no metric: no other decision
+    engine.store.close()
+    assert actuator.calls == [2] and stage.controllers["api"].replicas == 2
+    assert first.rule == "CurrentBelowMin" and first.inputs["current_replicas"] == 0
+    assert first.result["replicas"] == 2 and first.result["outcome"]["status"] == "succeeded"
+    assert stage.last["api"] is not None

@@ -189,7 +189,7 @@ def hpa_config(max_replicas: int, target: float = 0.7) -> ScalingPolicyConfig:
 def vigil_config(max_replicas: int, delay: float, target: float = 0.88, floor_target: float | None = None,
                  level: int = 95, tolerance: float = 0.1, relative: bool = False,
                  down_tolerance: float | None = 0.15, down_window: float = 300.0,
-                 interval_window: float = 86400.0) -> ScalingPolicyConfig:
+                 interval_window: float = 86400.0, **predictive: Any) -> ScalingPolicyConfig:
     """vigil as a user would set it next to their HPA: the same metric target (0.7) for the reactive
     fallback, and a higher target while the forecast is trusted."""
     down = ScalingRules(stabilization_window=down_window, tolerance=down_tolerance,
@@ -199,7 +199,8 @@ def vigil_config(max_replicas: int, delay: float, target: float = 0.88, floor_ta
         metric=ScalingMetric(kind="requests_per_replica", target=0.7),
         predictive=PredictiveSettings(startup_delay=delay, metric_lag=METRIC_LAG, level=level,
                                       target=target, floor_target=floor_target, relative_errors=relative,
-                                      refit_every=86400.0, step=300.0, interval_window=interval_window))
+                                      refit_every=86400.0, step=300.0, interval_window=interval_window,
+                                      **predictive))
 
 
 def decision_speed(services: int = 500) -> dict[str, float]:

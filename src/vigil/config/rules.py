@@ -59,11 +59,17 @@ class Windowed(Strict):
 
 class ThresholdRuleConfig(SeriesRule):
     kind: Literal["threshold"]
+    per: str | None = Field(None, description="denominator selector: the value is then sum(series) / sum(per)")
     above: float | None = None
     below: float | None = None
     for_: Duration = Field(0.0, alias="for", description="how long the value must stay beyond the limit")
     clear: float | None = Field(None, description="hysteresis: the value that ends the episode")
     severity: SeverityName = "warning"
+
+    @field_validator("per")
+    @classmethod
+    def _per(cls, v: str | None) -> str | None:
+        return None if v is None else check_selector(v)
 
     @model_validator(mode="after")
     def _one_side(self) -> ThresholdRuleConfig:

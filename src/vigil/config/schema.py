@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator
 
 from vigil.config.detect import DetectConfig
+from vigil.config.forecast import ForecastConfig
 from vigil.config.loader import (
     ConfigError,
     ConfigProblem,
@@ -34,6 +35,7 @@ class Service(Strict):
     detect: DetectConfig = DetectConfig()
     scaling: ScalingPolicyConfig | None = None
     rules: list[Rule] = Field(default_factory=list)
+    forecast: ForecastConfig = ForecastConfig()
 
     @field_validator("name")
     @classmethod

@@ -1,9 +1,14 @@
 """The demo fleet: the shop's three services and the load generator, as child processes on free
 loopback ports, and a vigil config that watches them.
 
+With `scaling=StorefrontScaling()` storefront is not started here: the fleet reserves its port and
+the config tells vigil to run it as replicas through the `process` actuator (see autoscale.py and
+replicas.py); `start_load()` then waits for it.
+
 No process is ever left behind: each child leads its own process group, which `stop()` sends
 SIGTERM and then SIGKILL after a grace period; `stop()` also runs on SIGTERM and at interpreter
-exit, and each child exits by itself if the launcher disappears without cleaning up."""
+exit, and each child exits by itself if the launcher disappears without cleaning up. storefront's
+replicas are vigil's to stop; any still running at `stop()` are stopped too."""
 
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import secrets
 import select
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,10 +35,13 @@ from typing import Any
 import yaml
 
 from vigil.config import parse_config
+from vigil.demo.autoscale import StorefrontScaling
+from vigil.demo.replicas import MULTIPROC_ENV
 from vigil.demo.shop import DEPENDS_ON
 
 HOST = "127.0.0.1"
 START_ORDER = ("catalog", "payments", "storefront")  # dependencies first: storefront needs their URLs
+SCALED = "storefront"  # the service vigil scales when the fleet is given a scaling policy
 DESCRIPTIONS = {
     "storefront": "the shop's front door: pages and checkout",
     "catalog": "product listing",
@@ -46,11 +55,11 @@ class FleetError(RuntimeError):
 
 @dataclass
 class FleetMember:
-    """One running service of the fleet."""
+    """One running service of the fleet (`process` is None for replicas run by vigil)."""
 
     name: str
     url: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | None
     log_path: Path
 
     @property
@@ -58,8 +67,8 @@ class FleetMember:
         return int(self.url.rsplit(":", 1)[1])
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
+    def pid(self) -> int | None:
+        return self.process.pid if self.process is not None else None
 
     @property
     def health_url(self) -> str:
@@ -74,7 +83,7 @@ class FleetMember:
         return self.url + "/admin/fault"
 
     def running(self) -> bool:
-        return self.process.poll() is None
+        return self.process is None or self.process.poll() is None
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -100,7 +109,8 @@ class Fleet:
 
     def __init__(self, workdir: str | Path | None = None, *, load: bool = True, day_seconds: float = 600.0,
                  peak_rps: float = 50.0, start_hour: float = 6.0, leak_cap_mb: float = 128.0,
-                 seed: int | None = None, start_timeout_s: float = 20.0, grace_s: float = 3.0) -> None:
+                 seed: int | None = None, start_timeout_s: float = 20.0, grace_s: float = 3.0,
+                 scaling: StorefrontScaling | None = None) -> None:
         self._own_workdir = workdir is None
         self.workdir = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="vigil-demo-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -112,6 +122,8 @@ class Fleet:
         self.seed = seed
         self.start_timeout_s = start_timeout_s
         self.grace_s = grace_s
+        self.scaling = scaling
+        self._port_hold: socket.socket | None = None  # keeps storefront's port ours while it has no replica
         self.services: dict[str, FleetMember] = {}
         self.load: subprocess.Popen[bytes] | None = None
         self.load_log = self.workdir / "load.log"
@@ -138,17 +150,38 @@ class Fleet:
         try:
             deadline = time.monotonic() + self.start_timeout_s
             for name in START_ORDER:
+                if name == SCALED and self.scaling is not None:
+                    self.services[name] = self._reserve(name)
+                    continue
                 deps = {d: self.services[d].url for d in DEPENDS_ON[name]}
                 self.services[name] = self._spawn_service(name, deps, deadline=deadline)
             for member in self.services.values():
-                self._wait_healthy(member, deadline)
-            if self.with_load:
-                self.load = self._spawn_load(self.services["storefront"].url)
-                self.load_started_at = time.monotonic()
+                if member.process is not None:
+                    self._wait_healthy(member, deadline)
+            if self.with_load and self.scaling is None:
+                self.start_load()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def start_load(self, timeout_s: float | None = None) -> None:
+        """Start the load generator on storefront once it answers `/health` (with replicas run by
+        vigil: once vigil started the first)."""
+        if self.load is not None:
+            return
+        member = self.services[SCALED]
+        self._wait_healthy(member, time.monotonic() + (timeout_s or self.start_timeout_s))
+        self.load = self._spawn_load(member.url)
+        self.load_started_at = time.monotonic()
+
+    def stop_load(self) -> None:
+        """Stop the traffic (first, so the services stop quietly)."""
+        with self._lock:
+            if self.load is not None:
+                self._terminate([self.load])
+                if self._load_stats is None:
+                    self._load_stats = self._read_load_stats()
 
     def stop(self) -> None:
         """Terminate every child (SIGTERM to its group, SIGKILL after the grace period). Idempotent."""
@@ -156,7 +189,11 @@ class Fleet:
             # The traffic first, so its last requests are answered and the services stop quietly.
             if self.load is not None:
                 self._terminate([self.load])
-            self._terminate([m.process for m in self.services.values()])
+            self._terminate([m.process for m in self.services.values() if m.process is not None])
+            self._stop_stray_replicas()
+            if self._port_hold is not None:
+                self._port_hold.close()
+                self._port_hold = None
             if self.load is not None and self._load_stats is None:
                 self._load_stats = self._read_load_stats()  # before the work folder goes
             atexit.unregister(self.stop)
@@ -179,6 +216,9 @@ class Fleet:
     def restart(self, name: str) -> FleetMember:
         """Start `name` again on its port (after a crash, say); dependants keep working URLs."""
         old = self.services[name]
+        if old.process is None:
+            raise FleetError(f"{name}'s replicas are run by vigil's process actuator, which replaces "
+                             "a replica that exits")
         self._terminate([old.process])
         deps = {d: self.services[d].url for d in DEPENDS_ON[name]}
         deadline = time.monotonic() + self.start_timeout_s
@@ -199,7 +239,7 @@ class Fleet:
 
     def pids(self) -> list[int]:
         """Process ids of every child started (running or not)."""
-        pids = [m.pid for m in self.services.values()]
+        pids = [m.pid for m in self.services.values() if m.pid is not None]
         return pids + ([self.load.pid] if self.load is not None else [])
 
     def load_stats(self) -> dict[str, Any] | None:
@@ -216,6 +256,72 @@ class Fleet:
                 except ValueError:
                     return None
         return None
+
+    # -- storefront's replicas (run by vigil when the fleet has a scaling policy) -----------------
+    @property
+    def replica_dir(self) -> Path:
+        """Where the replicas' metrics meet (PROMETHEUS_MULTIPROC_DIR)."""
+        return self.workdir / f"{SCALED}-metrics"
+
+    @property
+    def fault_file(self) -> Path:
+        """The replicas' shared faults: `POST /admin/fault` on any of them reaches all."""
+        return self.workdir / f"{SCALED}-fault.json"
+
+    def _reserve(self, name: str) -> FleetMember:
+        # Bound with SO_REUSEPORT and never listening: the replicas can join the port, no other
+        # program can take it, and no connection is ever queued on this socket.
+        hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        hold.bind((HOST, 0))
+        self._port_hold = hold
+        shutil.rmtree(self.replica_dir, ignore_errors=True)
+        self.replica_dir.mkdir(parents=True)
+        self.fault_file.unlink(missing_ok=True)
+        return FleetMember(name, f"http://{HOST}:{hold.getsockname()[1]}", None, self.workdir / f"{name}.log")
+
+    def replica_command(self) -> list[str]:
+        """argv of one storefront replica, `{port}` left for the actuator to fill in."""
+        member = self.services[SCALED]
+        argv = [sys.executable, "-m", "vigil.demo.service", "--name", SCALED, "--host", HOST,
+                "--port", "{port}", "--reuse-port", "--fault-file", str(self.fault_file),
+                "--log-file", str(member.log_path), "--leak-cap-mb", str(self.leak_cap_mb),
+                "--parent-pid", str(os.getpid())]
+        for dep in DEPENDS_ON[SCALED]:
+            argv += ["--dependency", f"{dep}={self.services[dep].url}"]
+        return argv + (["--seed", str(self.seed)] if self.seed is not None else [])
+
+    def actuator_config(self) -> dict[str, Any]:
+        member = self.services[SCALED]
+        assert self.scaling is not None
+        return {"kind": "process", "command": self.replica_command(), "port": member.port,
+                "ready_line": f"listening {member.url}", "env": {MULTIPROC_ENV: str(self.replica_dir)},
+                "ready_timeout": f"{self.scaling.ready_timeout_s:g}s",
+                "stop_timeout": f"{self.scaling.stop_timeout_s:g}s"}
+
+    def replica_pids(self) -> list[int]:
+        """storefront replicas alive now that are children of this process (each writes its
+        metrics files, named by pid, into the shared folder)."""
+        pids = set()
+        for path in self.replica_dir.glob("*_*.db") if self.replica_dir.is_dir() else []:
+            tail = path.stem.rsplit("_", 1)[-1]
+            if tail.isdigit() and _child_of_ours(int(tail)):
+                pids.add(int(tail))
+        return sorted(pids)
+
+    def _stop_stray_replicas(self) -> None:
+        """vigil stops the replicas it started; this is for an engine that could not."""
+        if self.scaling is None:
+            return
+        strays = self.replica_pids()
+        for pid in strays:
+            _kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + self.grace_s
+        while strays and time.monotonic() < deadline:
+            time.sleep(0.05)
+            strays = [p for p in strays if _child_of_ours(p)]
+        for pid in strays:
+            _kill(pid, signal.SIGKILL)
 
     # -- children ------------------------------------------------------------------------------
     def _popen(self, argv: list[str], log_path: Path, stdout: int) -> subprocess.Popen[bytes]:
@@ -302,7 +408,8 @@ class Fleet:
                      store_url: str | None = None, probe_interval_s: float = 5.0,
                      probe_timeout_s: float = 2.0, scrape_interval_s: float = 5.0) -> str:
         """A vigil.yaml (validated) watching every service: an http probe on `/health`, a scrape
-        of `/metrics`, and `depends_on` as the shop is wired."""
+        of `/metrics`, and `depends_on` as the shop is wired; with a scaling policy, storefront's
+        `scaling:` block, its replicas run by the `process` actuator."""
         if not self.services:
             raise FleetError("start the fleet first: the config needs the services' ports")
         data = watch_config(
@@ -311,6 +418,11 @@ class Fleet:
             store_url=store_url or f"sqlite:///{self.workdir / 'vigil.db'}",
             probe_interval_s=probe_interval_s, probe_timeout_s=probe_timeout_s,
             scrape_interval_s=scrape_interval_s)
+        if self.scaling is not None:
+            svc = next(s for s in data["services"] if s["name"] == SCALED)
+            svc["scaling"] = self.scaling.policy(day_seconds=self.day_seconds, peak_rps=self.peak_rps,
+                                                 metric_lag_s=scrape_interval_s,
+                                                 actuator=self.actuator_config())
         text = "# Generated by vigil demo: watches the demo fleet.\n" + yaml.safe_dump(data, sort_keys=False)
         parse_config(text, file="<demo config>", env={})
         return text
@@ -318,6 +430,34 @@ class Fleet:
 
 def _exit_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
+
+
+def _child_of_ours(pid: int) -> bool:
+    """Alive (not a zombie) and a child of this process: safe to signal."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    return fields[0] != "Z" and int(fields[1]) == os.getpid()
+
+
+def _kill(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.kill(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+# What an operator of these services would declare (rules do not learn: an outage that comes back
+# fires again, where an anomaly detector damps an event it has just seen). The shop answers no 5xx when
+# healthy, so errors at more than 0.1/s (one in a 10 s scrape) are a fault, until they stop; a failed
+# scrape (`up` 0: the process does not answer) is a target down, from the first one.
+RULES: list[dict[str, Any]] = [
+    {"kind": "threshold", "name": "server-errors", "series": "http_request_errors_total:rate",
+     "above": 0.1, "clear": 0, "for": "0s", "severity": "critical"},
+    {"kind": "threshold", "name": "target-down", "series": "up", "below": 1, "for": "0s",
+     "severity": "critical"},
+]
 
 
 def watch_config(urls: dict[str, str], *, server_port: int, api_key: str, store_url: str,
@@ -341,6 +481,7 @@ def watch_config(urls: dict[str, str], *, server_port: int, api_key: str, store_
                 "kind": "scrape", "url": url + "/metrics",
                 "interval": f"{scrape_interval_s:g}s", "timeout": f"{probe_timeout_s:g}s",
             }],
+            "rules": [dict(r) for r in RULES],
         })
     return {
         "services": services,

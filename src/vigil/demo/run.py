@@ -1,8 +1,12 @@
 """`vigil demo`: start the demo fleet, run vigil on a config generated for it, and show both live.
 
+storefront runs as replicas that vigil itself starts and scales (its `process` actuator, from the
+generated config's `scaling:` block); the load starts once vigil has brought up the first one.
+
 With `duration` the demo stops by itself; with `headless` there is no live view, only a status
 line every few seconds and a summary at the end (services, probes run, samples stored, health
-transitions seen). Ctrl-C or SIGTERM stop everything: vigil first, then every fleet process."""
+transitions seen, storefront's replicas and scaling decisions). Ctrl-C or SIGTERM stop everything:
+the load first, then vigil (which stops the replicas it started), then every fleet process."""
 
 from __future__ import annotations
 
@@ -20,14 +24,17 @@ from rich.console import Console
 from rich.live import Live
 
 from vigil.config import VigilConfig, parse_config
-from vigil.demo.fleet import Fleet, FleetError
+from vigil.demo.autoscale import StorefrontScaling
+from vigil.demo.fleet import SCALED, Fleet, FleetError
 from vigil.demo.load import DailyCurve
 from vigil.demo.readings import FleetReadings
-from vigil.demo.view import DemoState, HealthTransition, render, status_line
+from vigil.demo.view import (HISTORY, DemoState, HealthTransition, ReplicaChange, ScalingView, render,
+                             status_line)
 
 TICK_S = 1.0
 HEADLESS_STATUS_EVERY_S = 10.0
 API_START_TIMEOUT_S = 90.0  # generous: a cold first pipeline pass can hold the event loop for a while
+FIRST_REPLICA_TIMEOUT_S = 60.0
 
 
 @dataclass
@@ -39,6 +46,9 @@ class DemoSummary:
     series_stored: int | None = None
     transitions: list[HealthTransition] = field(default_factory=list)
     load: dict[str, Any] | None = None
+    scaling: dict[str, ScalingView] = field(default_factory=dict)
+    replica_changes: list[ReplicaChange] = field(default_factory=list)
+    scaling_decisions: int = 0
 
     def lines(self) -> list[str]:
         out = [f"vigil demo summary ({self.duration_s:.0f}s)",
@@ -51,6 +61,13 @@ class DemoSummary:
                        f"{self.load.get('server_errors', 0)} server errors, {self.load.get('failures', 0)} failed")
         out.append(f"health transitions seen: {len(self.transitions)}")
         out += [f"  {t}" for t in self.transitions]
+        for name, v in self.scaling.items():
+            counts = [c.new for c in self.replica_changes if c.service == name] or [v.replicas]
+            out.append(f"{name} replicas: {v.replicas} at the end ({'?' if v.ready is None else v.ready} "
+                       f"ready), between {min(counts)} and {max(counts)} during the run; "
+                       f"{self.scaling_decisions} scaling decisions, last rule {v.rule or '-'}")
+        out.append(f"replica changes: {len(self.replica_changes)}")
+        out += [f"  {c}" for c in self.replica_changes]
         return out
 
 
@@ -76,11 +93,11 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
     if port is not None and not port_free(port):
         console.print(f"[red]port {port} is in use[/]; choose another with --port, or leave it out for a free one")
         return 1
-    fleet = Fleet(day_seconds=day_seconds)
+    fleet = Fleet(day_seconds=day_seconds, scaling=StorefrontScaling())
     summary = DemoSummary()
     try:
         try:
-            with console.status("starting the demo fleet (storefront, catalog, payments, load)..."):
+            with console.status("starting the demo fleet (catalog, payments; vigil starts storefront)..."):
                 fleet.start()
         except FleetError as exc:
             console.print("[red]the demo fleet did not start:[/]")
@@ -106,6 +123,7 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
 async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: float | None, headless: bool,
                  console: Console, summary: DemoSummary) -> int:
     from vigil.app import build_app, serve  # the engine and API; imported only when the demo runs
+    from vigil.stages.scaling import ScalingStage
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -121,14 +139,24 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     state = DemoState(api_url=api_url, api_key=api_key, store_url=config.store.url,
                       admin_urls=fleet.admin_urls)
     readings = FleetReadings({n: m.metrics_url for n, m in fleet.services.items()})
+    scaler = next((s for s in engine.stages if isinstance(s, ScalingStage)), None)
     status = 0
     try:
         async with aiohttp.ClientSession() as session:
-            if not await _api_ready(session, api_url, server, stop):
+            if not await _answers(session, api_url + "/healthz", stop, API_START_TIMEOUT_S, server):
                 why = server.exception() if server.done() and not server.cancelled() else None
                 console.print(f"[red]vigil's API did not come up on {api_url}[/]"
                               + (f": {why}" if why else ""), highlight=False)
                 return 1
+            if fleet.scaling is not None and fleet.load is None and fleet.with_load:
+                scaled = fleet.services[SCALED]
+                if not await _answers(session, scaled.health_url, stop, FIRST_REPLICA_TIMEOUT_S):
+                    console.print(f"[red]vigil did not start a {SCALED} replica within "
+                                  f"{FIRST_REPLICA_TIMEOUT_S:g}s[/]; its log: {scaled.log_path}")
+                    return 1
+                if stop.is_set():
+                    return 0
+                await asyncio.to_thread(fleet.start_load)
             started = time.monotonic()
             if headless:
                 console.print(f"vigil API {api_url} (key {api_key}); watching "
@@ -152,6 +180,8 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     _note_transitions(state, engine.health(), elapsed)
                     state.stats = engine.stats()
                     state.readings = await readings.read(session)
+                    if scaler is not None:
+                        await _note_scaling(state, scaler, elapsed)
                     if live is not None:
                         live.update(render(state))
                     elif elapsed - last_status >= HEADLESS_STATUS_EVERY_S:
@@ -163,9 +193,12 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     live.stop()
                     console.print()
             _note_transitions(state, engine.health(), time.monotonic() - started)
+            if scaler is not None:
+                await _note_scaling(state, scaler, time.monotonic() - started)
             summary.series_stored = await _series_count(session, api_url, api_key)
             summary.samples_stored = await _samples_stored(session, api_url, engine.stats())
     finally:
+        await asyncio.to_thread(fleet.stop_load)  # before vigil stops the replicas it serves
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
         await engine.stop()
@@ -178,7 +211,32 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     summary.health = engine.health()
     summary.probes_run = int(engine.stats().get("probes_run", 0))
     summary.transitions = state.transitions
+    summary.scaling, summary.replica_changes = state.scaling, state.replica_changes
+    summary.scaling_decisions = scaler.decisions if scaler is not None else 0
     return status
+
+
+async def _note_scaling(state: DemoState, scaler: Any, elapsed: float) -> None:
+    """storefront's replicas as vigil set them, the actuator's ready count and the last decision."""
+    counts = await scaler.replica_counts()
+    for name, (replicas, ready) in counts.items():
+        cfg = scaler.controllers[name].policy.config
+        view = state.scaling.get(name)
+        if view is None:
+            view = state.scaling[name] = ScalingView(replicas, ready, cfg.min_replicas, cfg.max_replicas,
+                                                     cfg.metric.target, cfg.mode)
+        last = scaler.last.get(name)
+        if last is not None and last.ts != view.decided_ts:
+            old = int(last.inputs.get("current_replicas", view.replicas))
+            new = int(last.result.get("replicas", old))
+            if last.result.get("act") and new != old:
+                at = round(max(0.0, elapsed), 1)
+                state.replica_changes.append(ReplicaChange(at, name, old, new, last.rule))
+            view.rule, view.decided_ts = last.rule, last.ts
+            view.decided_at_s = max(0.0, elapsed)
+            view.predictive = last.inputs.get("predictive")
+        view.replicas, view.ready = replicas, ready
+        view.history = (view.history + [replicas])[-HISTORY:]
 
 
 def _note_transitions(state: DemoState, health: dict[str, str], elapsed: float) -> None:
@@ -196,18 +254,20 @@ async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
         pass
 
 
-async def _api_ready(session: aiohttp.ClientSession, api_url: str, server: asyncio.Task[None],
-                     stop: asyncio.Event) -> bool:
-    deadline = time.monotonic() + API_START_TIMEOUT_S
-    while time.monotonic() < deadline and not server.done() and not stop.is_set():
+async def _answers(session: aiohttp.ClientSession, url: str, stop: asyncio.Event, within_s: float,
+                   server: asyncio.Task[None] | None = None) -> bool:
+    """Wait until `url` answers 200 (vigil's API; storefront's first replica, which vigil starts),
+    a stop, or the server's end. A stop while waiting is not a failure."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and not stop.is_set() and not (server is not None and server.done()):
         try:
-            async with session.get(api_url + "/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+            async with session.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
                 if r.status == 200:
                     return True
         except (aiohttp.ClientError, TimeoutError):
             pass
         await asyncio.sleep(0.1)
-    return stop.is_set()  # asked to stop while starting: not a failure
+    return stop.is_set()
 
 
 async def _series_count(session: aiohttp.ClientSession, api_url: str, api_key: str) -> int | None:

@@ -2,7 +2,10 @@
 
 Every role (see shop.py) gets the same harness: `/health`, Prometheus `/metrics`, and the fault
 admin endpoint `/admin/fault`. With `--port 0` the service picks a free port; either way its first
-line on stdout is `listening http://HOST:PORT`, so a launcher learns the port without a race."""
+line on stdout is `listening http://HOST:PORT`, so a launcher learns the port without a race.
+
+As one replica of several (`--reuse-port`, `--fault-file`, and `PROMETHEUS_MULTIPROC_DIR` in the
+environment), it shares its port, its metrics and its faults with the others: see replicas.py."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from prometheus_client import ProcessCollector, disable_created_metrics, generate_latest
 
 from vigil.demo.child import exit_with_parent
+from vigil.demo import replicas
 from vigil.demo.faults import Fault, FaultError, Leak, leak_forever
 from vigil.demo.shop import DEPENDS_ON, ROUTES, Handler
 
@@ -35,27 +39,40 @@ DEPENDENCY_HEALTH_TIMEOUT_S = 1.0
 class ServiceMetrics:
     """The service's own Prometheus registry (no globals: tests may build several services)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared_dir: str | None = None) -> None:
         self.registry = CollectorRegistry()
+        self.shared_dir = shared_dir  # replicas: values go to files there, /metrics sums them
         r = self.registry
         self.requests = Counter("http_requests_total", "HTTP requests answered",
                                 ["route", "method", "status"], registry=r)
+        # One unlabelled series of the whole load: what the autoscaler reads (per replica).
+        self.business = Counter("shop_requests_total", "Business requests answered, every route",
+                                registry=r)
         self.latency = Histogram("http_request_duration_seconds", "Time to answer a request",
                                  ["route"], registry=r)
         self.errors = Counter("http_request_errors_total", "Requests answered with a 5xx status",
                               ["route"], registry=r)
-        self.leaked = Gauge("demo_leaked_bytes", "Memory held by the injected leak", registry=r)
+        self.leaked = Gauge("demo_leaked_bytes", "Memory held by the injected leak", registry=r,
+                            multiprocess_mode="livemax")
         self.fault = Gauge("demo_fault", "Current fault knobs (ground truth for evaluation)",
-                           ["knob"], registry=r)
+                           ["knob"], registry=r, multiprocess_mode="livemax")
         # process_resident_memory_bytes: includes the leak, since leaked pages are written.
-        ProcessCollector(registry=r)
+        self.memory = replicas.memory_gauge(r) if shared_dir else None
+        if shared_dir is None:
+            ProcessCollector(registry=r)
+
+    def exposition(self) -> bytes:
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        return generate_latest(replicas.shared_registry(self.shared_dir))
 
 
 class ShopService:
     """A demo service: a role's business routes wrapped in health, metrics and fault injection."""
 
     def __init__(self, name: str, role: str, dependencies: dict[str, str] | None = None,
-                 leak_cap_mb: float = 128.0, seed: int | None = None) -> None:
+                 leak_cap_mb: float = 128.0, seed: int | None = None,
+                 fault_file: str | None = None) -> None:
         if role not in ROUTES:
             raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROUTES)}")
         self.name = name
@@ -67,7 +84,8 @@ class ShopService:
         self.rng = random.Random(seed)
         self.fault = Fault()
         self.leak = Leak(leak_cap_mb)
-        self.metrics = ServiceMetrics()
+        self.metrics = ServiceMetrics(replicas.multiprocess_dir())
+        self.shared = replicas.SharedFaults(fault_file) if fault_file else None
         self.started = time.monotonic()
         self._released = asyncio.Event()  # set while not hung; hung requests wait on it
         self._released.set()
@@ -132,9 +150,14 @@ class ShopService:
         return app
 
     async def _background(self, app: web.Application) -> Any:
-        leaking = asyncio.create_task(leak_forever(lambda: self.fault, self.leak))
+        tasks = [asyncio.create_task(leak_forever(lambda: self.fault, self.leak))]
+        if self.shared is not None:
+            tasks.append(asyncio.create_task(replicas.follow_faults(self.shared, self.set_fault, _crash)))
+        if self.metrics.memory is not None:
+            tasks.append(asyncio.create_task(self._track_memory()))
         yield
-        leaking.cancel()
+        for task in tasks:
+            task.cancel()
         for client in (self._client, self._health_client):
             if client is not None:
                 await client.close()
@@ -172,6 +195,8 @@ class ShopService:
             m.latency.labels(route).observe(time.perf_counter() - start)
             if status >= 500:
                 m.errors.labels(route).inc()
+            if route in self._business:
+                m.business.inc()
 
     async def _about(self, request: web.Request) -> web.Response:
         return web.json_response({"service": self.name, "role": self.role})
@@ -200,10 +225,16 @@ class ShopService:
         except aiohttp.ClientError:
             return "unreachable"
 
+    async def _track_memory(self) -> None:
+        # Every replica keeps its own value fresh: a scrape is answered by any one of them.
+        while True:
+            self.metrics.memory.set(replicas.resident_bytes())  # type: ignore[union-attr]
+            self.metrics.leaked.set(self.leak.bytes)
+            await asyncio.sleep(1.0)
+
     async def _metrics(self, request: web.Request) -> web.Response:
         self.metrics.leaked.set(self.leak.bytes)
-        return web.Response(body=generate_latest(self.metrics.registry),
-                            headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return web.Response(body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     def _fault_body(self) -> dict[str, Any]:
         return {"service": self.name, "fault": self.fault.as_dict(), "leaked_bytes": self.leak.bytes}
@@ -220,24 +251,35 @@ class ShopService:
             fault = self.fault.merged(changes)
         except FaultError as exc:
             return web.json_response({"error": str(exc)}, status=400)
-        self.set_fault(fault)
+        self._publish(fault)
         log.warning("%s: fault set to %s", self.name, fault)
         if fault.crash:
             # Answer first, then die the way a crash does: no cleanup, non-zero status.
-            asyncio.get_running_loop().call_later(0.1, os._exit, CRASH_EXIT_STATUS)
+            asyncio.get_running_loop().call_later(0.1, _crash)
         return web.json_response(self._fault_body())
 
     async def _delete_fault(self, request: web.Request) -> web.Response:
-        self.set_fault(Fault())
+        self._publish(Fault())
         log.warning("%s: fault cleared", self.name)
         return web.json_response(self._fault_body())
 
+    def _publish(self, fault: Fault) -> None:
+        """Apply here at once, and to the other replicas through the shared file."""
+        self.set_fault(fault)
+        if self.shared is not None:
+            self.shared.write(fault)
 
-async def serve(service: ShopService, host: str, port: int, parent_pid: int | None = None) -> None:
+
+def _crash() -> None:
+    os._exit(CRASH_EXIT_STATUS)
+
+
+async def serve(service: ShopService, host: str, port: int, parent_pid: int | None = None,
+                reuse_port: bool = False) -> None:
     runner = web.AppRunner(service.build_app(), handler_cancellation=True, access_log=None,
                            shutdown_timeout=1.0)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    await web.TCPSite(runner, host, port, reuse_port=reuse_port or None).start()
     bound = runner.addresses[0][1]
     print(f"listening http://{host}:{bound}", flush=True)
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())  # the launcher reads one line only
@@ -253,6 +295,8 @@ async def serve(service: ShopService, host: str, port: int, parent_pid: int | No
             watcher.cancel()
         service.set_fault(Fault())  # release hung requests so shutdown is quick
         await runner.cleanup()
+        if service.metrics.shared_dir is not None:  # a replica leaving: its gauges go with it
+            replicas.multiprocess.mark_process_dead(os.getpid(), service.metrics.shared_dir)
 
 
 def _dependency(text: str) -> tuple[str, str]:
@@ -272,15 +316,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--leak-cap-mb", type=float, default=128.0, help="most memory a leak may hold")
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--parent-pid", type=int, default=None, help="exit when this launcher is gone")
+    parser.add_argument("--reuse-port", action="store_true", help="share the port with other replicas")
+    parser.add_argument("--fault-file", default=None, help="replicas: faults shared through this file")
+    parser.add_argument("--log-file", default=None, help="append stderr here (replicas share one log)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    if args.log_file:
+        log_fd = os.open(args.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        os.dup2(log_fd, sys.stderr.fileno())
+        os.close(log_fd)
+    logging.basicConfig(level=logging.WARNING, format=f"%(asctime)s {os.getpid()} %(name)s %(message)s")
     disable_created_metrics()  # *_created series are noise for the scrape
     try:
         service = ShopService(args.name, args.role or args.name, dict(args.dependency),
-                              leak_cap_mb=args.leak_cap_mb, seed=args.seed)
+                              leak_cap_mb=args.leak_cap_mb, seed=args.seed, fault_file=args.fault_file)
     except ValueError as exc:
         parser.error(str(exc))
-    asyncio.run(serve(service, args.host, args.port, parent_pid=args.parent_pid))
+    asyncio.run(serve(service, args.host, args.port, parent_pid=args.parent_pid, reuse_port=args.reuse_port))
     return 0
 
 

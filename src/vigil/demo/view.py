@@ -1,5 +1,5 @@
-"""The demo's terminal: where vigil's API is, each service's health and golden signals, and how
-to break a service on purpose."""
+"""The demo's terminal: where vigil's API is, each service's health and golden signals, storefront's
+replicas and vigil's last scaling decision, and how to break a service on purpose."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from rich.text import Text
 from vigil.demo.readings import ServiceReading
 
 HEALTH_STYLE = {"healthy": "bold green", "unhealthy": "bold red", "unknown": "yellow"}
+SPARKS = "▁▂▃▄▅▆▇█"
+HISTORY = 60  # replica counts kept for the sparkline (one per tick)
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,36 @@ class HealthTransition:
 
     def __str__(self) -> str:
         return f"+{self.at_s:5.1f}s  {self.service}: {self.old} -> {self.new}"
+
+
+@dataclass(frozen=True)
+class ReplicaChange:
+    at_s: float
+    service: str
+    old: int
+    new: int
+    rule: str
+
+    def __str__(self) -> str:
+        return f"+{self.at_s:5.1f}s  {self.service}: {self.old} -> {self.new} replicas ({self.rule})"
+
+
+@dataclass
+class ScalingView:
+    """A scaled service as the view shows it: vigil's count, the actuator's ready count, the policy's
+    bounds and target, and the newest decision."""
+
+    replicas: int
+    ready: int | None
+    min_replicas: int
+    max_replicas: int
+    target: float
+    mode: str
+    rule: str | None = None
+    decided_at_s: float | None = None  # demo seconds
+    decided_ts: float | None = None  # the decision's own timestamp, to notice a new one
+    predictive: str | None = None  # why the forecast floor may or may not act
+    history: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -40,6 +72,8 @@ class DemoState:
     readings: dict[str, ServiceReading] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=dict)
     transitions: list[HealthTransition] = field(default_factory=list)
+    scaling: dict[str, ScalingView] = field(default_factory=dict)
+    replica_changes: list[ReplicaChange] = field(default_factory=list)
 
 
 def _num(value: float | None, fmt: str, empty: str = "-") -> str:
@@ -57,10 +91,33 @@ def curl_fault(admin_url: str, body: str) -> str:
     return f"curl -X POST -d {shlex.quote(body)} {admin_url}"  # the service reads JSON whatever the type
 
 
+def replicas_text(view: ScalingView | None) -> str:
+    if view is None:
+        return "1"
+    ready = "?" if view.ready is None else str(view.ready)
+    return f"{view.replicas} ({ready} ready)"
+
+
+def sparkline(counts: list[int], top: int) -> str:
+    return "".join(SPARKS[min(len(SPARKS) - 1, round((len(SPARKS) - 1) * c / max(1, top)))] for c in counts)
+
+
+def scaling_text(name: str, v: ScalingView) -> Text:
+    last = (f"{v.rule} at +{v.decided_at_s:.0f}s" if v.rule and v.decided_at_s is not None else "none yet")
+    out = Text.assemble(
+        (f"{name} ", "bold"), (sparkline(v.history, v.max_replicas), "cyan"),
+        f"  {replicas_text(v)} replicas, {v.min_replicas}..{v.max_replicas}, "
+        f"target {v.target:g} req/s per replica, mode {v.mode}\n",
+        ("  last decision ", "bold"), last)
+    if v.predictive:
+        out.append(f"\n  forecast floor: {v.predictive}", style="dim")
+    return out
+
+
 def services_table(state: DemoState) -> Table:
     table = Table(expand=False, header_style="bold")
-    for col, justify in (("service", "left"), ("vigil says", "left"), ("req/s", "right"),
-                         ("errors", "right"), ("p99 ms", "right"), ("memory MB", "right"), ("fault", "left")):
+    for col, justify in (("service", "left"), ("vigil says", "left"), ("replicas", "right"),
+                         ("req/s", "right"), ("errors", "right"), ("p99 ms", "right"), ("memory MB", "right"), ("fault", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for name in state.admin_urls:
         health = state.health.get(name, "unknown")
@@ -74,7 +131,8 @@ def services_table(state: DemoState) -> Table:
                      _num(None if r.p99_s is None else 1000 * r.p99_s, ".0f"),
                      _num(None if r.memory_bytes is None else r.memory_bytes / 2**20, ".0f"),
                      _fault_text(r.fault)]
-        table.add_row(name, Text(health, style=HEALTH_STYLE.get(health, "")), *cells)
+        table.add_row(name, Text(health, style=HEALTH_STYLE.get(health, "")),
+                      replicas_text(state.scaling.get(name)), *cells)
     return table
 
 
@@ -95,8 +153,12 @@ def render(state: DemoState) -> RenderableType:
         f"  {errors}\n",
         f"  {slow}      (hang, crash, leak_mb_per_min too)\n",
         f"  curl -X DELETE {some_admin}      (clear)\n",
+        "  storefront's faults reach every replica (they share a fault file)\n",
         ("Ctrl-C stops everything.", "dim"))
     parts: list[RenderableType] = [Panel(head, title="vigil demo", expand=False), services_table(state)]
+    parts += [scaling_text(name, v) for name, v in state.scaling.items()]
+    if state.replica_changes:
+        parts.append(Text("recent scaling:\n" + "\n".join(f"  {c}" for c in state.replica_changes[-5:])))
     if state.transitions:
         parts.append(Text("recent health changes:\n" + "\n".join(f"  {t}" for t in state.transitions[-5:])))
     parts.append(hints)
@@ -109,5 +171,10 @@ def status_line(state: DemoState) -> str:
     for name in state.admin_urls:
         r = state.readings.get(name)
         rate = f"{r.request_rate:.1f}/s" if r is not None and r.request_rate is not None else "-"
-        cells.append(f"{name}={state.health.get(name, 'unknown')} {rate}")
+        cell = f"{name}={state.health.get(name, 'unknown')} {rate}"
+        view = state.scaling.get(name)
+        if view is not None:
+            ready = "?" if view.ready is None else view.ready
+            cell += f" replicas={view.replicas}/{ready} rule={view.rule or '-'}"
+        cells.append(cell)
     return f"[{state.elapsed_s:5.0f}s] " + "  ".join(cells) + f"  probes={state.stats.get('probes_run', 0)}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
@@ -22,6 +23,13 @@ class Detector(Protocol):
     def state(self) -> bytes: ...
 
 
+def _hour_of_week(ts: float) -> str:
+    """'for this hour on Mondays (09:00-10:00 UTC)': the weekly profile's bin, named."""
+    day = time.strftime("%A", time.gmtime(ts))
+    hour = int(ts // 3600) % 24
+    return f"for this hour on {day}s ({hour:02d}:00-{(hour + 1) % 24:02d}:00 UTC)"
+
+
 class KernelDetector:
     """A detector whose whole state is a handful of fixed-size arrays run through `kernel.run`.
 
@@ -39,7 +47,7 @@ class KernelDetector:
         K.P_SHIFT_RESETS_SEASON: 0.0, K.P_QUIET_EXTEND: 0.0, K.P_CUSUM_NOVELTY: 0.0, K.P_NN_K: 4,
         K.P_QUIET_DAMP: 0.25, K.P_QUIET_DOUBLE: 2.0, K.P_RECALL_K: 3, K.P_DAILY_N: 1,
         K.P_DAILY_TOL: 600.0, K.P_DAILY_VTOL: 0.5, K.P_W_LIK: 0.0, K.P_LIK_WINDOW: K.LIK,
-        K.P_LIK_SHORT: 20, K.P_LIK_WARM: 100, K.P_LIK_EVENT: 0.4,
+        K.P_LIK_SHORT: 20, K.P_LIK_WARM: 100, K.P_LIK_EVENT: 0.4, K.P_W_WEEK: 0.0, K.P_WEEK_MIN: 2,
     }
     NAMES: ClassVar[dict[str, int]] = {
         "w_level": K.P_W_LEVEL, "w_season": K.P_W_SEASON, "w_spike": K.P_W_SPIKE, "w_cusum": K.P_W_CUSUM,
@@ -53,7 +61,8 @@ class KernelDetector:
         "quiet_damp": K.P_QUIET_DAMP, "quiet_double": K.P_QUIET_DOUBLE, "recall_k": K.P_RECALL_K,
         "daily_n": K.P_DAILY_N, "daily_tol": K.P_DAILY_TOL, "daily_vtol": K.P_DAILY_VTOL,
         "w_likelihood": K.P_W_LIK, "likelihood_window": K.P_LIK_WINDOW, "likelihood_short": K.P_LIK_SHORT,
-        "likelihood_warm": K.P_LIK_WARM, "likelihood_event": K.P_LIK_EVENT,
+        "likelihood_warm": K.P_LIK_WARM, "likelihood_event": K.P_LIK_EVENT, "w_week": K.P_W_WEEK,
+        "week_min": K.P_WEEK_MIN,
     }
 
     def __init__(self, **overrides: float) -> None:
@@ -73,7 +82,8 @@ class KernelDetector:
     # -- scoring
     def _run(self, state: dict[str, np.ndarray], ts: np.ndarray, xs: np.ndarray, out: np.ndarray) -> None:
         K.run(self._p, state["fs"], state["ring"], state["sorted"], state["pending"], state["season"],
-              state["ival"], state["recalled"], state["recalled_ts"], state["lik"], state["lik_short"], ts, xs, out)
+              state["ival"], state["recalled"], state["recalled_ts"], state["lik"], state["lik_short"],
+              state["week"], state["week_hour"], state["week_order"], ts, xs, out)
 
     def update(self, ts: float, value: float) -> Score:
         """Score one point, then learn from it unless it was judged anomalous."""
@@ -116,6 +126,15 @@ class KernelDetector:
                     f"{int(self._p[K.P_RELEARN])} points; relearning from here")
         z, exp = fs[K.S_Z], fs[K.S_EXPECTED]
         side = "above" if z >= 0 else "below"
+        flat = int(fs[K.S_FLAT])  # no spread to count deviations in: say what the baseline was instead
+        if why == K.WHY_WEEK:
+            where = _hour_of_week(fs[K.S_LAST_TS])
+            if flat:
+                return f"value {value:.4g} where {where} has been exactly {exp:.4g} on each of the past {flat} weeks"
+            return f"value {value:.4g} is {abs(z):.1f} robust deviations {side} the expected {exp:.4g} {where}"
+        if flat and why in (K.WHY_LEVEL, K.WHY_SPIKE):
+            return (f"value {value:.4g} departs from a flat {exp:.4g}: {flat} of the last {int(fs[K.S_CNT])} "
+                    f"normal points were exactly {exp:.4g}")
         if why == K.WHY_SPIKE:
             return f"value {value:.4g} jumped {abs(z):.1f} typical steps {side} the previous value"
         if why == K.WHY_CUSUM:

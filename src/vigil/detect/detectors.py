@@ -9,11 +9,12 @@ from vigil.detect.base import KernelDetector
 
 class SeasonalBaseline(KernelDetector):
     """Robust baseline: median/MAD of recent normal points, or of the same time of day on past days
-    when the daily profile explains the series better."""
+    when the daily profile explains the series better, or of the same hour of the week on past weeks
+    when the weekly profile does."""
 
     KIND = "seasonal"
     PARAMS: ClassVar[dict[str, float]] = {"w_level": 1.0, "z_alarm": 4.0, "recall": 2.0, "w_season": 1.0,
-                                          "season_explain": 0.3, "season_cap": 10.0}
+                                          "season_explain": 0.3, "season_cap": 10.0, "w_week": 1.0}
     THRESHOLDS: ClassVar[dict[str, float]] = {"standard": 0.4051, "reward_low_FP": 0.4051,
                                               "reward_low_FN": 0.4051}
 
@@ -37,7 +38,8 @@ class SpikeDip(KernelDetector):
 
 
 class Ensemble(KernelDetector):
-    """vigil's default: the strongest of novelty, daily-profile and spike evidence; recurring anomalies
+    """vigil's default: the strongest of novelty, daily-profile and spike evidence (or the weekly profile's
+    verdict where it explains the series); recurring anomalies
     stop alarming; one alarm per event (quiet while the event lasts unless the evidence doubles)."""
 
     KIND = "ensemble"
@@ -45,7 +47,7 @@ class Ensemble(KernelDetector):
     # it found, so it is off here (the `changepoint` detector keeps it).
     PARAMS: ClassVar[dict[str, float]] = {
         "w_level": 1.0, "z_alarm": 4.0, "recall": 2.0,
-        "w_season": 1.0, "season_explain": 0.3, "season_cap": 10.0,
+        "w_season": 1.0, "season_explain": 0.3, "season_cap": 10.0, "w_week": 1.0,
         "w_spike": 0.25, "quiet": 100, "quiet_extend": 1.0,
         "daily_damp": 0.2, "daily_n": 3, "daily_tol": 3600.0,
         "w_likelihood": 0.5, "likelihood_short": 20, "likelihood_event": 0.3,

@@ -23,7 +23,8 @@ class ThresholdRule:
     clear: float | None = None
     severity: Severity = Severity.WARNING
     firing: bool = False
-    _since: float | None = field(default=None, repr=False)
+    since: float | None = None  # start of the current run beyond the limit (the `for:` clock)
+    last_ts: float | None = field(default=None, repr=False)  # the last sample judged
 
     def _beyond(self, value: float, level: float) -> bool:
         return value > level if self.above else value < level
@@ -32,24 +33,25 @@ class ThresholdRule:
         """Returns a Signal on the transition to firing (once per episode)."""
         if not np.isfinite(value):
             return None  # no evidence either way: keep the current state
+        self.last_ts = ts
         if self.firing:
             if not self._beyond(value, self.clear if self.clear is not None else self.limit):
-                self.firing, self._since = False, None
+                self.firing, self.since = False, None
             return None
         if not self._beyond(value, self.limit):
-            self._since = None
+            self.since = None
             return None
-        if self._since is None:
-            self._since = ts
-        if ts - self._since < self.for_s:
+        if self.since is None:
+            self.since = ts
+        if ts - self.since < self.for_s:
             return None
         self.firing = True
         side = "above" if self.above else "below"
         return Signal(ts=ts, service=self.service, series=self.series, kind="threshold",
                       severity=self.severity, score=1.0, source="rule:threshold",
-                      reason=f"value {value:.4g} has been {side} {self.limit:.4g} for {ts - self._since:.0f} s "
+                      reason=f"value {value:.4g} has been {side} {self.limit:.4g} for {ts - self.since:.0f} s "
                              f"(rule: for {self.for_s:.0f} s)",
-                      window_start=self._since, window_end=ts, evidence={"value": value, "limit": self.limit})
+                      window_start=self.since, window_end=ts, evidence={"value": value, "limit": self.limit})
 
 
 def absence(service: str, series: str, last_seen: float | None, now: float, for_s: float,

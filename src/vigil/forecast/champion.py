@@ -183,10 +183,11 @@ class ModelRegistry:
         return None
 
     def retrain(self, series: str, y: np.ndarray, now: float, challengers: Sequence[str] = (),
-                ts: np.ndarray | None = None) -> list[Verdict]:
-        """Refresh the champion's kind (or the fleet default), then try each challenger; clears drift."""
+                ts: np.ndarray | None = None, first: str = FLEET_DEFAULT) -> list[Verdict]:
+        """Refresh the champion's kind (or `first`, the fleet default unless told), then try each
+        challenger; clears drift."""
         current = self.champion(series)
-        verdicts = [self.propose(series, current.kind if current else FLEET_DEFAULT, y, now, ts)]
+        verdicts = [self.propose(series, current.kind if current else first, y, now, ts)]
         for kind in challengers:
             champ = self.champion(series)
             if champ is None or kind != champ.kind:

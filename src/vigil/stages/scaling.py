@@ -3,7 +3,11 @@
 Every `sync_period` (on the engine's Clock) each controller reads its metric (the newest sample the
 pipeline saw for the policy's series), asks the actuator how many replicas are ready, decides (HPA,
 predictive floor, or shadow) and acts through the actuator with central retry and verification.
-Every decision is recorded with its inputs, forecast, winning rule and result."""
+Every decision is recorded with its inputs, forecast, winning rule and result.
+
+An actuator that owns its replicas (the `process` actuator starts with none) is first brought up to
+`min_replicas`, as creating a Deployment with that count would: there is no metric to decide on
+before the service runs. That start-up scale is recorded too (`rule: CurrentBelowMin`)."""
 
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ class ScalingStage:
         self.latest: dict[SeriesKey, tuple[float, float]] = {}
         self.metric_keys: dict[str, SeriesKey] = {}
         self.controllers: dict[str, Any] = {}
+        self.last: dict[str, Decision] = {}  # newest decision per service (the demo shows it)
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self.decisions = 0
@@ -59,14 +64,18 @@ class ScalingStage:
                     service=svc.name, replicas=cfg.min_replicas or 1)
             forecaster = make_forecaster(cfg.predictive.forecaster) if cfg.mode != "reactive" else None
             policy = ScalePolicy(svc.name, cfg, self.clock, forecaster=forecaster)
+            requested = await _requested(actuator)
             try:
-                replicas = await actuator.ready_replicas()
+                replicas = requested if requested is not None else await actuator.ready_replicas()
             except Exception:
                 replicas = max(cfg.min_replicas, 1)
+            below_min = requested is not None and requested < cfg.min_replicas
             controller = ScaleController(policy, actuator, self.clock, self._reader(svc.name, key),
                                          replicas=max(replicas, cfg.min_replicas, 1))
             self.controllers[svc.name] = controller
-            self._tasks.append(asyncio.create_task(self._loop(svc.name, controller), name=f"scale-{svc.name}"))
+            start_from = requested if below_min else None
+            self._tasks.append(asyncio.create_task(self._loop(svc.name, controller, start_from),
+                                                   name=f"scale-{svc.name}"))
 
     def _reader(self, service: str, key: SeriesKey) -> Any:
         kind = next(s for s in self.services if s.name == service).scaling.metric.kind
@@ -89,9 +98,14 @@ class ScalingStage:
                 if seen is None or s.ts >= seen[0]:
                     self.latest[s.key] = (s.ts, s.value)
 
-    async def _loop(self, service: str, controller: Any) -> None:
+    async def _loop(self, service: str, controller: Any, start_from: int | None = None) -> None:
         period = controller.policy.config.sync_period
         key = self.metric_keys[service]
+        if start_from is not None:
+            try:
+                await self._record(await self._bring_to_min(controller, start_from))
+            except Exception:
+                log.exception("%s: could not bring the target up to min_replicas", service)
         while not self._stopping:
             await self.clock.sleep(period)
             seen = self.latest.get(key)
@@ -104,12 +118,42 @@ class ScalingStage:
                 continue
             await self._record(decision)
 
+    async def _bring_to_min(self, controller: Any, current: int) -> Decision:
+        from vigil.act.actuators import execute_scale
+
+        policy, cfg = controller.policy, controller.policy.config
+        target = cfg.min_replicas
+        act = cfg.mode != "shadow" and not cfg.dry_run
+        inputs = {"mode": cfg.mode, "current_replicas": current, "min_replicas": target,
+                  "note": "start-up: the target runs fewer than min_replicas, and no metric exists "
+                          "before it runs"}
+        result: dict[str, Any] = {"replicas": target, "act": act}
+        if act:
+            outcome = await execute_scale(controller.actuator, target, self.clock)
+            result["outcome"] = outcome.summary()
+            if outcome.applied:
+                policy.scaled(current, target)
+        return Decision(ts=self.clock.now(), kind="scale", subject=policy.service, rule="CurrentBelowMin",
+                        inputs=inputs, result=result)
+
     async def _record(self, decision: Decision) -> None:
+        self.last[decision.subject] = decision
         self.decisions += 1
         try:
             await self.writer.call(self.store.write_decisions, [decision])
         except Exception:
             log.exception("could not record a scaling decision for %s", decision.subject)
+
+    async def replica_counts(self) -> dict[str, tuple[int, int | None]]:
+        """Service -> (replicas vigil set, replicas the actuator reports ready; None if it cannot say)."""
+        out: dict[str, tuple[int, int | None]] = {}
+        for name, controller in self.controllers.items():
+            try:
+                ready: int | None = await controller.actuator.ready_replicas()
+            except Exception:
+                ready = None
+            out[name] = (controller.replicas, ready)
+        return out
 
     async def close(self) -> None:
         self._stopping = True
@@ -125,3 +169,14 @@ class ScalingStage:
                         await result
                 except Exception:
                     log.exception("could not close the actuator of %s", controller.policy.service)
+
+
+async def _requested(actuator: Any) -> int | None:
+    """The replica count the actuator was asked for, when it keeps one itself (process, memory)."""
+    ask = getattr(actuator, "requested_replicas", None)
+    if ask is None:
+        return None
+    try:
+        return int(await ask())
+    except Exception:
+        return None

@@ -169,6 +169,29 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
         rows = store.decisions(since=t0, kind="scale", subject=service, limit=limit)
         return {"decisions": [_decision_view(d) for d in reversed(rows)]}
 
+    @r.get("/forecasts", summary="The current forecast per series: mean, lo/hi path, model, version, backtest")
+    def forecasts(service: str | None = None) -> Response:
+        stage = _forecast_stage(engine)
+        rows = [f for f in stage.current.values() if service is None or f["service"] == service]
+        return Response(orjson.dumps({"forecasts": rows}, option=orjson.OPT_SERIALIZE_NUMPY),
+                        media_type="application/json")
+
+    @r.post("/forecasts/{series:path}/rollback", summary="Make a series' previous forecast model current again")
+    async def forecast_rollback(series: str) -> dict[str, Any]:
+        from vigil.stages.forecasting import NoPreviousModel
+
+        try:
+            key = SeriesKey.parse(series)
+        except ValueError as exc:
+            raise _bad(str(exc)) from None
+        try:
+            decision = await _forecast_stage(engine).rollback(str(key))
+        except KeyError:
+            raise HTTPException(404, detail=f"{key} is not forecast (see GET /api/v1/forecasts)") from None
+        except NoPreviousModel as exc:
+            raise HTTPException(409, detail=str(exc)) from None
+        return _decision_view(decision)
+
     @r.get("/probes", summary="Recent probe results")
     def probes(service: str | None = None, probe: str | None = None,
                limit: int = Query(100, ge=1, le=10_000)) -> dict[str, Any]:
@@ -177,6 +200,13 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
                              "latency_s": p.latency_s, "detail": p.detail, "values": p.values} for p in rows]}
 
     return r
+
+
+def _forecast_stage(engine: Any) -> Any:
+    stage = next((s for s in engine.stages if s.name == "forecast"), None)
+    if stage is None:
+        raise HTTPException(404, detail="forecasting is not part of this engine")
+    return stage
 
 
 def _window(since: str | None, until: str | None, now: float) -> tuple[float | None, float | None]:

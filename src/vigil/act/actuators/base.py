@@ -38,6 +38,9 @@ class Actuator(Protocol):
     async def ready_replicas(self) -> int:
         """How many replicas are ready now (observed, not assumed)."""
 
+    # Optional: `async def requested_replicas() -> int`, the count asked for (spec.replicas), for an
+    # actuator that keeps it itself. The engine then brings a target below min_replicas up at start.
+
 
 @dataclass(slots=True)
 class ScaleOutcome:
@@ -48,6 +51,15 @@ class ScaleOutcome:
     ready: int | None
     attempts: int
     detail: str
+
+    @property
+    def applied(self) -> bool:
+        """The actuator accepted the count (an unverified scale is still applied)."""
+        return self.status in ("succeeded", "unverified")
+
+    def summary(self) -> dict[str, object]:
+        """What a scaling decision records of the outcome."""
+        return {"status": self.status, "ready": self.ready, "attempts": self.attempts, "detail": self.detail}
 
 
 async def execute_scale(actuator: Actuator, replicas: int, clock: Clock, *, dry_run: bool = False,

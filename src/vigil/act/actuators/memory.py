@@ -39,3 +39,6 @@ class MemoryActuator:
         if self._polls >= self.ready_after:
             self.ready = self.replicas
         return self.ready
+
+    async def requested_replicas(self) -> int:
+        return self.replicas

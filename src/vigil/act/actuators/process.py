@@ -3,22 +3,36 @@
 Replicas share one port with SO_REUSEPORT (the command must set it on its socket, as demo_worker does)
 so the kernel balances connections between them. Each gets PORT and VIGIL_REPLICA in its environment.
 Scale-down stops the newest replicas first, gracefully: SIGTERM, then SIGKILL after stop_timeout.
+A replica that exits on its own is replaced, as a ReplicaSet would: after RESTART_BACKOFF_S, doubled
+for each exit within QUICK_EXIT_S of its start, up to MAX_BACKOFF_S (a crash loop does not spin).
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
+import time
 from dataclasses import dataclass, field
 
 from vigil.act.actuators.base import ActuationError, ScaleResult
 from vigil.config.scaling import ProcessActuatorConfig
 
 
+log = logging.getLogger("vigil.actuators.process")
+
+RESTART_BACKOFF_S = 1.0
+QUICK_EXIT_S = 10.0
+MAX_BACKOFF_S = 30.0
+
+
 @dataclass
 class _Replica:
     proc: asyncio.subprocess.Process
+    index: int
+    started: float = field(default_factory=time.monotonic)
+    quick_exits: int = 0  # consecutive exits soon after start, in this slot
     ready: asyncio.Event = field(default_factory=asyncio.Event)
     reader: asyncio.Task[None] | None = None
 
@@ -29,12 +43,14 @@ class ProcessActuator:
     def __init__(self, config: ProcessActuatorConfig, service: str = "") -> None:
         self.config = config
         self.service = service
-        self._replicas: list[_Replica] = []
+        self._replicas: list[_Replica] = []  # one per replica asked for, running or being replaced
         self._lock = asyncio.Lock()
+        self._restarts: set[asyncio.Task[None]] = set()
+        self._closing = asyncio.Event()
+        self.restarts = 0  # replicas replaced after exiting on their own
 
     async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
         async with self._lock:
-            self._reap()
             before = len(self._replicas)
             if replicas < 0:
                 raise ActuationError(f"cannot run {replicas} replicas", retryable=False)
@@ -48,20 +64,21 @@ class ProcessActuator:
             return ScaleResult(before, replicas, True, False)
 
     async def ready_replicas(self) -> int:
-        self._reap()
         return sum(1 for r in self._replicas if r.ready.is_set() and r.proc.returncode is None)
 
+    async def requested_replicas(self) -> int:
+        """The count asked for (spec.replicas): replicas being replaced count."""
+        return len(self._replicas)
+
     async def close(self) -> None:
+        self._closing.set()  # wakes pending replacements, which then stand down
+        await asyncio.gather(*self._restarts, return_exceptions=True)
         await self.scale(0)
 
     def pids(self) -> list[int]:
-        return [r.proc.pid for r in self._replicas]
+        return [r.proc.pid for r in self._replicas if r.proc.returncode is None]
 
     # ------------------------------------------------------------------ internals
-    def _reap(self) -> None:
-        """Forget replicas that died on their own, so the next scale replaces them."""
-        self._replicas = [r for r in self._replicas if r.proc.returncode is None]
-
     async def _start(self, index: int) -> _Replica:
         env = {**os.environ, **self.config.env, "VIGIL_REPLICA": str(index), "VIGIL_SERVICE": self.service}
         if self.config.port is not None:
@@ -73,12 +90,13 @@ class ProcessActuator:
                 stderr=asyncio.subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:  # missing binary, permissions: retrying will not help
             raise ActuationError(f"cannot start {argv[0]!r}: {exc}", retryable=False) from exc
-        rep = _Replica(proc)
+        rep = _Replica(proc, index)
         rep.reader = asyncio.create_task(self._watch(rep))
         return rep
 
     async def _watch(self, rep: _Replica) -> None:
-        """Mark ready on the ready line (or at once); keep draining stdout so the pipe never fills."""
+        """Mark ready on the ready line (or at once); keep draining stdout so the pipe never fills;
+        when the replica exits and is still wanted, have it replaced."""
         want = self.config.ready_line
         if want is None:
             rep.ready.set()
@@ -86,9 +104,35 @@ class ProcessActuator:
         while True:
             line = await rep.proc.stdout.readline()
             if not line:
-                return
+                break
             if want is not None and line.decode(errors="replace").strip() == want:
                 rep.ready.set()
+        await rep.proc.wait()
+        if rep in self._replicas and not self._closing.is_set():
+            task = asyncio.create_task(self._replace(rep))
+            self._restarts.add(task)
+            task.add_done_callback(self._restarts.discard)
+
+    async def _replace(self, dead: _Replica) -> None:
+        quick = dead.quick_exits + 1 if time.monotonic() - dead.started < QUICK_EXIT_S else 0
+        delay = min(MAX_BACKOFF_S, RESTART_BACKOFF_S * 2 ** quick)
+        log.warning("%s: replica %d (pid %d) exited with status %s; replacing it in %gs",
+                    self.service, dead.index, dead.proc.pid, dead.proc.returncode, delay)
+        try:
+            await asyncio.wait_for(self._closing.wait(), delay)
+        except asyncio.TimeoutError:
+            pass
+        async with self._lock:
+            if dead not in self._replicas or self._closing.is_set():
+                return  # scaled away meanwhile
+            try:
+                new = await self._start(dead.index)
+            except ActuationError as exc:
+                log.warning("%s: could not replace replica %d: %s", self.service, dead.index, exc)
+                return
+            new.quick_exits = quick
+            self._replicas[self._replicas.index(dead)] = new
+            self.restarts += 1
 
     async def _stop(self, rep: _Replica) -> None:
         proc = rep.proc

@@ -41,9 +41,8 @@ class ScaleController:
             target = int(decision.result["replicas"])
             outcome = await execute_scale(self.actuator, target, self.clock,
                                           dry_run=self.policy.config.dry_run)
-            decision.result["outcome"] = {"status": outcome.status, "ready": outcome.ready,
-                                          "attempts": outcome.attempts, "detail": outcome.detail}
-            if outcome.status in ("succeeded", "unverified"):  # accepted; unverified is still applied
+            decision.result["outcome"] = outcome.summary()
+            if outcome.applied:
                 self.policy.scaled(self.replicas, target)
                 self.replicas = target
         return decision
