@@ -10,6 +10,14 @@ now, from the registered model, refit on the past as time advances) added to the
 Its upper bound is a split-conformal quantile of that forecast's own walk-forward relative errors over
 the backtest window, so its coverage holds whatever the model. The same errors give the rolling backtest:
 MASE = MAE(forecast) / MAE(seasonal naive) on the same points; the floor may act only while it is < 1.
+
+Rough demand gets more. Its roughness is the typical one-period move times the horizon's periods over
+the typical move across the horizon: about 1 when demand drifts smoothly within the horizon (what moves
+over the horizon can be extrapolated), 2 and more when it jumps about from one period to the next. On
+rough demand (roughness >= `rough_above`) bursts come back: the floor keeps headroom for the largest
+surprise (actual - forecast) of the last `burst_hold`, on top of the conformal bound, and the policy
+holds scale-downs for `rough_down_window`. Where noise dominates (roughness >= `noisy_above`) a single
+large error is noise, not a burst: only surprises sustained over `burst_periods` periods are held.
 """
 
 from __future__ import annotations
@@ -54,6 +62,42 @@ def make_forecaster(kind: str) -> Any | None:
     return getattr(importlib.import_module(module), attr)()
 
 
+class BurstHold:
+    """The largest sustained surprise of the last `window` seconds: a monotonic deque, O(1) per period."""
+
+    def __init__(self, window: float, sustain: int) -> None:
+        self.window = window
+        self._recent: deque[float] = deque(maxlen=max(1, sustain))
+        self._max: deque[tuple[float, float]] = deque()  # (time, surprise), surprises decreasing
+
+    def add(self, now: float, surprise: float, sustain: int) -> None:
+        """`sustain` periods: the surprise counted is the least of the last `sustain` (a burst lasts)."""
+        self._recent.append(surprise)
+        if len(self._recent) < sustain:
+            return
+        s = min(list(self._recent)[-sustain:]) if sustain > 1 else surprise
+        q = self._max
+        while q and q[-1][1] <= s:
+            q.pop()
+        q.append((now, s))
+
+    def value(self, now: float) -> float:
+        q = self._max
+        while q and q[0][0] <= now - self.window:
+            q.popleft()
+        return max(0.0, q[0][1]) if q else 0.0
+
+
+def roughness(y: np.ndarray, h: int) -> float | None:
+    """median |1-period move| x h / median |h-period move|; None when there is too little or no movement."""
+    if h < 2 or len(y) <= 10 * h:
+        return None
+    across = float(np.median(np.abs(y[h:] - y[:-h])))
+    if across <= 0:
+        return None
+    return float(np.median(np.abs(np.diff(y)))) * h / across
+
+
 @dataclass(slots=True)
 class FloorEstimate:
     demand_now: float
@@ -64,6 +108,9 @@ class FloorEstimate:
     allowed: bool
     reason: str  # why it may or may not act
     model: str
+    roughness: float | None = None
+    rough: bool = False  # roughness >= rough_above: burst hold and the longer scale-down window apply
+    burst: float = 0.0  # headroom held for a recent burst, in demand units (rough demand only)
 
     def as_forecast(self, now: float, level: int) -> Forecast:
         t = np.array([now + self.horizon])
@@ -106,6 +153,8 @@ class ForecastFloor:
         self._q = 0.0
         self._mase: float | None = None
         self._fit_failure: str | None = None
+        self._roughness: float | None = None
+        self._hold = BurstHold(settings.burst_hold, settings.burst_periods)
 
     # ------------------------------------------------------------------ observations
     def observe(self, now: float, demand: float) -> None:
@@ -126,6 +175,8 @@ class ForecastFloor:
                 self._abs_sum[i] += a
             if len(y) >= self.season_steps:
                 self._err_sn.append(abs(demand - y[-self.season_steps]))
+            if self.s.burst_hold > 0:
+                self._hold.add(now, demand - self._pending[0][self._best], self._sustain())
         prev = y[-1] if y else demand
         y.append(demand)
         self._level = demand if self._level is None else self._level + LEVEL_ALPHA * (demand - self._level)
@@ -139,6 +190,11 @@ class ForecastFloor:
         self._pending.append((max(0.0, demand), max(0.0, demand + trend), max(0.0, lvl),
                               max(0.0, demand + delta), max(0.0, demand + trend + delta),
                               max(0.0, lvl + delta)))
+
+    def _sustain(self) -> int:
+        """Periods a surprise must last to count as a burst: one, unless noise dominates."""
+        r = self._roughness
+        return self.s.burst_periods if r is not None and r >= self.s.noisy_above else 1
 
     def _delta(self, now: float) -> float:
         """The model's expected change of demand from now to now + horizon."""
@@ -177,6 +233,8 @@ class ForecastFloor:
 
     def _calibrate(self, now: float) -> None:
         self._next_cal = now + max(self.period, min(900.0, self.s.interval_window / 4))
+        recent = np.fromiter(self._y, dtype=float)[-self._window:]
+        self._roughness = roughness(recent, self.h_steps)
         n = len(self._abs_err[0])
         if n < 20:
             self._q, self._mase = 0.0, None
@@ -227,7 +285,11 @@ class ForecastFloor:
             reason += f"; {self._fit_failure}"
         name = CANDIDATES[self._best]
         model = name.replace("model", self._model_name) if name.endswith("model") else name
-        return FloorEstimate(demand, mean, upper, self.horizon, mase, allowed, reason, model)
+        r = self._roughness
+        rough = r is not None and r >= self.s.rough_above and self.s.burst_hold > 0
+        burst = self._hold.value(now) if rough else 0.0
+        upper = max(upper, mean + burst)
+        return FloorEstimate(demand, mean, upper, self.horizon, mase, allowed, reason, model, r, rough, burst)
 
 
 def _lerp(path: list[float], pos: float) -> float:

@@ -65,7 +65,7 @@ class HorizontalAutoscaler:
     """One HPA: min/max, behavior rules; state advanced only by `normalize` and `record_scale`."""
 
     def __init__(self, min_replicas: int, max_replicas: int, scale_up: ScalingRules,
-                 scale_down: ScalingRules) -> None:
+                 scale_down: ScalingRules, longest_down_window: float = 0.0) -> None:
         self.min_replicas = min_replicas
         self.max_replicas = max_replicas
         self.up = scale_up
@@ -74,10 +74,14 @@ class HorizontalAutoscaler:
         self._initialised = False
         self._longest_up = max(p.period for p in scale_up.policies)
         self._longest_down = max(p.period for p in scale_down.policies)
+        # Recommendations are kept for the longest scale-down window a caller may pass to `normalize`.
+        self._keep_down = max(scale_down.stabilization_window, longest_down_window)
 
     # ------------------------------------------------------------------ reconcile
-    def normalize(self, now: float, current: int, desired: int) -> Normalized:
-        """reconcileAutoscaler's clamp + normalizeDesiredReplicasWithBehaviors."""
+    def normalize(self, now: float, current: int, desired: int,
+                  down_window: float | None = None) -> Normalized:
+        """reconcileAutoscaler's clamp + normalizeDesiredReplicasWithBehaviors. `down_window` replaces the
+        scale-down stabilization window for this call (up to `longest_down_window`)."""
         if current > self.max_replicas:
             return Normalized(self.max_replicas, self.max_replicas, "CurrentAboveMax")
         if current < self.min_replicas:
@@ -86,7 +90,8 @@ class HorizontalAutoscaler:
             self._initialised = True
             if self.down.stabilization_window > 0 and not self.state.recommendations:
                 self.state.recommendations.append([now, float(current)])
-        stabilized, reason = self._stabilize(now, current, desired)
+        window = self.down.stabilization_window if down_window is None else min(down_window, self._keep_down)
+        stabilized, reason = self._stabilize(now, current, desired, window)
         replicas, limit_reason = self._rate_limit(now, current, stabilized)
         if replicas != stabilized:
             reason = limit_reason
@@ -94,9 +99,10 @@ class HorizontalAutoscaler:
             reason = limit_reason
         return Normalized(replicas, stabilized, reason)
 
-    def _stabilize(self, now: float, current: int, desired: int) -> tuple[int, str]:
+    def _stabilize(self, now: float, current: int, desired: int, down_window: float) -> tuple[int, str]:
         up_cut = now - self.up.stabilization_window
-        down_cut = now - self.down.stabilization_window
+        down_cut = now - down_window
+        keep_cut = now - self._keep_down
         up_rec = desired
         down_rec = desired
         old_index = -1
@@ -106,7 +112,7 @@ class HorizontalAutoscaler:
                 up_rec = int(rec)
             if ts > down_cut and rec > down_rec:
                 down_rec = int(rec)
-            if ts < up_cut and ts < down_cut:
+            if ts < up_cut and ts < keep_cut:
                 old_index = i
         recommendation = current
         reason = "DesiredWithinRange"

@@ -39,10 +39,11 @@ class ScalePolicy:
         self.service = service
         self.config = config
         self.clock = clock
-        self.hpa = HorizontalAutoscaler(config.min_replicas, config.max_replicas,
-                                        config.scale_up, config.scale_down)
         uses_floor = config.mode == "predictive" or (
             config.mode == "shadow" and config.shadow_of == "predictive")
+        self.hpa = HorizontalAutoscaler(config.min_replicas, config.max_replicas, config.scale_up,
+                                        config.scale_down,
+                                        config.predictive.rough_down_window if uses_floor else 0.0)
         self.floor = ForecastFloor(config.predictive, config.sync_period, forecaster) if uses_floor else None
         self._record = record
         self._budget_max = (int(config.budget_per_hour // config.cost_per_replica_hour)
@@ -77,6 +78,7 @@ class ScalePolicy:
         }
         desired = raw
         floor_rule = None
+        down_window = None  # the configured scale-down window, unless demand is rough
         if est is not None:
             # Replicas the predicted upper bound needs at floor_target per replica; when that breaches
             # the current count, scale so the upper bound fits at floor_target and the expected demand
@@ -88,8 +90,16 @@ class ScalePolicy:
                 "model": est.model, "horizon_s": est.horizon, "demand_now": est.demand_now,
                 "mean": est.mean, f"upper_{cfg.predictive.level}": est.upper, "mase": est.mase,
                 "floor_replicas": floor_replicas, "floor_target": self.floor_target, "floor_goal": floor_goal,
+                "roughness": est.roughness, "burst_hold": est.burst,
             }
             inputs["predictive"] = est.reason
+            if est.rough:
+                # Rough demand: bursts come back, so the floor holds headroom for the last one (in
+                # est.upper) and scale-downs wait longer, also while the reactive fallback decides (the
+                # roughness does not depend on the forecast's backtest).
+                down_window = max(cfg.scale_down.stabilization_window, cfg.predictive.rough_down_window)
+                inputs["rough_demand"] = (f"roughness {est.roughness:.2f} >= {cfg.predictive.rough_above:g}: "
+                                          f"burst headroom {est.burst:.4g}, scale-down window {down_window:g}s")
             if est.allowed and floor_replicas > current and floor_goal > desired and current > 0:
                 desired, floor_rule = floor_goal, "ForecastFloor"
             elif est.allowed and floor_replicas > desired and current > 0:
@@ -101,7 +111,7 @@ class ScalePolicy:
         if current == 0:
             replicas, stabilized, rule = 0, 0, "ScalingDisabledAtZero"
         else:
-            norm = self.hpa.normalize(now, current, desired)
+            norm = self.hpa.normalize(now, current, desired, down_window)
             replicas, stabilized, rule = norm.replicas, norm.stabilized, norm.reason
             if floor_rule == "ForecastFloor" and rule == "DesiredWithinRange":
                 rule = "ForecastFloor"
