@@ -79,3 +79,23 @@ def test_explain_command_lists_the_rules_that_would_fire(stored: tuple[Any, Any,
     assert "would fire rule:p99-slow (threshold, warning)" in out and "above 200" in out
     assert "would fire rule:absence:orders_total:rate (absence, warning)" in out
     assert "would clear: shop: p99-slow" in out
+
+
+def test_explain_command_says_why_a_scale_decision_was_taken(stored: tuple[Any, Any, Path]) -> None:
+    from typer.testing import CliRunner
+
+    from vigil.cli import app
+    from vigil.model import Decision
+
+    _, store, cfg_file = stored
+    store.write_decisions([Decision(
+        ts=T0 + 100, kind="scale", subject="shop", rule="ForecastFloor",
+        inputs={"current_replicas": 3, "predictive": "backtest MASE 0.612 < 1",
+                "rough_demand": "roughness 1.57 >= 1.25: burst headroom 3.2, scale-down window 900s"},
+        result={"replicas": 5, "act": True})])
+    result = CliRunner().invoke(app, ["explain", "shop", "-c", str(cfg_file), "--since", str(T0),
+                                      "--until", str(T0 + 1200)], env={"COLUMNS": "400"})
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.output.split())
+    assert "3 -> 5 replicas" in out and "backtest MASE 0.612 < 1" in out
+    assert "scale-down window 900s" in out

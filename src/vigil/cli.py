@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
@@ -96,6 +96,17 @@ def demo(duration: Optional[float] = typer.Option(None, help="stop after this ma
     raise typer.Exit(run_demo(duration=duration, headless=headless, day_seconds=day, port=port))
 
 
+def _decision_why(d: Any) -> str:
+    """A scale decision in words (replicas, the forecast's verdict, rough demand); others as recorded."""
+    if d.kind != "scale":
+        return str(d.result)
+    inp, res = d.inputs, d.result
+    parts = [f"{inp.get('current_replicas')} -> {res.get('replicas')} replicas"
+             + ("" if res.get("act") else " (no change made)")]
+    parts += [str(inp[k]) for k in ("predictive", "rough_demand") if inp.get(k)]
+    return "; ".join(parts)
+
+
 @app.command("explain")
 def explain_cmd(service: str = typer.Argument(..., help="the service to explain"),
                 config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configuration file"),
@@ -138,7 +149,7 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
     rows = [(s.ts, "signal " + s.kind, s.source, s.severity.value if hasattr(s.severity, "value") else s.severity,
              f"{s.series}: {s.reason}") for s in ex.signals]
     rows += [(e.ts, e.kind, "engine", "", e.message) for e in ex.events]
-    rows += [(d.ts, "decision " + d.kind, d.rule, "", str(d.result)) for d in ex.decisions]
+    rows += [(d.ts, "decision " + d.kind, d.rule, "", _decision_why(d)) for d in ex.decisions]
     for ts, *rest in sorted(rows):
         table.add_row(when(ts), *rest)
     console.print(table if rows else f"nothing recorded for {service} in that range")

@@ -65,6 +65,8 @@ class StorefrontScaling:
                 "backtest_window": _dur(max(day_seconds, 30 * p)),
                 "interval_window": _dur(max(day_seconds, 30 * p)),
                 "min_backtest": _dur(3 * day_seconds * SIM_HOUR),
+                "burst_hold": _dur(day_seconds * SIM_HOUR),  # a simulated hour, as the 1 h default
+                "rough_down_window": _dur(self.down_window(day_seconds)),
                 "startup_delay": _dur(self.startup_delay_s),
                 "metric_lag": _dur(metric_lag_s),
             },

@@ -3,7 +3,8 @@
     reactive    the exact HPA (hpa.py)
     predictive  the HPA, with the forecast's upper bound for the time new replicas would be ready as a
                 floor under its raw recommendation, while the floor's rolling backtest beats seasonal
-                naive; otherwise exactly reactive, and the decision says why
+                naive; otherwise reactive, and the decision says why. On rough demand (floor.py)
+                scale-downs wait `rough_down_window`, in both cases
     shadow      decides like `shadow_of` and records it, never acts
 
 The floor goes in before stabilization and rate limits, so the HPA behaviour rules bound it as they
