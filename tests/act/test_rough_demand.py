@@ -62,8 +62,10 @@ def test_hpa_down_window_override_reaches_back_only_as_far_as_it_keeps() -> None
 
 
 def policy_cfg(**predictive) -> ScalingPolicyConfig:
+    # max_mase 5: the floor is trusted on pure noise (seasonal naive is as good there); the gate is
+    # tested in test_policy.py.
     settings = dict(forecaster="none", season=SEASON, history=2 * SEASON, backtest_window=SEASON,
-                    min_backtest=600, target=0.85, level=95)
+                    min_backtest=600, target=0.85, level=95, max_mase=5.0)
     settings.update(predictive)
     return ScalingPolicyConfig(mode="predictive", min_replicas=1, max_replicas=200,
                                metric=ScalingMetric(kind="requests_per_replica", target=0.7),
@@ -81,20 +83,24 @@ def test_rough_demand_holds_bursts_and_scale_downs() -> None:
     p = ScalePolicy("api", policy_cfg(), clock)
     n = int(1.5 * SEASON / 15)
     demand = rough_demand(n)
-    demand[-60:-57] *= 2.5  # a burst lasting three periods, then back to normal
+    demand[-100:-97] *= 2.5  # a burst lasting three periods, 25 minutes before the end
     decisions = replay(p, clock, demand)
     last = decisions[-1]
     fc = last.inputs["forecast"]
     assert fc["roughness"] > 2.0
     assert "roughness" in last.inputs["rough_demand"] and "900s" in last.inputs["rough_demand"]
-    assert fc["burst_hold"] > 5  # the burst's surprise is still held 45 periods later
+    assert fc["burst_hold"] > 5  # still held 25 minutes later (past the 15-minute down window)
     assert fc[f"upper_{95}"] >= fc["mean"] + fc["burst_hold"] - 1e-9
-    # Without the hold (burst_hold 0) the same demand ends on fewer replicas.
+    # Without the hold (burst_hold 0) the same demand ends on fewer replicas; it is still rough.
     clock2 = FakeClock()
     p2 = ScalePolicy("api", policy_cfg(burst_hold=0), clock2)
-    plain = replay(p2, clock2, demand)
-    assert "rough_demand" not in plain[-1].inputs
-    assert last.result["replicas"] > plain[-1].result["replicas"]
+    plain = replay(p2, clock2, demand)[-1]
+    assert plain.inputs["forecast"]["burst_hold"] == 0.0 and "900s" in plain.inputs["rough_demand"]
+    assert last.result["replicas"] > plain.result["replicas"]
+    # With rough_above out of reach the demand is treated as smooth: no hold, the configured window.
+    clock3 = FakeClock()
+    smooth = replay(ScalePolicy("api", policy_cfg(rough_above=100), clock3), clock3, demand)[-1]
+    assert "rough_demand" not in smooth.inputs and smooth.inputs["forecast"]["burst_hold"] == 0.0
 
 
 def test_smooth_demand_keeps_the_configured_window() -> None:

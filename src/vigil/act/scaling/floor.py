@@ -286,10 +286,10 @@ class ForecastFloor:
         name = CANDIDATES[self._best]
         model = name.replace("model", self._model_name) if name.endswith("model") else name
         r = self._roughness
-        rough = r is not None and r >= self.s.rough_above and self.s.burst_hold > 0
-        burst = self._hold.value(now) if rough else 0.0
-        upper = max(upper, mean + burst)
-        return FloorEstimate(demand, mean, upper, self.horizon, mase, allowed, reason, model, r, rough, burst)
+        rough = r is not None and r >= self.s.rough_above
+        burst = self._hold.value(now) if rough and self.s.burst_hold > 0 else 0.0
+        return FloorEstimate(demand, mean, max(upper, mean + burst), self.horizon, mase, allowed, reason, model,
+                             roughness=r, rough=rough, burst=burst)
 
 
 def _lerp(path: list[float], pos: float) -> float:
