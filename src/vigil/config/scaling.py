@@ -90,9 +90,9 @@ class PredictiveSettings(Strict):
     min_backtest: Duration = Field(3600.0, description="backtest length needed before the floor may act")
     relative_errors: bool = Field(False, description="interval from errors relative to the level")
     max_mase: float = Field(1.0, gt=0, description="act only while backtest MASE is below this")
-    rough_above: float = Field(1.25, gt=0, description="roughness from which demand counts as rough "
-                               "(bursts held, longer scale-down window)")
-    noisy_above: float = Field(2.0, gt=0, description="roughness from which only sustained surprises "
+    rough_above: float = Field(0.125, ge=0, description="roughness (0 drift .. 0.5 random walk .. 1 noise) "
+                               "from which demand counts as rough: bursts held, longer scale-down window")
+    noisy_above: float = Field(0.4, ge=0, description="roughness from which only sustained surprises "
                                "count as bursts")
     burst_hold: Duration = Field(3600.0, description="on rough demand, how long headroom for the largest "
                                  "recent surprise is kept; 0 turns it off")

@@ -11,10 +11,12 @@ Its upper bound is a split-conformal quantile of that forecast's own walk-forwar
 the backtest window, so its coverage holds whatever the model. The same errors give the rolling backtest:
 MASE = MAE(forecast) / MAE(seasonal naive) on the same points; the floor may act only while it is < 1.
 
-Rough demand gets more. Its roughness is the typical one-period move times the horizon's periods over
-the typical move across the horizon: about 1 when demand drifts smoothly within the horizon (what moves
-over the horizon can be extrapolated), 2 and more when it jumps about from one period to the next. On
-rough demand (roughness >= `rough_above`) bursts come back: the floor keeps headroom for the largest
+Rough demand gets more. Its roughness compares the typical move over one period with the typical move
+over the horizon's h periods: the move across the horizon is h times the one-period move for a steady
+drift, sqrt(h) times for a random walk and about the same for white noise, so
+roughness = log(h x one-period move / horizon move) / log(h) is 0 for drift (what moves over the
+horizon can be extrapolated), 0.5 for a random walk and 1 for noise, whatever the horizon. On rough
+demand (roughness >= `rough_above`) bursts come back: the floor keeps headroom for the largest
 surprise (actual - forecast) of the last `burst_hold`, on top of the conformal bound, and the policy
 holds scale-downs for `rough_down_window`. Where noise dominates (roughness >= `noisy_above`) a single
 large error is noise, not a burst: only surprises sustained over `burst_periods` periods are held.
@@ -89,13 +91,15 @@ class BurstHold:
 
 
 def roughness(y: np.ndarray, h: int) -> float | None:
-    """median |1-period move| x h / median |h-period move|; None when there is too little or no movement."""
+    """log(h x median |1-period move| / median |h-period move|) / log(h), clipped to [0, 1]: 0 for a
+    steady drift, 0.5 for a random walk, 1 for white noise. None with too little data or no movement."""
     if h < 2 or len(y) <= 10 * h:
         return None
     across = float(np.median(np.abs(y[h:] - y[:-h])))
-    if across <= 0:
+    step = float(np.median(np.abs(np.diff(y))))
+    if across <= 0 or step <= 0:
         return None
-    return float(np.median(np.abs(np.diff(y)))) * h / across
+    return min(1.0, max(0.0, math.log(h * step / across) / math.log(h)))
 
 
 @dataclass(slots=True)
