@@ -31,7 +31,7 @@ def test_roughness_is_0_for_drift_half_for_a_random_walk_and_1_for_noise() -> No
 
 
 def test_burst_hold_keeps_the_largest_surprise_for_its_window() -> None:
-    hold = BurstHold(window=3600, sustain=3)
+    hold = BurstHold(window=3600, max_sustain=3)
     hold.add(0, 5.0, sustain=1)
     hold.add(15, 2.0, sustain=1)
     assert hold.value(30) == 5.0
@@ -43,7 +43,7 @@ def test_burst_hold_keeps_the_largest_surprise_for_its_window() -> None:
 
 
 def test_burst_hold_on_noisy_demand_counts_only_sustained_surprises() -> None:
-    hold = BurstHold(window=3600, sustain=3)
+    hold = BurstHold(window=3600, max_sustain=3)
     for k, s in enumerate([0.0, 9.0, 0.0, 0.0]):  # one lone outlier: noise
         hold.add(15.0 * k, s, sustain=3)
     assert hold.value(60) == 0.0
@@ -100,9 +100,9 @@ def test_rough_demand_holds_bursts_and_scale_downs() -> None:
     plain = replay(p2, clock2, demand)[-1]
     assert plain.inputs["forecast"]["burst_hold"] == 0.0 and "900s" in plain.inputs["rough_demand"]
     assert last.result["replicas"] > plain.result["replicas"]
-    # With rough_above out of reach the demand is treated as smooth: no hold, the configured window.
+    # With rough_above out of reach (roughness is at most 1) the demand is treated as smooth: no hold, the configured window.
     clock3 = FakeClock()
-    smooth = replay(ScalePolicy("api", policy_cfg(rough_above=100), clock3), clock3, demand)[-1]
+    smooth = replay(ScalePolicy("api", policy_cfg(rough_above=2), clock3), clock3, demand)[-1]
     assert "rough_demand" not in smooth.inputs and smooth.inputs["forecast"]["burst_hold"] == 0.0
 
 

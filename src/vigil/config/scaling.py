@@ -104,9 +104,6 @@ class PredictiveSettings(Strict):
     def _rough(self) -> "PredictiveSettings":
         if self.rough_down_window > 3600:
             raise ValueError("rough_down_window must be at most 1h (as a stabilization window upstream)")
-        if self.noisy_above < self.rough_above:
-            raise ValueError(f"noisy_above ({self.noisy_above:g}) is below rough_above ({self.rough_above:g}): "
-                             "noise-dominated demand is the roughest kind of rough demand")
         return self
 
 

@@ -67,9 +67,9 @@ def make_forecaster(kind: str) -> Any | None:
 class BurstHold:
     """The largest sustained surprise of the last `window` seconds: a monotonic deque, O(1) per period."""
 
-    def __init__(self, window: float, sustain: int) -> None:
+    def __init__(self, window: float, max_sustain: int) -> None:
         self.window = window
-        self._recent: deque[float] = deque(maxlen=max(1, sustain))
+        self._recent: deque[float] = deque(maxlen=max(1, max_sustain))  # the last surprises, any kind
         self._max: deque[tuple[float, float]] = deque()  # (time, surprise), surprises decreasing
 
     def add(self, now: float, surprise: float, sustain: int) -> None:
