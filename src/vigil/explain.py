@@ -54,7 +54,7 @@ class _DryStore:
 
     def latest(self, key: SeriesKey) -> tuple[float, float] | None:
         """The newest sample at or before `now`, if any in the last `lookback` seconds."""
-        for span in (RECENT_S, max(RECENT_S, self.lookback)):
+        for span in dict.fromkeys((RECENT_S, max(RECENT_S, self.lookback))):  # each span once
             r = self.store.query_range(key, self.now - span, self.now, resolution="raw")
             if len(r.ts):
                 return float(r.ts[-1]), float(r.values[-1])
@@ -122,7 +122,7 @@ async def _replay_rules(config: VigilConfig, store: Any, service: str, samples: 
     dry = _DryStore(store, _lookback(rules))
     clock = FakeClock(start)
     only = config.model_copy(update={"services": [config.service(service)]})
-    stage = RulesStage(only, dry, clock)
+    stage = RulesStage(only, dry, clock, _NoWriter())
     fired: list[Signal] = []
     ended: list[Event] = []
     ts = np.array([s.ts for s in samples], dtype=float)

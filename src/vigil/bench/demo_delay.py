@@ -180,13 +180,14 @@ def summary(fault: str, target: str, knobs: dict[str, Any], trials: list[dict[st
     limit = 600 if fault == "leak" else 2 * S
     # the signal shown is the one of the run nearest the median
     near = min((t for t in trials if t["delay_s"] is not None), key=lambda t: abs(t["delay_s"] - median),
-               default=None) if median is not None else None
+               default=None)
+    detected = len(delays) == len(trials)
     return {"fault": fault, "service": target, "knobs": knobs, "runs": len(trials),
-            "detected": len(delays) == len(trials), "detected_runs": len(delays),
+            "detected": detected, "detected_runs": len(delays),
             "delay_s": median, "delay_min_s": min(delays, default=None), "delay_max_s": max(delays, default=None),
             "delay_scrape_intervals": None if median is None else round(median / S, 2),
             "delays_s": [t["delay_s"] for t in trials], "signal": near["signal"] if near else None,
-            "within_target": bool(delays) and len(delays) == len(trials) and median <= limit,
+            "within_target": bool(delays) and detected and median <= limit,
             "quiet_s": recovery, "signals_in_quiet_before": sum(t["signals_in_quiet_before"] for t in trials)}
 
 

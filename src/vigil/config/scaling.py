@@ -34,6 +34,14 @@ class ScalingRate(Strict):
         return self
 
 
+MAX_STABILIZATION_WINDOW = 3600.0  # upstream's limit on stabilizationWindowSeconds
+
+
+def _check_window(name: str, seconds: float) -> None:
+    if seconds > MAX_STABILIZATION_WINDOW:
+        raise ValueError(f"{name} must be at most 1h (as a stabilization window upstream)")
+
+
 class ScalingRules(Strict):
     """HPAScalingRules for one direction."""
 
@@ -45,8 +53,7 @@ class ScalingRules(Strict):
 
     @model_validator(mode="after")
     def _window(self) -> "ScalingRules":
-        if self.stabilization_window > 3600:
-            raise ValueError("stabilization_window must be at most 1h (as upstream)")
+        _check_window("stabilization_window", self.stabilization_window)
         return self
 
 
@@ -102,8 +109,7 @@ class PredictiveSettings(Strict):
 
     @model_validator(mode="after")
     def _rough(self) -> "PredictiveSettings":
-        if self.rough_down_window > 3600:
-            raise ValueError("rough_down_window must be at most 1h (as a stabilization window upstream)")
+        _check_window("rough_down_window", self.rough_down_window)
         return self
 
 

@@ -127,7 +127,7 @@ class Fleet:
         self.services: dict[str, FleetMember] = {}
         self.load: subprocess.Popen[bytes] | None = None
         self.load_log = self.workdir / "load.log"
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # stop() calls stop_load()
         self._previous_sigterm: Any = None
         self._started = False
         self._load_stats: dict[str, Any] | None = None
@@ -186,16 +186,12 @@ class Fleet:
     def stop(self) -> None:
         """Terminate every child (SIGTERM to its group, SIGKILL after the grace period). Idempotent."""
         with self._lock:
-            # The traffic first, so its last requests are answered and the services stop quietly.
-            if self.load is not None:
-                self._terminate([self.load])
+            self.stop_load()  # the traffic first, its figures read before the work folder goes
             self._terminate([m.process for m in self.services.values() if m.process is not None])
             self._stop_stray_replicas()
             if self._port_hold is not None:
                 self._port_hold.close()
                 self._port_hold = None
-            if self.load is not None and self._load_stats is None:
-                self._load_stats = self._read_load_stats()  # before the work folder goes
             atexit.unregister(self.stop)
             self._restore_sigterm()
             if self._own_workdir and not os.environ.get("VIGIL_DEMO_KEEP"):

@@ -63,7 +63,7 @@ class DemoSummary:
         out += [f"  {t}" for t in self.transitions]
         for name, v in self.scaling.items():
             counts = [c.new for c in self.replica_changes if c.service == name] or [v.replicas]
-            out.append(f"{name} replicas: {v.replicas} at the end ({'?' if v.ready is None else v.ready} "
+            out.append(f"{name} replicas: {v.replicas} at the end ({v.ready_text} "
                        f"ready), between {min(counts)} and {max(counts)} during the run; "
                        f"{self.scaling_decisions} scaling decisions, last rule {v.rule or '-'}")
         out.append(f"replica changes: {len(self.replica_changes)}")

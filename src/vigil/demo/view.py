@@ -59,6 +59,10 @@ class ScalingView:
     predictive: str | None = None  # why the forecast floor may or may not act
     history: list[int] = field(default_factory=list)
 
+    @property
+    def ready_text(self) -> str:
+        return "?" if self.ready is None else str(self.ready)
+
 
 @dataclass
 class DemoState:
@@ -94,8 +98,7 @@ def curl_fault(admin_url: str, body: str) -> str:
 def replicas_text(view: ScalingView | None) -> str:
     if view is None:
         return "1"
-    ready = "?" if view.ready is None else str(view.ready)
-    return f"{view.replicas} ({ready} ready)"
+    return f"{view.replicas} ({view.ready_text} ready)"
 
 
 def sparkline(counts: list[int], top: int) -> str:
@@ -174,7 +177,6 @@ def status_line(state: DemoState) -> str:
         cell = f"{name}={state.health.get(name, 'unknown')} {rate}"
         view = state.scaling.get(name)
         if view is not None:
-            ready = "?" if view.ready is None else view.ready
-            cell += f" replicas={view.replicas}/{ready} rule={view.rule or '-'}"
+            cell += f" replicas={view.replicas}/{view.ready_text} rule={view.rule or '-'}"
         cells.append(cell)
     return f"[{state.elapsed_s:5.0f}s] " + "  ".join(cells) + f"  probes={state.stats.get('probes_run', 0)}"

@@ -140,11 +140,14 @@ def _conformal_factor(actual: np.ndarray, cal: np.ndarray, off_lo: np.ndarray, o
     target = min(1.0, np.ceil((N + 1) * level / 100.0) / N)
     factor = np.full(n, FACTORS[-1])
     found = np.zeros(n, dtype=bool)
+    u = fwd(cal)
     for c in FACTORS:
-        lo, hi = _widen(cal, inv(fwd(cal) + c * off_lo[None]), inv(fwd(cal) + c * off_hi[None]))
+        lo, hi = _widen(cal, inv(u + c * off_lo[None]), inv(u + c * off_hi[None]))
         hit = ~found & (((actual >= lo) & (actual <= hi)).mean(axis=(0, 2)) >= target)
         factor = np.where(hit, c, factor)
         found |= hit
+        if found.all():
+            break
     return factor
 
 
@@ -211,15 +214,17 @@ def profile_many(Y: np.ndarray, h: int, season_length: SeasonLength, levels: Seq
         fc, _, cal = _variant(G, H, m, period, units, K, p)
         if logged:
             fc, cal = np.exp(fc) - shift, np.exp(cal) - shift
-        score = np.abs(actual[None] - cal).mean(axis=(1, 3))  # (n_alpha, n), on the original scale
+        err = np.abs(actual[None] - cal)  # (n_alpha, K, n, m), on the original scale
+        score = err.mean(axis=(1, 3))  # (n_alpha, n)
         if logged:
             score = np.where(nonneg[None], score, np.inf)
         ai = score.argmin(axis=0)
         scores.append(score[ai, rows])
         means.append(fc[ai, rows])
-        cals.append(cal[ai, :, rows].transpose(1, 0, 2))  # (K, n, m)
+        if K <= 1:  # with one calibration day there is nothing to hold out
+            cals.append(cal[ai, :, rows].transpose(1, 0, 2))  # (K, n, m)
         # The same choice of smoothing rate made without each calibration day (see below).
-        held = _leave_one_day_out(np.abs(actual[None] - cal).mean(axis=3))  # (n_alpha, K, n)
+        held = _leave_one_day_out(err.mean(axis=3))  # (n_alpha, K, n)
         if logged:
             held = np.where(nonneg[None, None], held, np.inf)
         bk = held.argmin(axis=0)  # (K, n)

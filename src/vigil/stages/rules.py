@@ -121,7 +121,7 @@ def _step(span: float) -> float | None:
 class RulesStage:
     name = "rules"
 
-    def __init__(self, config: VigilConfig, store: Any, clock: Clock, writer: Any = None) -> None:
+    def __init__(self, config: VigilConfig, store: Any, clock: Clock, writer: Any) -> None:
         self.store, self.clock, self.writer = store, clock, writer
         self.streaming: dict[str, list[Streaming]] = {}
         self.thresholds: dict[tuple[str, int], Streaming] = {}
@@ -235,10 +235,7 @@ class RulesStage:
         self._last_save, self._urgent = self.clock.now(), False
         for service in sorted(self._dirty):
             blob = rule_state.encode(service, float(self._last_save), self._snapshot(service))
-            if self.writer is not None:
-                await self.writer.call(self.store.save_state, rule_state.state_key(service), blob)
-            else:  # the store serialises its writes itself
-                await asyncio.to_thread(self.store.save_state, rule_state.state_key(service), blob)
+            await self.writer.call(self.store.save_state, rule_state.state_key(service), blob)
             self._dirty.discard(service)
 
     def _snapshot(self, service: str) -> dict[str, RuleState]:

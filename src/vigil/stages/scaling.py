@@ -69,11 +69,10 @@ class ScalingStage:
                 replicas = requested if requested is not None else await actuator.ready_replicas()
             except Exception:
                 replicas = max(cfg.min_replicas, 1)
-            below_min = requested is not None and requested < cfg.min_replicas
             controller = ScaleController(policy, actuator, self.clock, self._reader(svc.name, key),
                                          replicas=max(replicas, cfg.min_replicas, 1))
             self.controllers[svc.name] = controller
-            start_from = requested if below_min else None
+            start_from = requested if requested is not None and requested < cfg.min_replicas else None
             self._tasks.append(asyncio.create_task(self._loop(svc.name, controller, start_from),
                                                    name=f"scale-{svc.name}"))
 
@@ -119,8 +118,6 @@ class ScalingStage:
             await self._record(decision)
 
     async def _bring_to_min(self, controller: Any, current: int) -> Decision:
-        from vigil.act.actuators import execute_scale
-
         policy, cfg = controller.policy, controller.policy.config
         target = cfg.min_replicas
         act = cfg.mode != "shadow" and not cfg.dry_run
@@ -129,10 +126,7 @@ class ScalingStage:
                           "before it runs"}
         result: dict[str, Any] = {"replicas": target, "act": act}
         if act:
-            outcome = await execute_scale(controller.actuator, target, self.clock)
-            result["outcome"] = outcome.summary()
-            if outcome.applied:
-                policy.scaled(current, target)
+            result["outcome"] = await controller.apply(target, current)
         return Decision(ts=self.clock.now(), kind="scale", subject=policy.service, rule="CurrentBelowMin",
                         inputs=inputs, result=result)
 

@@ -38,14 +38,16 @@ class ScaleController:
         if note:
             decision.inputs["note"] = note
         if decision.result["act"]:
-            target = int(decision.result["replicas"])
-            outcome = await execute_scale(self.actuator, target, self.clock,
-                                          dry_run=self.policy.config.dry_run)
-            decision.result["outcome"] = outcome.summary()
-            if outcome.applied:
-                self.policy.scaled(self.replicas, target)
-                self.replicas = target
+            decision.result["outcome"] = await self.apply(int(decision.result["replicas"]), self.replicas)
         return decision
+
+    async def apply(self, target: int, previous: int) -> dict:
+        """Scale to `target`; once the actuator accepted it, store the scale event. -> the outcome."""
+        outcome = await execute_scale(self.actuator, target, self.clock, dry_run=self.policy.config.dry_run)
+        if outcome.applied:
+            self.policy.scaled(previous, target)
+            self.replicas = target
+        return outcome.summary()
 
     async def run(self, stop: Callable[[], bool]) -> None:
         period = self.policy.config.sync_period

@@ -27,6 +27,7 @@ from __future__ import annotations
 import importlib
 import math
 from collections import deque
+from itertools import islice
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,7 +78,7 @@ class BurstHold:
         self._recent.append(surprise)
         if len(self._recent) < sustain:
             return
-        s = min(list(self._recent)[-sustain:]) if sustain > 1 else surprise
+        s = min(islice(reversed(self._recent), sustain)) if sustain > 1 else surprise
         q = self._max
         while q and q[-1][1] <= s:
             q.pop()
