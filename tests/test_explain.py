@@ -55,7 +55,7 @@ async def test_replay_shows_when_and_why_rules_would_fire(stored: tuple[Any, Any
     gone = by_source["rule:absence:orders_total:rate"]
     assert T0 + 890 + 120 <= gone.ts <= T0 + 890 + 120 + 30  # judged every 30 s
     assert gone.evidence["last_seen"] == T0 + 890  # as of that moment, not the end of the data
-    assert [e.ts for e in ex.rule_clears] == [T0 + 600]  # back to 100: past clear 150
+    assert [a.ends_at for a in ex.rule_clears] == [T0 + 600]  # back to 100: past clear 150
     assert store.signals() == [] and store.load_state(state_key("shop")) is None  # a dry run
 
 

@@ -1,36 +1,115 @@
-"""build_app(config) -> (ASGI app, engine): wiring only, no globals."""
+"""The only wiring: build_engine(config) makes every part of the loop (store, writer, worker, sources,
+stages, actuators) and hands them to the Engine; build_app adds the API. No globals: tests build as
+many as they like, with fakes for any part (`vigil.testing`)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI
 
 from vigil import __version__
-from vigil.clock import Clock
+from vigil.act.actuators.base import Actuator
+from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
-from vigil.engine import Engine
+from vigil.engine import Engine, Stages
+from vigil.model import SeriesKey
+from vigil.pipeline import Offload, Stage
+from vigil.selfmetrics import SelfMetrics
+from vigil.stages.scaling import ScaledService
 from vigil.web.api import api_router, public_router
 from vigil.web.auth import ApiKeys
 
 
-def build_app(config: VigilConfig, clock: Clock | None = None, store: Any = None,
-              collectors: Any = None, stages: Any = None) -> tuple[FastAPI, Engine]:
+def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None = None,
+                 collectors: Sequence[Any] | None = None, actuators: Mapping[str, Actuator] | None = None,
+                 writer: Offload | None = None, worker: Offload | None = None,
+                 extra_stages: Sequence[Stage] = (), replace: Mapping[str, Any] | None = None,
+                 metrics: SelfMetrics | None = None) -> Engine:
+    """The engine for `config`. Each keyword replaces one part: a test's FakeClock, InlineWriter,
+    scripted collectors, a MemoryActuator per service name, stages of its own after scale
+    (`extra_stages`) or in the place of one of the loop's (`replace={"rules": ...}`)."""
+    from vigil.sources import HealthTracker, HttpPool, build_collectors
+    from vigil.stages.alerts import AlertBook, AlertStage
+    from vigil.stages.detection import DetectionStage
+    from vigil.stages.forecasting import ForecastingStage
+    from vigil.stages.health import HealthStage
+    from vigil.stages.persist import PersistStage
+    from vigil.stages.record import RecordStage
+    from vigil.stages.rules import RulesStage
+    from vigil.stages.scaling import ScalingStage
+    from vigil.writer import StoreWriter, Worker
+
     if store is None:
         from vigil.store import open_store
         store = open_store(config.store.url, config.store.retention)
-    engine = Engine(config, store, clock=clock, collectors=collectors, stages=stages)
-    if stages is None:  # the default loop: detection after health, before record
-        from vigil.stages.detection import DetectionStage
-        engine.insert_stage(DetectionStage(config, store, engine.writer, engine.clock))
-        from vigil.stages.rules import RulesStage
-        engine.insert_stage(RulesStage(config, store, engine.clock, engine.writer))
-        from vigil.stages.forecasting import ForecastingStage  # after rules: it reads their drift signals
-        engine.insert_stage(ForecastingStage(config, store, engine.writer, engine.clock))
-        from vigil.stages.scaling import ScalingStage
-        engine.insert_stage(ScalingStage(config, store, engine.writer, engine.clock))
+    clock = clock or SystemClock()
+    writer = writer or StoreWriter()
+    worker = worker or Worker()
+    metrics = metrics or SelfMetrics()
+    http = None
+    if collectors is None:
+        http = HttpPool()  # one keep-alive pool for every HTTP probe and scrape
+        collectors = build_collectors(config, http)
+    book = AlertBook(store, worker)
+    record = RecordStage(store, writer)
+    stages = Stages(
+        persist=PersistStage(store, writer, metrics),
+        health=HealthStage(HealthTracker.from_config(config), store, writer, metrics, book,
+                           [s.name for s in config.services]),
+        detect=DetectionStage(config, store, writer, worker, clock, book),
+        rules=RulesStage(config, store, clock, writer, worker),
+        forecast=ForecastingStage(config, store, writer, worker, clock, record),
+        alerts=AlertStage(book),
+        scale=ScalingStage(clock, scaled_services(config, clock, actuators or {}), record),
+        record=record,
+        book=book,
+        extra=list(extra_stages))
+    for role, stage in (replace or {}).items():
+        if not hasattr(stages, role) or role in ("book", "extra"):
+            raise ValueError(f"no stage {role!r} to replace")
+        setattr(stages, role, stage)
+    return Engine(config, store, stages, clock=clock, writer=writer, worker=worker, collectors=collectors,
+                  metrics=metrics, http=http)
+
+
+def scaled_services(config: VigilConfig, clock: Clock, actuators: Mapping[str, Actuator]) -> list[ScaledService]:
+    """The scaling parts of each service with a `scaling:` policy and a metric series. Without an
+    actuator the policy still decides and records, as shadow mode would."""
+    import logging
+
+    from vigil.act.actuators import build_actuator
+    from vigil.act.actuators.memory import MemoryActuator
+    from vigil.act.scaling.floor import make_forecaster
+    from vigil.act.scaling.policy import ScalePolicy
+
+    out = []
+    for svc in config.services:
+        cfg = svc.scaling
+        if cfg is None:
+            continue
+        if not cfg.metric.series:
+            logging.getLogger("vigil.scaling").warning("%s: scaling has no metric.series; its policy cannot "
+                                                       "decide", svc.name)
+            continue
+        key = SeriesKey.parse(cfg.metric.series)
+        if "service" not in key.label_map:
+            key = SeriesKey.of(key.name, {**key.label_map, "service": svc.name})
+        actuator = actuators.get(svc.name) or (
+            build_actuator(cfg.actuator, svc.name) if cfg.actuator
+            else MemoryActuator(service=svc.name, replicas=cfg.min_replicas or 1))
+        forecaster = make_forecaster(cfg.predictive.forecaster) if cfg.mode != "reactive" else None
+        out.append(ScaledService(svc.name, key, cfg.metric.kind != "utilization",
+                                 ScalePolicy(svc.name, cfg, clock, forecaster=forecaster), actuator))
+    return out
+
+
+def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
+    """The API over a new engine (`parts` as for build_engine)."""
+    engine = build_engine(config, **parts)
     keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys})
     app = FastAPI(title="vigil", version=__version__,
                   description="vigil's REST API. Every /api/v1 endpoint needs an API key: "

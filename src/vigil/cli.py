@@ -164,7 +164,9 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
         console.print(f"\nrules replay (dry run): {ex.rules_replayed} rules of {service}")
         lines = [(s.ts, f"would fire {s.source} ({s.kind}, {s.severity.value}) on {s.series}: {s.reason}")
                  for s in ex.rule_signals]
-        lines += [(e.ts, f"would clear: {e.message}") for e in ex.rule_clears or []]
+        lines += [(float(a.ends_at or a.starts_at), f"would clear: {a.service}: {a.name} on "
+                   f"{a.labels.get('series', '')}: {a.annotations.get('resolution', '')}")
+                  for a in ex.rule_clears or []]
         for ts, line in sorted(lines):
             console.print(f"  {when(ts)} {line}", markup=False, highlight=False)
         if not ex.rule_signals:

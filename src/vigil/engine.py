@@ -1,10 +1,19 @@
-"""The loop, written down once:
+"""The loop, written down once. Every pass runs these stages, in this order:
 
-    collect → persist → health → detect → decide → act/notify → record
+    collect → persist → health → detect → rules → forecast → alerts → scale → record
 
-Sources are scheduled on the injected Clock and hand their Collections to a queue; the pipeline
-drains the queue into a Batch and passes it through the stages in order. A failing stage is
-counted and logged and never stops the loop; a failing store keeps the batch for retry."""
+(incidents and remediate will go between alerts and scale, notify between scale and record.)
+
+- collect: the scheduler runs every probe and metric source on the injected Clock and hands each
+  Collection to the queue; `submit()` puts pushed samples (and later, alerts from outside) on the same
+  queue. A pass takes everything queued into one Batch.
+- A pass runs when something arrives and at every `engine.tick` even when nothing did, so each timer,
+  schedule and retry lives in a stage's `run` and moves on time alone.
+- A failing stage is counted and logged and never stops the loop; a failing store keeps collected
+  data for retry and the stages after persist do not act on what could not be stored.
+
+`app.py` builds the stages (the only wiring) and hands them over as `Stages`; nothing else knows
+their order."""
 
 from __future__ import annotations
 
@@ -12,155 +21,88 @@ import asyncio
 import logging
 import time
 from collections import deque
-from typing import Any, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
-from vigil.model import Event, Health, SeriesKey
-from vigil.pipeline import Batch, Stage
+from vigil.model import Event, SeriesKey
+from vigil.pipeline import Batch, CollectOutcome, Offload, Push, Stage
 from vigil.selfmetrics import SelfMetrics
-from vigil.writer import StoreWriter
+
+if TYPE_CHECKING:
+    from vigil.sources import Collection, Collector
+    from vigil.stages.alerts import AlertBook, AlertStage
+    from vigil.stages.detection import DetectionStage
+    from vigil.stages.forecasting import ForecastingStage
+    from vigil.stages.health import HealthStage
+    from vigil.stages.persist import PersistStage
+    from vigil.stages.record import RecordStage
+    from vigil.stages.rules import RulesStage
+    from vigil.stages.scaling import ScalingStage
+    from vigil.store.store import Store
 
 log = logging.getLogger("vigil.engine")
 
 MAINTENANCE_EVERY_S = 60.0
-MAX_BATCH_COLLECTIONS = 5_000
-MAX_PENDING_SAMPLES = 2_000_000  # kept in memory while the store is down, then the oldest are dropped
-RETRY_EVERY_S = 5.0  # how often unwritten batches are retried when no new data arrives
+MAX_BATCH_ITEMS = 5_000  # collections and pushes taken into one pass
 STOP_RETRIES = 5  # attempts to write what is left when stopping
 
 
-class PersistStage:
-    """Writes samples and probe results. If the store fails, the batch is kept and retried on the
-    next pass (bounded), so a database restart loses nothing."""
+@dataclass
+class Stages:
+    """The stages of the loop by role: typed handles for the API and the demo (`stages.forecast`,
+    `stages.scale`, ...). `ORDER` below is the one place their order is written."""
 
-    name = "persist"
-
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-        self._pending: list[Batch] = []
-        self.dropped = 0
-
-    async def run(self, batch: Batch) -> None:
-        self._pending.append(batch)
-        store, writer = self.engine.store, self.engine.writer
-        while self._pending:
-            head = self._pending[0]
-            try:
-                if head.samples:
-                    await writer.call(store.write_samples, head.samples)
-                if head.probes:
-                    await writer.call(store.write_probe_results, head.probes)
-            except Exception as exc:  # the store is down or refused: keep the batch for retry
-                self._trim()
-                log.error("store write failed (%s); %d batches kept for retry", type(exc).__name__,
-                          len(self._pending))
-                raise
-            self._pending.pop(0)
-            self.engine.metrics.samples_ingested.labels("collect").inc(len(head.samples))
-
-    @property
-    def pending(self) -> int:
-        return len(self._pending)
-
-    def _trim(self) -> None:
-        while sum(len(b.samples) for b in self._pending) > MAX_PENDING_SAMPLES and len(self._pending) > 1:
-            lost = self._pending.pop(0)
-            self.dropped += len(lost.samples)
-            log.error("store unavailable too long: dropped %d oldest samples", len(lost.samples))
+    persist: PersistStage
+    health: HealthStage
+    detect: DetectionStage
+    rules: RulesStage
+    forecast: ForecastingStage
+    alerts: AlertStage
+    scale: ScalingStage
+    record: RecordStage
+    book: AlertBook
+    extra: list[Stage] = field(default_factory=list)  # tests: after scale, before record
 
 
-class HealthStage:
-    """Turns probe results into health states (with thresholds) and records each change."""
-
-    name = "health"
-
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-
-    async def run(self, batch: Batch) -> None:
-        tracker = self.engine.health_tracker
-        changes = []
-        for result in batch.probes:
-            outcome = "ok" if result.ok else "fail"
-            self.engine.metrics.probes_run.labels(result.service, result.probe, outcome).inc()
-            self.engine.metrics.probe_duration.labels(result.service, result.probe).observe(result.latency_s)
-            change = tracker.observe(result)
-            if change is not None:
-                changes.append(change)
-        for change in changes:
-            batch.events.append(Event(
-                ts=change.ts, kind="health", service=change.service,
-                    message=f"{change.service}/{change.probe} {change.before.value} -> {change.after.value}: "
-                        f"{change.reason}",
-                data={"probe": change.probe, "before": change.before.value, "after": change.after.value,
-                      "service_before": change.service_before.value,
-                      "service_after": change.service_after.value, **change.evidence}))
-            await self.engine.writer.call(self.engine.store.set_health, change.service, change.probe,
-                                          change.after, change.ts, change.reason)
-        for service in self.engine.service_names:
-            h = tracker.service_health(service)
-            self.engine.metrics.service_healthy.labels(service).set(
-                {Health.HEALTHY: 1, Health.UNHEALTHY: 0}.get(h, -1))
-
-
-class RecordStage:
-    """Writes what the stages concluded: signals, decisions and events."""
-
-    name = "record"
-
-    def __init__(self, engine: "Engine") -> None:
-        self.engine = engine
-
-    async def run(self, batch: Batch) -> None:
-        store, writer = self.engine.store, self.engine.writer
-        if batch.signals:
-            await writer.call(store.write_signals, batch.signals)
-        if batch.decisions:
-            await writer.call(store.write_decisions, batch.decisions)
-        if batch.events:
-            for e in batch.events:
-                log.info("%s", e.message)
-            await writer.call(store.append_events, batch.events)
+ORDER = ("persist", "health", "detect", "rules", "forecast", "alerts", "scale", "extra", "record")
 
 
 class Engine:
-    def __init__(self, config: VigilConfig, store: Any, clock: Clock | None = None,
-                 collectors: Sequence[Any] | None = None, stages: Sequence[Stage] | None = None,
-                 metrics: SelfMetrics | None = None) -> None:
-        from vigil.sources import HealthTracker, HttpPool, build_collectors
-
+    def __init__(self, config: VigilConfig, store: Store, stages: Stages, *, clock: Clock,
+                 writer: Offload, worker: Offload, collectors: Sequence[Collector],
+                 metrics: SelfMetrics, http: Any = None) -> None:
         self.config = config
         self.store = store
-        self.clock: Clock = clock or SystemClock()
-        self.metrics = metrics or SelfMetrics()
-        self.writer = StoreWriter()
-        self.http = HttpPool()  # one keep-alive pool for every HTTP probe and scrape
-        self.collectors = list(collectors) if collectors is not None else build_collectors(config, self.http)
-        self.service_names = [s.name for s in config.services]
-        self.health_tracker = HealthTracker.from_config(config)
-        # The order of the loop. Later stages (detect, decide, act, notify) are inserted before record.
-        self.persist = PersistStage(self)
-        self.stages: list[Stage] = [self.persist, HealthStage(self), *(stages or []), RecordStage(self)]
-        # Collections wait here for the pipeline. A deque plus an event (not an asyncio.Queue): the
-        # pipeline never holds a collection outside the pass lock, so stop() can never lose one.
-        self._queue: deque[Any] = deque()
-        self._arrived = asyncio.Event()
+        self.stages = stages
+        self.clock = clock
+        self.writer = writer
+        self.worker = worker
+        self.collectors = list(collectors)
+        self.metrics = metrics
+        self.http = http  # the keep-alive pool probes and scrapes share, closed at stop
+        self.loop: list[Stage] = []
+        for role in ORDER:
+            part = getattr(stages, role)
+            self.loop.extend(part if isinstance(part, list) else [part])
+        self.tick = float(config.engine.tick)
+        # What waits for the next pass. A deque plus an event (not an asyncio.Queue): the pipeline never
+        # holds an item outside the pass lock, so stop() can never lose one.
+        self._queue: deque[Collection | Push] = deque()
+        self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
         self._pass_lock = asyncio.Lock()  # one pass at a time: stop()'s drain and the loop never overlap
         self.running = False
+        self._stopping = False
         self.started_at: float | None = None
         self.passes = 0
         self.samples_pushed = 0
         self.probes_seen = 0
-        self._collect_errors: dict[tuple[str, str], str] = {}
-
-    def insert_stage(self, stage: Stage) -> None:
-        """Add a stage to the loop, after the existing ones and before record."""
-        self.stages.insert(len(self.stages) - 1, stage)
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -174,14 +116,12 @@ class Engine:
         await self.writer.call(self.store.append_events, [Event(
             ts=self.clock.now(), kind="engine", service=None,
             message=f"vigil started: {len(self.config.services)} services, {len(self.collectors)} collectors")])
-        for stage in self.stages:  # stages that need set-up (e.g. compiling detectors) do it now
-            start = getattr(stage, "start", None)
-            if start is not None:
-                await start()
-        self._scheduler = Scheduler(self.collectors, self.clock, self._deliver,
+        for stage in self.loop:  # load state, compile detectors: before any data arrives
+            await stage.start()
+        self._scheduler = Scheduler(self.collectors, self.clock, self.submit,
                                     max_concurrency=self.config.engine.max_concurrency)
         self._tasks = [asyncio.create_task(self._pipeline(), name="vigil-pipeline"),
-                       asyncio.create_task(self._retry_unwritten(), name="vigil-retry"),
+                       asyncio.create_task(self._ticker(), name="vigil-tick"),
                        asyncio.create_task(self._maintenance(), name="vigil-maintenance")]
         await self._scheduler.start()
         if isinstance(self.clock, SystemClock):
@@ -196,115 +136,125 @@ class Engine:
         self.running = False
         if self._scheduler is not None:
             await self._scheduler.stop()
-        await self.drain()
-        await self._flush_unwritten()
-        for stage in self.stages:  # stages that keep state save it now (e.g. detectors)
-            close = getattr(stage, "close", None)
-            if close is not None:
-                try:
-                    await close()
-                except Exception:
-                    log.exception("stage %s could not save its state", stage.name)
-        for t in self._tasks:
+        self._stopping = True  # the pipeline ends after the pass it is in (never cancelled half-way)
+        self._wake.set()
+        pipeline, *others = self._tasks
+        for t in others:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
-        await self.http.aclose()
+        await self.drain()
+        await self._flush_unwritten()
+        for stage in self.loop:  # save state, stop what they started (e.g. the process actuator)
+            try:
+                await stage.close()
+            except Exception:
+                log.exception("stage %s could not close cleanly", stage.name)
+        if self.http is not None:
+            await self.http.aclose()
         try:
             await self.writer.call(self.store.append_events, [Event(
                 ts=self.clock.now(), kind="engine", service=None, message="vigil stopped")])
         except Exception:  # the store may be the reason we are stopping
             log.exception("could not record the stop event")
+        await asyncio.to_thread(self.worker.close)
         await asyncio.to_thread(self.writer.close)
 
     async def drain(self) -> None:
-        """Run the pipeline over everything queued so far (used on stop and by tests)."""
+        """Run passes until nothing is queued (on stop, and in tests)."""
         while self._queue:
-            async with self._pass_lock:
-                await self._run_stages(self._take_batch())
+            await self.run_pass()
 
-    # ----------------------------------------------------------------------------- the loop
+    async def run_pass(self) -> Batch:
+        """One pass over everything queued so far (or an empty one: a tick)."""
+        async with self._pass_lock:
+            batch = self._take_batch()
+            await self._run_stages(batch)
+            return batch
 
-    async def _deliver(self, collection: Any) -> None:
-        self._queue.append(collection)
-        self._arrived.set()
+    # ----------------------------------------------------------------------------- intake
+
+    async def submit(self, item: Collection | Push) -> None:
+        """Queue a collection or a push for the next pass."""
+        self._queue.append(item)
+        self._wake.set()
         self.metrics.queue_depth.set(len(self._queue))
 
+    async def push(self, keys: Sequence[SeriesKey], ts: np.ndarray, values: np.ndarray,
+                   source: str = "push") -> int:
+        """Pushed samples (validated whole) through the loop: stored whole or refused whole (the store's
+        error is raised), then detected and ruled like scraped ones. Returns the count stored."""
+        item = Push(keys, ts, values, source)
+        await self.submit(item)
+        n = await item.written
+        self.samples_pushed += n
+        return n
+
     def _take_batch(self) -> Batch:
-        """Everything queued, in arrival order (at most MAX_BATCH_COLLECTIONS)."""
+        """Everything queued, in arrival order (at most MAX_BATCH_ITEMS)."""
+        from vigil.sources import Collection
+
         batch = Batch(now=self.clock.now())
-        taken = [self._queue.popleft() for _ in range(min(len(self._queue), MAX_BATCH_COLLECTIONS))]
-        for c in taken:
-            batch.samples.extend(c.samples)
-            if c.probe is not None:
-                batch.probes.append(c.probe)
-            else:
-                self._note_collect_outcome(batch, c)
+        for _ in range(min(len(self._queue), MAX_BATCH_ITEMS)):
+            item = self._queue.popleft()
+            if isinstance(item, Push):
+                batch.pushes.append(item)
+            elif isinstance(item, Collection):
+                batch.samples.extend(item.samples)
+                if item.probe is not None:
+                    batch.probes.append(item.probe)
+                else:
+                    batch.collected.append(CollectOutcome(item.service, item.source, item.ts, item.error))
         self.probes_seen += len(batch.probes)
         self.metrics.queue_depth.set(len(self._queue))
         return batch
 
-    def _note_collect_outcome(self, batch: Batch, c: Any) -> None:
-        """A metric source that starts failing, changes its error, or recovers is an event; the same
-        error every interval is not (a Prometheus that is down would flood the log)."""
-        key = (c.service, c.source)
-        before = self._collect_errors.get(key)
-        if c.error == before:
-            return
-        if c.error:
-            self._collect_errors[key] = c.error
-            batch.events.append(Event(ts=c.ts, kind="collect_error", service=c.service,
-                                      message=f"{c.service}/{c.source}: {c.error}", data={"source": c.source}))
-        else:
-            del self._collect_errors[key]
-            batch.events.append(Event(ts=c.ts, kind="collect_recovered", service=c.service,
-                                      message=f"{c.service}/{c.source} collecting again", data={"source": c.source}))
+    # ----------------------------------------------------------------------------- the loop
 
     async def _pipeline(self) -> None:
         while True:
-            await self._arrived.wait()
-            self._arrived.clear()
-            await asyncio.sleep(0)  # let collections that finished together join this batch
-            async with self._pass_lock:
-                if self._queue:
-                    await self._run_stages(self._take_batch())
+            await self._wake.wait()
+            self._wake.clear()
+            if self._stopping:
+                return
+            await asyncio.sleep(0)  # let collections that finished together join this pass
+            await self.run_pass()
             if self._queue:
-                self._arrived.set()
+                self._wake.set()
+
+    async def _ticker(self) -> None:
+        while True:
+            await self.clock.sleep(self.tick)
+            self._wake.set()
 
     async def _run_stages(self, batch: Batch) -> None:
-        for stage in self.stages:
+        for stage in self.loop:
             started = time.perf_counter()
             try:
                 await stage.run(batch)
             except Exception:
                 self.metrics.stage_errors.labels(stage.name).inc()
                 log.exception("pipeline stage %s failed; continuing with the next stage", stage.name)
-                if stage.name == "persist":
-                    break  # nothing after persist should act on data we could not store
+                if stage is self.stages.persist:
+                    break  # nothing after persist acts on data we could not store
             finally:
                 self.metrics.pipeline_duration.labels(stage.name).observe(time.perf_counter() - started)
                 self.metrics.writes_in_flight.set(self.writer.in_flight)
         self.passes += 1
 
-    async def _retry_unwritten(self) -> None:
-        """Batches the store refused are retried even when no new data arrives."""
-        while True:
-            await self.clock.sleep(RETRY_EVERY_S)
-            if self.persist.pending:
-                async with self._pass_lock:
-                    await self._run_stages(Batch(now=self.clock.now()))
-
     async def _flush_unwritten(self) -> None:
         for attempt in range(STOP_RETRIES):
-            if not self.persist.pending:
+            if not self.stages.persist.pending:
                 return
             await asyncio.sleep(0.2 * 2 ** attempt)  # real time: the store needs real time to come back
-            async with self._pass_lock:
-                await self._run_stages(Batch(now=self.clock.now()))
-        if self.persist.pending:
-            log.error("stopping with %d batches the store would not take; they are lost", self.persist.pending)
+            await self.run_pass()
+        if self.stages.persist.pending:
+            log.error("stopping with %d batches the store would not take; they are lost",
+                      self.stages.persist.pending)
 
     async def _maintenance(self) -> None:
+        """Store housekeeping (roll-ups, compaction, retention): beside the loop, not in a pass, so a
+        long compaction never delays a pass."""
         while True:
             await self.clock.sleep(MAINTENANCE_EVERY_S)
             try:
@@ -319,15 +269,7 @@ class Engine:
             await asyncio.sleep(1.0)
             self.metrics.loop_lag.set(max(0.0, time.monotonic() - t0 - 1.0))
 
-    # ----------------------------------------------------------------------------- push and views
-
-    async def ingest(self, keys: Sequence[SeriesKey], ts: np.ndarray, values: np.ndarray,
-                     source: str = "push") -> int:
-        """Write a validated batch atomically (through the one writer) and feed it to the stages."""
-        n = await self.writer.call(self.store.write_batch, keys, ts, values)
-        self.metrics.samples_ingested.labels(source).inc(n)
-        self.samples_pushed += n
-        return n
+    # ----------------------------------------------------------------------------- views
 
     def refresh_metrics(self) -> None:
         """Figures that cost a computation (quantiles over recent runs) are set when /metrics is read,
@@ -342,7 +284,8 @@ class Engine:
                        if s.name.endswith("_total")))
 
     def health(self) -> dict[str, str]:
-        return {s: self.health_tracker.service_health(s).value for s in self.service_names}
+        tracker = self.stages.health.tracker
+        return {s.name: tracker.service_health(s.name).value for s in self.config.services}
 
     def stats(self) -> dict[str, Any]:
         sched = self._scheduler
@@ -357,5 +300,5 @@ class Engine:
             "samples_pushed": self.samples_pushed,
             "samples_ingested": self._samples_ingested(),
             "queue_depth": len(self._queue),
+            "alerts_firing": len(self.stages.book.firing),
         }
-

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from vigil.config import VigilConfig
-from vigil.model import Event, Sample, SeriesKey, Signal
+from vigil.model import Alert, Sample, SeriesKey, Signal
 from vigil.pipeline import Batch
 from vigil.stages.detection import DetectionStage
 from vigil.stages.rules import RulesStage
@@ -35,7 +35,7 @@ class Explanation:
     replayed_points: int = 0
     rules_replayed: int = 0  # rules of the service re-evaluated
     rule_signals: list[Signal] | None = None  # what they would have fired
-    rule_clears: list[Event] | None = None  # and when those episodes would have ended
+    rule_clears: list[Alert] | None = None  # and when those episodes would have ended (resolved alerts)
 
 
 class _DryStore:
@@ -68,7 +68,17 @@ class _DryStore:
 
 
 class _NoWriter:
+    """Writes nothing (a dry run)."""
+
+    in_flight = 0
+
     async def call(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def call_blocking(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+    def close(self) -> None:
         return None
 
 
@@ -101,9 +111,9 @@ def _samples(store: Any, service: str, start: float, end: float) -> list[Sample]
 
 async def _replay(config: VigilConfig, store: Any, samples: list[Sample], end: float,
                   clock: Any) -> tuple[list[Signal], int]:
-    from vigil.testing import FakeClock
+    from vigil.testing import FakeClock, InlineWriter
 
-    stage = DetectionStage(config, _DryStore(store), _NoWriter(), clock or FakeClock(end))
+    stage = DetectionStage(config, _DryStore(store), _NoWriter(), InlineWriter(), clock or FakeClock(end))
     batch = Batch(now=end, samples=list(samples))
     await stage.run(batch)
     watched = sum(1 for w in stage.watches.values() if w is not None)
@@ -111,10 +121,10 @@ async def _replay(config: VigilConfig, store: Any, samples: list[Sample], end: f
 
 
 async def _replay_rules(config: VigilConfig, store: Any, service: str, samples: list[Sample], start: float,
-                        end: float) -> tuple[list[Signal], list[Event]]:
+                        end: float) -> tuple[list[Signal], list[Alert]]:
     """The live rules stage over [start, end], as if vigil had started at `start`: one batch per
     sample time (and one per evaluation of the window rules while no data comes), in order."""
-    from vigil.testing import FakeClock
+    from vigil.testing import FakeClock, InlineWriter
 
     rules = config.service(service).rules
     if not rules:
@@ -122,9 +132,9 @@ async def _replay_rules(config: VigilConfig, store: Any, service: str, samples: 
     dry = _DryStore(store, _lookback(rules))
     clock = FakeClock(start)
     only = config.model_copy(update={"services": [config.service(service)]})
-    stage = RulesStage(only, dry, clock, _NoWriter())
+    stage = RulesStage(only, dry, clock, _NoWriter(), InlineWriter())
     fired: list[Signal] = []
-    ended: list[Event] = []
+    ended: list[Alert] = []
     ts = np.array([s.ts for s in samples], dtype=float)
     done = 0
     for now in map(float, _moments(ts, stage, start, end)):
@@ -135,7 +145,7 @@ async def _replay_rules(config: VigilConfig, store: Any, service: str, samples: 
         done = upto
         await stage.run(batch)
         fired += batch.signals
-        ended += batch.events
+        ended += [a for a in batch.alerts if not a.firing]
     return fired, ended
 
 

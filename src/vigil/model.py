@@ -154,6 +154,87 @@ class Signal:
     evidence: dict[str, Any] = field(default_factory=dict)
 
 
+class AlertStatus(str, enum.Enum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+_FNV_OFFSET, _FNV_PRIME, _SEP = 14695981039346656037, 1099511628211, 0xFF
+
+
+def fingerprint(labels: Mapping[str, str]) -> str:
+    """The alert's identity, computed from its labels exactly as Prometheus and Alertmanager do
+    (FNV-1a 64 over each sorted name and value, each followed by the byte 0xff), as 16 hex digits."""
+    h = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for b in part.encode("utf-8"):
+                h = ((h ^ b) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+            h = ((h ^ _SEP) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{h:016x}"
+
+
+@dataclass(slots=True)
+class Alert:
+    """Trouble with a lifecycle: it fires once and resolves once. Detection, rules, health, forecasts
+    and collection failures all produce alerts, so every source of trouble says when it is over.
+
+    Its identity is the fingerprint of its labels (as Alertmanager computes it): a producer resolves
+    an alert by sending the same labels with status resolved. Labels always hold `alertname`,
+    `service` and `severity`; annotations hold the human text (`summary`, and `resolution` once over)."""
+
+    labels: dict[str, str]
+    status: AlertStatus
+    starts_at: float
+    ends_at: float | None = None
+    annotations: dict[str, str] = field(default_factory=dict)
+    source: str = ""  # what produced it: detector:<kind>, rule:<title>, health, collect, forecast
+    evidence: dict[str, Any] = field(default_factory=dict)
+    fingerprint: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.fingerprint:
+            self.fingerprint = fingerprint(self.labels)
+
+    @property
+    def name(self) -> str:
+        return self.labels.get("alertname", "")
+
+    @property
+    def service(self) -> str:
+        return self.labels.get("service", "")
+
+    @property
+    def severity(self) -> Severity:
+        try:
+            return Severity(self.labels.get("severity", "warning"))
+        except ValueError:  # an outside alert may carry any severity word
+            return Severity.WARNING
+
+    @property
+    def firing(self) -> bool:
+        return self.status is AlertStatus.FIRING
+
+    @property
+    def summary(self) -> str:
+        return self.annotations.get("summary", "")
+
+    def resolve(self, at: float, why: str) -> "Alert":
+        """This alert, over: same labels (so the same fingerprint), status resolved, with why."""
+        return Alert(dict(self.labels), AlertStatus.RESOLVED, self.starts_at, at,
+                     {**self.annotations, "resolution": why}, self.source, dict(self.evidence),
+                     self.fingerprint)
+
+    @classmethod
+    def from_signal(cls, signal: "Signal", alertname: str, **labels: str) -> "Alert":
+        """A firing alert for a signal: its service, severity and series are labels, its reason the
+        summary, its evidence kept."""
+        return cls({"alertname": alertname, "service": signal.service, "severity": Severity(signal.severity).value,
+                    "series": signal.series, **labels},
+                   AlertStatus.FIRING, float(signal.ts), None, {"summary": signal.reason}, signal.source,
+                   {"kind": signal.kind, "score": signal.score, **signal.evidence})
+
+
 @dataclass(slots=True)
 class Forecast:
     """Predictions with uncertainty: mean plus lo/hi per interval level (e.g. {80: (lo, hi)})."""

@@ -1,11 +1,37 @@
 """Fakes of vigil's plug points, for tests and replay. Shipped with the package so users writing
-their own adapters can test them the same way."""
+their own adapters can test them the same way.
+
+| plug point | protocol | fake |
+|---|---|---|
+| time | `clock.Clock` | `FakeClock` |
+| blocking work (store writer, worker) | `pipeline.Offload` | `InlineWriter` |
+| a stage of the loop | `pipeline.Stage` | `RecordingStage` |
+| probe / metric source | `sources.Collector` | `FakeCollector` |
+| scale target | `act.actuators.base.Actuator` | `MemoryActuator` |
+| detector | `detect.base.Detector` | `ScriptedDetector` |
+| state blobs | `store.faces.StateStore` | `MemoryStateStore` |
+"""
 
 from __future__ import annotations
 
 import asyncio
 import heapq
 import itertools
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+
+from vigil.act.actuators.memory import MemoryActuator
+from vigil.forecast.champion import MemoryStateStore
+from vigil.model import Score
+from vigil.pipeline import Batch
+from vigil.sources.base import FakeCollector
+
+T = TypeVar("T")
+
+__all__ = ["FakeClock", "FakeCollector", "InlineWriter", "MemoryActuator", "MemoryStateStore", "RecordingStage",
+           "ScriptedDetector"]
 
 
 class FakeClock:
@@ -61,3 +87,67 @@ class FakeClock:
 async def _settle(rounds: int = 20) -> None:
     for _ in range(rounds):
         await asyncio.sleep(0)
+
+
+class InlineWriter:
+    """`Offload` that runs each call in place, on the caller's thread. With it as the engine's writer
+    and worker, a pass never waits on another thread, so a FakeClock timeline is exact and needs no
+    real time (no sleeps, no polling)."""
+
+    in_flight = 0
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return fn(*args, **kwargs)
+
+    def call_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return fn(*args, **kwargs)
+
+    def close(self) -> None:
+        return None
+
+
+class RecordingStage:
+    """A stage that keeps every batch it saw (and can be told to fail), for timeline tests."""
+
+    def __init__(self, name: str = "recording", fail: bool = False) -> None:
+        self.name, self.fail = name, fail
+        self.batches: list[Batch] = []
+        self.started = self.closed = False
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def run(self, batch: Batch) -> None:
+        self.batches.append(batch)
+        if self.fail:
+            raise RuntimeError(f"stage {self.name} fails, as scripted")
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+class ScriptedDetector:
+    """A detector whose score is a function of the value (default: anomalous above `above`)."""
+
+    THRESHOLDS: ClassVar[dict[str, float]] = {"standard": 0.5, "reward_low_FP": 0.5, "reward_low_FN": 0.5}
+
+    def __init__(self, score: Callable[[float], float] | None = None, above: float = 1.0) -> None:
+        self.score = score or (lambda v: 1.0 if v > above else 0.0)
+        self.seen = 0
+
+    def update(self, ts: float, value: float) -> Score:
+        self.seen += 1
+        v = float(self.score(value))
+        return Score(v, f"scripted: value {value:g} scores {v:g}")
+
+    def score_many(self, ts: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return np.array([self.update(t, v).value for t, v in zip(ts, values)])
+
+    def state(self) -> bytes:
+        return str(self.seen).encode()
+
+    @classmethod
+    def from_state(cls, blob: bytes) -> ScriptedDetector:
+        det = cls()
+        det.seen = int(blob.decode())
+        return det

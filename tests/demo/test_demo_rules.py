@@ -13,7 +13,7 @@ from vigil.demo.fleet import watch_config
 from vigil.model import Sample, SeriesKey
 from vigil.pipeline import Batch
 from vigil.stages.rules import RulesStage
-from vigil.testing import FakeClock
+from vigil.testing import FakeClock, InlineWriter
 
 T0, S = 1_700_000_000.0, 5.0
 
@@ -31,19 +31,13 @@ class StateOnly:
         self.blobs[key] = blob
 
 
-class DirectWriter:
-    """Runs each write at once, in the caller's thread (the engine's StoreWriter queues them)."""
-
-    async def call(self, fn: Any, *args: Any) -> Any:
-        return fn(*args)
-
-
 def stage() -> tuple[RulesStage, FakeClock]:
     data = watch_config({"catalog": "http://127.0.0.1:1"}, server_port=1, api_key="k" * 24,
                         store_url="sqlite:///unused.db", probe_interval_s=S, probe_timeout_s=2.0,
                         scrape_interval_s=S)
     clock = FakeClock(T0)
-    return RulesStage(parse_config(yaml.safe_dump(data), env={}), StateOnly(), clock, DirectWriter()), clock
+    return RulesStage(parse_config(yaml.safe_dump(data), env={}), StateOnly(), clock, InlineWriter(),
+                      InlineWriter()), clock
 
 
 def run(stage_: RulesStage, clock: FakeClock, series: SeriesKey, values: list[float]) -> list[Any]:

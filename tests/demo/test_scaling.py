@@ -20,7 +20,7 @@ from vigil.clock import SystemClock
 from vigil.config import parse_config
 from vigil.demo.autoscale import StorefrontScaling
 from vigil.demo.fleet import Fleet
-from vigil.stages.scaling import ScalingStage
+from vigil.testing import RecordingStage
 
 from tests.demo.test_fleet import _gone
 
@@ -46,11 +46,11 @@ async def test_storefront_follows_the_day_up_and_down(tmp_path) -> None:
         config = parse_config(fleet.vigil_config(
             probe_interval_s=PERIOD_S, probe_timeout_s=0.8, scrape_interval_s=PERIOD_S,
             store_url=f"sqlite:///{tmp_path / 'vigil.db'}"))
-        # The engine with only the scaling stage (as app.py inserts it): detection's start-up
-        # compilation would cost more than the whole day. The full demo runs in the last test.
-        _, engine = build_app(config, stages=[])
-        stage = ScalingStage(config, engine.store, engine.writer, engine.clock)
-        engine.insert_stage(stage)
+        # The engine with detection and rules left out (a recording stage in their place): detection's
+        # start-up compilation would cost more than the whole day. The full demo runs in the last test.
+        _, engine = build_app(config, replace={"detect": RecordingStage("no-detect"),
+                                               "rules": RecordingStage("no-rules")})
+        stage = engine.stages.scale
         await engine.start()
         try:
             controller = stage.controllers["storefront"]

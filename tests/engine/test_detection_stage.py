@@ -1,6 +1,6 @@
 """The detect stage in the real engine, as a timeline on a fake clock: a latency series that is
-normal for a while, then jumps, gives one anomaly signal with a reason; detector state survives a
-restart."""
+normal for a while, then jumps, gives one anomaly signal with a reason and one alert that resolves
+once the series is normal again; detector state and open alerts survive a restart."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from vigil.app import build_app
 from vigil.config import parse_config
 from vigil.model import Sample, SeriesKey
 from vigil.sources import Collection
-from vigil.stages.detection import DetectionStage
-from vigil.testing import FakeClock
+from vigil.testing import FakeClock, InlineWriter
 
 T0 = 1_700_000_000.0
 CFG = """
@@ -49,7 +48,8 @@ def normal(n: int, seed: int = 1) -> list[float]:
 async def run(db: Path, values: list[float], seconds: float, start: float = T0) -> tuple[Any, Any]:
     cfg = parse_config(CFG.format(db=db), env={})
     clock = FakeClock(start)
-    app, engine = build_app(cfg, clock=clock, collectors=[SeriesCollector(values)])
+    app, engine = build_app(cfg, clock=clock, collectors=[SeriesCollector(values)], writer=InlineWriter(),
+                            worker=InlineWriter())
     await engine.start()
     await clock.advance(seconds)
     await engine.stop()
@@ -66,13 +66,42 @@ async def test_a_jump_becomes_one_signal_with_a_reason(tmp_path: Path) -> None:
     assert sig.kind == "anomaly" and sig.series == 'latency_ms{service="catalog"}'
     assert sig.ts == pytest.approx(T0 + 2000, abs=10)
     assert "900" in sig.reason and sig.source == "detector:ensemble"
-    assert sig.score >= engine.stages[2].watches[SeriesKey.of("latency_ms", {"service": "catalog"})].threshold
+    assert sig.score >= engine.stages.detect.watches[SeriesKey.of("latency_ms", {"service": "catalog"})].threshold
+
+
+async def test_an_anomaly_alert_fires_once_and_resolves_after_a_quiet_spell(tmp_path: Path) -> None:
+    values = normal(200) + [900.0] * 5 + normal(40, seed=2)
+    engine, store = await run(tmp_path / "v.db", values, 10 * 246)
+    [alert] = store.alerts(status=None)
+    lines = [e.data["status"] for e in store.events(kind="alert")]
+    store.close()
+    assert lines == ["firing", "resolved"]
+    assert alert.name == "Anomaly" and alert.labels["series"] == 'latency_ms{service="catalog"}'
+    assert alert.source == "detector:ensemble" and "900" in alert.summary
+    assert alert.ends_at is not None
+    # resolved at the first normal point 300 s (resolve_after) after the last anomalous one, which is
+    # within the five high points (the detector accepts a level that holds)
+    assert 300 <= alert.ends_at - alert.starts_at <= 300 + 5 * 10
+    assert alert.status.value == "resolved" and alert.annotations["resolution"] == "no anomalous point for 300 s"
+    assert not engine.stages.detect.open
+
+
+async def test_an_anomaly_alert_open_at_a_restart_still_resolves(tmp_path: Path) -> None:
+    db = tmp_path / "v.db"
+    _, store = await run(db, normal(200) + [900.0] * 5, 10 * 206)
+    assert [a.status.value for a in store.alerts(status=None)] == ["firing"]
+    store.close()
+    engine2, store2 = await run(db, [], 10 * 40, start=T0 + 10 * 206)  # no data at all after the restart
+    [alert] = store2.alerts(status=None)
+    store2.close()
+    assert alert.status.value == "resolved" and alert.ends_at == pytest.approx(T0 + 10 * 206 + 300, abs=2)
+    assert "no anomalous point for 300 s" in alert.annotations["resolution"]
 
 
 async def test_normal_data_gives_no_signal_and_up_is_not_watched(tmp_path: Path) -> None:
     engine, store = await run(tmp_path / "v.db", normal(150), 10 * 150)
-    stage = next(s for s in engine.stages if isinstance(s, DetectionStage))
-    assert store.signals() == []
+    stage = engine.stages.detect
+    assert store.signals() == [] and store.alerts(status=None) == []
     assert stage.watches[SeriesKey.of("up", {"service": "catalog"})] is None
     store.close()
 
@@ -82,10 +111,10 @@ async def test_detector_state_survives_a_restart(tmp_path: Path) -> None:
     engine, store = await run(db, normal(100), 10 * 100)
     store.close()
     key = SeriesKey.of("latency_ms", {"service": "catalog"})
-    first = next(s for s in engine.stages if isinstance(s, DetectionStage)).watches[key].detector
+    first = engine.stages.detect.watches[key].detector
     seen_before = first.counters["seen"]
     engine2, store2 = await run(db, normal(10, seed=3), 10 * 10, start=T0 + 3600)
-    second = next(s for s in engine2.stages if isinstance(s, DetectionStage)).watches[key].detector
+    second = engine2.stages.detect.watches[key].detector
     store2.close()
     assert seen_before >= 95
     assert second.counters["seen"] >= seen_before + 9  # it went on from the saved state

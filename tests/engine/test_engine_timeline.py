@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
+from vigil.app import build_engine
 from vigil.config import parse_config
 from vigil.engine import Engine
 from vigil.model import Health, SeriesKey
-from vigil.pipeline import Batch
 from vigil.sources import FakeCollector
 from vigil.store import open_store
-from vigil.testing import FakeClock
+from vigil.testing import FakeClock, InlineWriter, RecordingStage
 
 T0 = 1_700_000_000.0
 CFG = """
@@ -31,9 +31,15 @@ def store(tmp_path: Path) -> Any:
     s.close()
 
 
+def inline_engine(store: Any, clock: FakeClock, collectors: list[Any], **parts: Any) -> Engine:
+    """The real engine, every write and read run in place: a timeline needs no real time."""
+    return build_engine(parse_config(CFG, env={}), store=store, clock=clock, collectors=collectors,
+                        writer=InlineWriter(), worker=InlineWriter(), **parts)
+
+
 def engine_with(store: Any, outcomes: list[object], clock: FakeClock, stages: list | None = None) -> tuple[Engine, FakeCollector]:
     collector = FakeCollector("web", "health", interval=10.0, timeout=2.0, outcomes=outcomes, clock=clock)
-    return Engine(parse_config(CFG, env={}), store, clock=clock, collectors=[collector], stages=stages), collector
+    return inline_engine(store, clock, [collector], extra_stages=stages or []), collector
 
 
 async def test_probe_thresholds_make_one_outage_and_one_recovery(store: Any) -> None:
@@ -98,27 +104,28 @@ async def test_store_outage_loses_no_samples(store: Any) -> None:
     assert engine.metrics.stage_errors.labels("persist")._value.get() == 2
 
 
-class BrokenStage:
-    name = "broken"
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    async def run(self, batch: Batch) -> None:
-        self.calls += 1
-        raise RuntimeError("bug in a stage")
-
-
 async def test_a_failing_stage_never_stops_the_loop(store: Any) -> None:
     clock = FakeClock(T0)
-    broken = BrokenStage()
+    broken = RecordingStage("broken", fail=True)
     engine, collector = engine_with(store, [True] * 6, clock, stages=[broken])
     await engine.start()
     await clock.advance(55)
     await engine.stop()
-    assert broken.calls == engine.passes >= 1
-    assert len(store.events(kind="health")) == 1  # stages after the broken one still ran
-    assert engine.metrics.stage_errors.labels("broken")._value.get() == broken.calls
+    assert broken.started and broken.closed
+    assert len(broken.batches) == engine.passes >= 55  # a pass at every tick (1 s), with data or not
+    assert len(store.events(kind="health")) == 1  # the record stage after the broken one still ran
+    assert engine.metrics.stage_errors.labels("broken")._value.get() == len(broken.batches)
+
+
+async def test_a_pass_runs_on_every_tick_even_without_data(store: Any) -> None:
+    clock = FakeClock(T0)
+    seen = RecordingStage()
+    engine = inline_engine(store, clock, [], extra_stages=[seen])
+    await engine.start()
+    await clock.advance(10)
+    await engine.stop()
+    ticks = [b.now for b in seen.batches if b.empty()]
+    assert ticks[:10] == [T0 + i for i in range(1, 11)]  # engine.tick defaults to 1 s
 
 
 async def test_stop_records_and_drains(store: Any) -> None:
@@ -132,19 +139,6 @@ async def test_stop_records_and_drains(store: Any) -> None:
     assert engine.stats()["running"] is False
 
 
-async def until(condition: Any, seconds: float = 20.0) -> bool:
-    """Poll in real time: store writes run on a real thread, whatever the clock."""
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.01)
-    return True
-
-
 async def test_unwritten_batches_are_retried_without_new_data(store: Any) -> None:
     clock = FakeClock(T0)
     flaky = FlakyStore(store, failures=1)
@@ -152,9 +146,11 @@ async def test_unwritten_batches_are_retried_without_new_data(store: Any) -> Non
     collector.interval = 1000.0  # one run only: nothing new will arrive to trigger a pass
     await engine.start()
     await clock.advance(1)
-    assert await until(lambda: flaky.failures == 0 and engine.persist.pending == 1)
-    await clock.advance(10)  # the retry timer writes it
-    assert await until(lambda: engine.persist.pending == 0)
+    assert flaky.failures == 0 and engine.stages.persist.pending == 1
+    await clock.advance(3)  # retries wait RETRY_EVERY_S (5 s) after a failure: no hammering
+    assert engine.stages.persist.pending == 1
+    await clock.advance(3)  # the tick after that writes it
+    assert engine.stages.persist.pending == 0
     await engine.stop()
     assert len(store.probe_results(service="web")) == 1
 
@@ -172,13 +168,20 @@ class ErrorCollector:
         return Collection(self.service, self.name, now, error=self.errors.pop(0) if self.errors else None)
 
 
-async def test_repeated_collect_errors_are_one_event(store: Any) -> None:
+async def test_a_failing_metric_source_is_one_alert_until_it_collects_again(store: Any) -> None:
     clock = FakeClock(T0)
-    errors = ["connect refused", "connect refused", "connect refused", None, None, "HTTP 500", "HTTP 500"]
-    engine = Engine(parse_config(CFG, env={}), store, clock=clock, collectors=[ErrorCollector(errors)])
+    errors = ["connect refused", "connect refused", "connect refused", "HTTP 500", None, None,
+              "HTTP 500", "HTTP 500", None]
+    engine = inline_engine(store, clock, [ErrorCollector(errors)])
     await engine.start()
-    await clock.advance(75)
+    await clock.advance(95)
     await engine.stop()
-    kinds = [(e.kind, e.message.split(": ", 1)[-1]) for e in store.events(service="web")]
-    assert kinds == [("collect_error", "connect refused"), ("collect_recovered", "web/scrape collecting again"),
-                     ("collect_error", "HTTP 500"), ("collect_recovered", "web/scrape collecting again")]
+    lines = [(e.data["status"], e.message) for e in store.events(kind="alert")]
+    assert lines == [
+        ("firing", "FIRING [warning] CollectFailing: web/scrape: 3 collections failed in a row: connect refused"),
+        ("resolved", "RESOLVED [warning] CollectFailing: web/scrape: 3 collections failed in a row: connect "
+                     "refused (resolved: collecting again)")]  # two failures in a row are not an alert
+    [alert] = store.alerts(status=None)
+    assert alert.labels == {"alertname": "CollectFailing", "service": "web", "source": "scrape",
+                            "severity": "warning"}
+    assert (alert.status.value, alert.starts_at, alert.ends_at) == ("resolved", T0 + 20, T0 + 40)

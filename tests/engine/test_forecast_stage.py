@@ -5,7 +5,6 @@ retrain), and open warnings survive a restart."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -22,7 +21,7 @@ from vigil.model import Sample, SeriesKey, Severity, Signal
 from vigil.pipeline import Batch
 from vigil.sources import Collection
 from vigil.stages.forecasting import forecast_from_now
-from vigil.testing import FakeClock
+from vigil.testing import FakeClock, InlineWriter
 
 HOUR, DAY = 3600.0, 86400.0
 T0 = 472_222 * HOUR  # on the hour, Nov 2023
@@ -76,33 +75,22 @@ def prefill(store: Any, days: int = 14) -> None:
 
 
 def forecast_stage(engine: Any) -> Any:
-    return next(s for s in engine.stages if s.name == "forecast")
+    return engine.stages.forecast
 
 
-async def settle(stage: Any) -> None:
-    """The stage works in a thread the fake clock does not wait for: wait (real time) until it is idle."""
-    for _ in range(3):
-        await asyncio.sleep(0.01)
-        while stage.busy:
-            await asyncio.sleep(0.02)
-
-
-async def start(tmp_path: Path, challengers: str = "", at: float = T0, fill: bool = True) -> tuple[Any, FakeClock]:
+async def start(tmp_path: Path, challengers: str = "", at: float = T0, fill: bool = True,
+                **parts: Any) -> tuple[Any, FakeClock]:
     cfg = parse_config(CFG.format(db=tmp_path / "v.db", challengers=challengers), env={})
     clock = FakeClock(at)
-    _, engine = build_app(cfg, clock=clock, collectors=[ShopCollector()])
+    _, engine = build_app(cfg, clock=clock, collectors=[ShopCollector()], writer=InlineWriter(),
+                          worker=InlineWriter(), **parts)
     if fill:
         prefill(engine.store)
     return engine, clock
 
 
 async def step_until(engine: Any, clock: FakeClock, until: float) -> None:
-    stage = forecast_stage(engine)
-    await settle(stage)
-    while clock.now() < until:
-        await clock.advance(STEP)
-        await engine.drain()
-        await settle(stage)
+    await clock.advance(until - clock.now())
 
 
 def model_decisions(engine: Any, series: SeriesKey) -> list[Any]:
@@ -143,6 +131,12 @@ class DriftAt:
     def __init__(self, at: float) -> None:
         self.at, self.sent = at, False
 
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
     async def run(self, batch: Batch) -> None:
         if not self.sent and batch.now >= self.at:
             self.sent = True
@@ -152,9 +146,7 @@ class DriftAt:
 
 
 async def test_a_drift_signal_triggers_a_retrain_recorded_with_its_reason(tmp_path: Path) -> None:
-    engine, clock = await start(tmp_path)
-    stage = forecast_stage(engine)
-    engine.stages.insert(engine.stages.index(stage), DriftAt(T0 + 2 * HOUR))
+    engine, clock = await start(tmp_path, replace={"rules": DriftAt(T0 + 2 * HOUR)})
     await engine.start()
     await step_until(engine, clock, T0 + 4 * HOUR)
     await engine.stop()
@@ -181,8 +173,9 @@ def trend_clears_at() -> float:
 
 
 def capacity(engine: Any) -> tuple[list[Signal], list[Any]]:
+    """The capacity signals, and the resolved alerts of capacity warnings (as alerts, newest state)."""
     warnings = engine.store.signals(service="shop", kind="capacity")
-    resolved = [e for e in engine.store.events(service="shop") if e.kind == "capacity_resolved"]
+    resolved = [a for a in engine.store.alerts(status="resolved", service="shop") if a.name == "CapacityWarning"]
     return warnings, resolved
 
 
@@ -202,9 +195,10 @@ async def test_a_capacity_warning_fires_once_and_resolves_at_the_next_check(tmp_
     # hours before the next retrain at 6 h: no retrain in between
     clears = trend_clears_at()
     assert CLEANED_AT < clears < T0 + 6 * HOUR
-    assert len(resolved) == 1 and clears <= resolved[0].ts <= clears + 15 * 60 + STEP + 60
-    assert not [t for t in retrains if w.ts < t <= resolved[0].ts]
-    assert "no longer reaches 100GB" in resolved[0].message
+    assert len(resolved) == 1 and clears <= resolved[0].ends_at <= clears + 15 * 60 + 60
+    assert not [t for t in retrains if w.ts < t <= resolved[0].ends_at]
+    assert "no longer reaches 100GB" in resolved[0].annotations["resolution"]
+    assert resolved[0].starts_at == w.ts and resolved[0].labels["series"] == str(DISK)
 
 
 async def test_an_open_warning_survives_a_restart(tmp_path: Path) -> None:
@@ -224,7 +218,7 @@ async def test_an_open_warning_survives_a_restart(tmp_path: Path) -> None:
     warnings, resolved = capacity(engine)
     engine.store.close()
     assert len(warnings) == 1 and warnings[0].ts == T0  # the checks after the restart did not warn again
-    assert len(resolved) == 1 and resolved[0].data["fired_at"] == T0  # and the restored one still resolves
+    assert len(resolved) == 1 and resolved[0].starts_at == T0  # and the restored one still resolves
 
 
 async def test_unreadable_saved_warnings_are_ignored(tmp_path: Path, caplog: Any) -> None:

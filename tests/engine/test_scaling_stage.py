@@ -1,17 +1,19 @@
-"""The scaling loop inside the engine, as a timeline on a fake clock: a policy reads the newest
-metric sample, decides like the HPA, scales through the actuator, and records every decision."""
+"""The scale stage inside the engine, as a timeline on a fake clock: a policy reads the newest
+metric sample, decides like the HPA every sync period, scales through the actuator, and every
+decision travels in a batch to the record stage."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from vigil.act.actuators.memory import MemoryActuator
+from typing import Any
+
+from vigil.act.actuators.base import ActuatorNote
 from vigil.app import build_app
 from vigil.config import parse_config
 from vigil.model import Sample, SeriesKey
 from vigil.sources import Collection
-from vigil.stages.scaling import ScalingStage
-from vigil.testing import FakeClock
+from vigil.testing import FakeClock, InlineWriter, MemoryActuator
 
 T0 = 1_700_000_000.0
 CFG = """
@@ -38,25 +40,19 @@ class Utilization:
                           samples=[Sample(SeriesKey.of("cpu_utilization", {"service": "api"}), now, v)])
 
 
-async def advance(clock: FakeClock, seconds: float) -> None:
-    """Second by second, with a moment of real time for the store's writer thread each step (the
-    fake clock would otherwise outrun the pipeline's writes)."""
-    import asyncio
-
-    for _ in range(int(seconds)):
-        await clock.advance(1)
-        await asyncio.sleep(0.01)
+def engine_for(tmp_path: Path, mode: str, collectors: list[Any], actuator: MemoryActuator) -> tuple[Any, FakeClock]:
+    cfg = parse_config(CFG.format(db=tmp_path / "v.db", mode=mode), env={})
+    clock = FakeClock(T0)
+    _, engine = build_app(cfg, clock=clock, collectors=collectors, actuators={"api": actuator},
+                          writer=InlineWriter(), worker=InlineWriter())
+    return engine, clock
 
 
 async def run(tmp_path: Path, mode: str, values: list[float], seconds: float) -> tuple[MemoryActuator, list]:
-    cfg = parse_config(CFG.format(db=tmp_path / "v.db", mode=mode), env={})
-    clock = FakeClock(T0)
-    app, engine = build_app(cfg, clock=clock, collectors=[Utilization(values)])
     actuator = MemoryActuator(service="api", replicas=2)
-    stage = next(s for s in engine.stages if isinstance(s, ScalingStage))
-    stage._actuators["api"] = actuator
+    engine, clock = engine_for(tmp_path, mode, [Utilization(values)], actuator)
     await engine.start()
-    await advance(clock, seconds)
+    await clock.advance(seconds)
     await engine.stop()
     decisions = engine.store.decisions(kind="scale")
     engine.store.close()
@@ -69,9 +65,9 @@ async def test_high_utilisation_scales_up_once_and_records_why(tmp_path: Path) -
     first = decisions[0]
     assert first.subject == "api" and first.result["replicas"] == 4 and first.result["act"] is True
     assert first.inputs["metric"] == 1.4 and first.inputs["current_replicas"] == 2
-    assert first.result["outcome"]["status"] in ("succeeded", "unverified")
+    assert first.result["outcome"]["status"] == "succeeded"
     assert all(not d.result["act"] for d in decisions[1:])
-    assert len(decisions) >= 3  # one decision per 15 s control period
+    assert [d.ts for d in decisions] == [T0 + 15, T0 + 30, T0 + 45, T0 + 60]  # one per 15 s sync period
 
 
 async def test_shadow_mode_decides_and_never_acts(tmp_path: Path) -> None:
@@ -82,11 +78,9 @@ async def test_shadow_mode_decides_and_never_acts(tmp_path: Path) -> None:
 
 
 async def test_no_metric_no_decision(tmp_path: Path) -> None:
-    cfg = parse_config(CFG.format(db=tmp_path / "v.db", mode="reactive"), env={})
-    clock = FakeClock(T0)
-    app, engine = build_app(cfg, clock=clock, collectors=[])
+    engine, clock = engine_for(tmp_path, "reactive", [], MemoryActuator(service="api", replicas=2))
     await engine.start()
-    await advance(clock, 60)
+    await clock.advance(60)
     await engine.stop()
     assert engine.store.decisions(kind="scale") == []
     engine.store.close()
@@ -95,18 +89,36 @@ async def test_no_metric_no_decision(tmp_path: Path) -> None:
 async def test_an_actuator_below_min_is_brought_up_at_start(tmp_path: Path) -> None:
     """An actuator that owns its replicas starts with none (the process actuator): the loop brings it
     to min_replicas before any metric exists, and records why."""
-    cfg = parse_config(CFG.format(db=tmp_path / "v.db", mode="reactive"), env={})
-    clock = FakeClock(T0)
-    app, engine = build_app(cfg, clock=clock, collectors=[])
     actuator = MemoryActuator(service="api", replicas=0)
-    stage = next(s for s in engine.stages if isinstance(s, ScalingStage))
-    stage._actuators["api"] = actuator
+    engine, clock = engine_for(tmp_path, "reactive", [], actuator)
     await engine.start()
-    await advance(clock, 20)
+    await clock.advance(20)
     await engine.stop()
     (first,) = engine.store.decisions(kind="scale")  # no metric: no other decision
     engine.store.close()
+    stage = engine.stages.scale
     assert actuator.calls == [2] and stage.controllers["api"].replicas == 2
-    assert first.rule == "CurrentBelowMin" and first.inputs["current_replicas"] == 0
+    assert first.rule == "CurrentBelowMin" and first.inputs["current_replicas"] == 0 and first.ts == T0 + 1
     assert first.result["replicas"] == 2 and first.result["outcome"]["status"] == "succeeded"
-    assert stage.last["api"] is not None
+    assert stage.last["api"].rule == "CurrentBelowMin"
+
+
+async def test_what_an_actuator_does_on_its_own_is_recorded(tmp_path: Path) -> None:
+    """A replica the actuator replaced (as the process actuator does when one exits) is an event and
+    a decision: every action vigil takes is recorded."""
+    actuator = MemoryActuator(service="api", replicas=2)
+    engine, clock = engine_for(tmp_path, "reactive", [], actuator)
+    await engine.start()
+    await clock.advance(3)
+    actuator.notes.append(ActuatorNote("replace_replica", "replica 1 (pid 42) exited with status 70; replaced by "
+                                       "pid 43 after 1s", {"replica": 1, "pid": 42, "exit_status": 70},
+                                       {"replaced": True, "pid": 43}))
+    await clock.advance(2)
+    await engine.stop()
+    [decision] = engine.store.decisions(kind="replica")
+    [event] = engine.store.events(kind="actuator")
+    engine.store.close()
+    assert decision.subject == "api" and decision.rule == "replace_replica" and decision.ts == T0 + 4
+    assert decision.inputs == {"actuator": "memory", "replica": 1, "pid": 42, "exit_status": 70}
+    assert decision.result == {"replaced": True, "pid": 43}
+    assert event.message == "api: replica 1 (pid 42) exited with status 70; replaced by pid 43 after 1s"

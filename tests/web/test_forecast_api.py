@@ -11,7 +11,7 @@ from tests.engine.test_forecast_stage import CPU, HOUR, T0, forecast_stage, pref
 from tests.web.conftest import API_KEY
 from vigil.app import build_app
 from vigil.config import parse_config
-from vigil.testing import FakeClock
+from vigil.testing import FakeClock, InlineWriter
 
 CFG = """
 store: {{url: "sqlite:///{db}"}}
@@ -29,7 +29,7 @@ services:
 async def test_forecasts_and_rollback(tmp_path: Path) -> None:
     clock = FakeClock(T0)
     cfg = parse_config(CFG.format(db=tmp_path / "v.db", key=API_KEY), env={})
-    app, engine = build_app(cfg, clock=clock, collectors=[])
+    app, engine = build_app(cfg, clock=clock, collectors=[], writer=InlineWriter(), worker=InlineWriter())
     prefill(engine.store)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test",

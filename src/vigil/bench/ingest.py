@@ -169,6 +169,7 @@ async def _post_all(build_app: Any, config: Any, store: Store, bodies: list[byte
     import httpx
 
     web, engine = build_app(config, store=store)
+    await engine.start()  # a push goes through the loop: persist, then detection and rules
     headers = {"Authorization": "Bearer bench-key", "Content-Type": "application/json"}
     written = 0
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://vigil") as client:
@@ -180,12 +181,7 @@ async def _post_all(build_app: Any, config: Any, store: Store, bodies: list[byte
             written += series
             advance(series)
         elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    for closer in ("stop", "close"):
-        fn = getattr(engine, closer, None)
-        if fn is not None:
-            res = fn()
-            if asyncio.iscoroutine(res):
-                await res
+    await engine.stop()
     return written / elapsed, written / cpu  # CPU: client and server share this process
 
 

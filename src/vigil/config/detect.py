@@ -22,6 +22,8 @@ class DetectConfig(Strict):
                                                 "(default: the detector's shipped threshold)")
     consecutive: int = Field(1, ge=1, description="anomalous points in a row before a signal")
     cooldown: Duration = Field(300.0, description="no second signal for the same series within this time")
+    resolve_after: Duration = Field(300.0, description="an anomaly alert resolves once its series has had no "
+                                                       "anomalous point for this long")
 
     @field_validator("detector")
     @classmethod

@@ -87,6 +87,15 @@ class ServerConfig(Strict):
 
 class EngineConfig(Strict):
     max_concurrency: int = Field(200, ge=1, description="probes and scrapes in flight at once")
+    tick: Duration = Field(1.0, description="a pass of the loop runs at least this often, even when no "
+                                            "data arrives: timers, schedules and retries move on time")
+
+    @field_validator("tick")
+    @classmethod
+    def _tick(cls, v: float) -> float:
+        if not 0.01 <= v <= 60:
+            raise ValueError("engine.tick must be between 10ms and 60s")
+        return v
 
 
 class VigilConfig(Strict):

@@ -123,7 +123,6 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
 async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: float | None, headless: bool,
                  console: Console, summary: DemoSummary) -> int:
     from vigil.app import build_app, serve  # the engine and API; imported only when the demo runs
-    from vigil.stages.scaling import ScalingStage
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -139,7 +138,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     state = DemoState(api_url=api_url, api_key=api_key, store_url=config.store.url,
                       admin_urls=fleet.admin_urls)
     readings = FleetReadings({n: m.metrics_url for n, m in fleet.services.items()})
-    scaler = next((s for s in engine.stages if isinstance(s, ScalingStage)), None)
+    scaler = engine.stages.scale
     status = 0
     try:
         async with aiohttp.ClientSession() as session:
@@ -180,8 +179,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     _note_transitions(state, engine.health(), elapsed)
                     state.stats = engine.stats()
                     state.readings = await readings.read(session)
-                    if scaler is not None:
-                        await _note_scaling(state, scaler, elapsed)
+                    await _note_scaling(state, scaler, elapsed)
                     if live is not None:
                         live.update(render(state))
                     elif elapsed - last_status >= HEADLESS_STATUS_EVERY_S:
@@ -193,8 +191,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     live.stop()
                     console.print()
             _note_transitions(state, engine.health(), time.monotonic() - started)
-            if scaler is not None:
-                await _note_scaling(state, scaler, time.monotonic() - started)
+            await _note_scaling(state, scaler, time.monotonic() - started)
             summary.series_stored = await _series_count(session, api_url, api_key)
             summary.samples_stored = await _samples_stored(session, api_url, engine.stats())
     finally:
@@ -202,9 +199,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
         await engine.stop()
-        store = getattr(engine, "store", None)
-        if store is not None and hasattr(store, "close"):
-            store.close()
+        engine.store.close()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     summary.duration_s = time.monotonic() - started
@@ -212,7 +207,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     summary.probes_run = int(engine.stats().get("probes_run", 0))
     summary.transitions = state.transitions
     summary.scaling, summary.replica_changes = state.scaling, state.replica_changes
-    summary.scaling_decisions = scaler.decisions if scaler is not None else 0
+    summary.scaling_decisions = scaler.decisions
     return status
 
 

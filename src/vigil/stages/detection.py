@@ -1,12 +1,13 @@
 """The detect stage: every watched series goes through its own detector (scores), then a small
 policy (threshold, consecutive points, cooldown) decides when a score becomes a Signal.
 
-Detector state is saved to the store every few minutes and at stop, and loaded the first time a
-series is seen again, so a restart does not forget what normal looks like."""
+A series' first signal fires an `Anomaly` alert; it resolves once the series has had no anomalous
+point for `resolve_after` (normal points, or no data at all). Detector state is saved to the store
+every few minutes and at stop, and loaded the first time a series is seen again, so a restart does not
+forget what normal looks like; anomaly alerts firing at the stop are re-adopted from the alert book."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from dataclasses import dataclass, field
@@ -17,13 +18,16 @@ import numpy as np
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.detect import DetectConfig
-from vigil.model import Sample, SeriesKey, Severity, Signal
-from vigil.pipeline import Batch
+from vigil.model import Alert, Sample, SeriesKey, Severity, Signal
+from vigil.pipeline import Batch, Offload
+from vigil.stages.alerts import AlertBook
+from vigil.store.faces import StateStore
 
 log = logging.getLogger("vigil.detect")
 
 SAVE_EVERY_S = 300.0
 CRITICAL_SCORE = 0.95
+ALERT_NAME = "Anomaly"
 
 
 @dataclass
@@ -41,13 +45,21 @@ class Watch:
 
 
 @dataclass
+class OpenAnomaly:
+    alert: Alert
+    resolve_after: float
+    last_anomalous: float  # sample time of the newest anomalous point
+    seen_at: float  # engine time it arrived: silence is measured on this clock (samples may be old)
+
+
+@dataclass
 class ServicePolicy:
     config: DetectConfig
     include: list[re.Pattern[str]] = field(default_factory=list)
     exclude: list[re.Pattern[str]] = field(default_factory=list)
 
     @classmethod
-    def of(cls, config: DetectConfig) -> "ServicePolicy":
+    def of(cls, config: DetectConfig) -> ServicePolicy:
         return cls(config, [re.compile(p) for p in config.include], [re.compile(p) for p in config.exclude])
 
     def watches(self, name: str) -> bool:
@@ -71,10 +83,12 @@ def state_key(kind: str, key: SeriesKey) -> str:
 class DetectionStage:
     name = "detect"
 
-    def __init__(self, config: VigilConfig, store: Any, writer: Any, clock: Clock) -> None:
-        self.store, self.writer, self.clock = store, writer, clock
+    def __init__(self, config: VigilConfig, store: StateStore, writer: Offload, worker: Offload, clock: Clock,
+                 book: AlertBook | None = None) -> None:
+        self.store, self.writer, self.worker, self.clock, self.book = store, writer, worker, clock, book
         self.policies = {s.name: ServicePolicy.of(s.detect) for s in config.services}
         self.watches: dict[SeriesKey, Watch | None] = {}  # None: seen and not watched
+        self.open: dict[str, OpenAnomaly] = {}  # series -> its firing anomaly alert
         self._last_save = clock.now()
 
     async def start(self) -> None:
@@ -83,7 +97,13 @@ class DetectionStage:
         from vigil.detect import DETECTORS
 
         for kind in sorted({p.config.detector for p in self.policies.values() if p.config.enabled}):
-            await asyncio.to_thread(_warm_up, DETECTORS.load(kind))
+            await self.worker.call(_warm_up, DETECTORS.load(kind))
+        if self.book is not None:
+            now = self.clock.now()
+            for alert in await self.book.open_alerts("detector:"):
+                policy = self.policies.get(alert.service)
+                after = policy.config.resolve_after if policy is not None else 0.0
+                self.open[alert.labels.get("series", "")] = OpenAnomaly(alert, after, now, now)
 
     async def run(self, batch: Batch) -> None:
         by_series: dict[SeriesKey, list[Sample]] = {}
@@ -95,9 +115,9 @@ class DetectionStage:
                 continue
             samples.sort(key=lambda x: x.ts)
             for s in samples:
-                signal = self._judge(key, watch, s)
-                if signal is not None:
-                    batch.signals.append(signal)
+                self._judge(key, watch, s, batch)
+        for series in [k for k, o in self.open.items() if batch.now - o.seen_at >= o.resolve_after]:
+            self._resolve(series, batch.now, batch)
         if self.clock.now() - self._last_save >= SAVE_EVERY_S:
             await self.save()
 
@@ -116,7 +136,7 @@ class DetectionStage:
         from vigil.detect import DETECTORS
 
         cls = DETECTORS.load(config.detector)
-        blob = await asyncio.to_thread(self.store.load_state, state_key(config.detector, key))
+        blob = await self.worker.call(self.store.load_state, state_key(config.detector, key))
         detector = None
         if blob is not None:
             try:
@@ -128,24 +148,40 @@ class DetectionStage:
         threshold = config.threshold or cls.THRESHOLDS["standard"]
         return Watch(detector, service, config, threshold)
 
-    def _judge(self, key: SeriesKey, watch: Watch, s: Sample) -> Signal | None:
+    def _judge(self, key: SeriesKey, watch: Watch, s: Sample, batch: Batch) -> None:
         score = watch.detector.update(s.ts, s.value)
         watch.dirty = True
+        series = str(key)
+        opened = self.open.get(series)
         if score.value < watch.threshold:
             watch.run, watch.run_start = 0, None
-            return None
+            if opened is not None and s.ts - opened.last_anomalous >= opened.resolve_after:
+                self._resolve(series, s.ts, batch)
+            return
+        if opened is not None:
+            opened.last_anomalous, opened.seen_at = s.ts, batch.now
         watch.run += 1
         watch.run_start = watch.run_start if watch.run_start is not None else s.ts
         config = watch.config
         if watch.run < config.consecutive or s.ts - watch.last_signal < config.cooldown:
-            return None
+            return
         watch.last_signal = s.ts
-        return Signal(
-            ts=s.ts, service=watch.service, series=str(key), kind="anomaly",
+        signal = Signal(
+            ts=s.ts, service=watch.service, series=series, kind="anomaly",
             severity=Severity.CRITICAL if score.value >= CRITICAL_SCORE else Severity.WARNING,
             score=round(float(score.value), 4), reason=score.reason, source=f"detector:{config.detector}",
             window_start=watch.run_start, window_end=s.ts,
             evidence={"value": s.value, "threshold": watch.threshold, "consecutive": watch.run})
+        batch.signals.append(signal)
+        if opened is None:
+            alert = Alert.from_signal(signal, ALERT_NAME)
+            self.open[series] = OpenAnomaly(alert, config.resolve_after, s.ts, batch.now)
+            batch.alerts.append(alert)
+
+    def _resolve(self, series: str, at: float, batch: Batch) -> None:
+        opened = self.open.pop(series)
+        batch.alerts.append(opened.alert.resolve(
+            at, f"no anomalous point for {opened.resolve_after:.0f} s"))
 
     async def save(self) -> None:
         """Persist the state of every detector that learned something since the last save."""

@@ -1,13 +1,16 @@
 """The forecast stage: the series each service names in `services[].forecast` get a champion model
 (vigil.forecast.champion), retrained on a schedule (`retrain_every`) and when a drift signal arrives
 for them. Every retrain and every rollback is a recorded Decision (kind `forecast_model`). Series with a
-`limit` get capacity warnings as Signals: one open warning per series, resolved (an Event) when the
-forecast no longer crosses. Limits are checked at each retrain and, between retrains, every
-`check_every` with the current champion (no refit), so a warning fires or resolves within minutes.
+`limit` get capacity warnings: a Signal and a firing `CapacityWarning` alert, one open per series,
+resolved when the forecast no longer crosses. Limits are checked at each retrain and, between
+retrains, every `check_every` with the current champion (no refit), so a warning fires or resolves
+within minutes.
 
-Store reads, backtests and fits run in a worker thread, never on the event loop. Model versions and the
-open warnings are saved through the engine's single store writer, so they survive a restart: a series
-that still crosses after a restart does not warn again."""
+A cycle (store reads, backtests, fits) is heavy: the stage starts it on the worker at most every
+`CYCLE_EVERY_S` of engine time (at once on a drift signal) and the pass goes on; the pass after it
+finished takes its decisions, signals and alerts into its batch. Model versions are saved by the
+cycle through the store writer; the open warnings travel in the batch and are saved after the records,
+so they survive a restart: a series that still crosses after a restart does not warn again."""
 
 from __future__ import annotations
 
@@ -25,12 +28,14 @@ from vigil.config.forecast import ForecastConfig, ForecastSeriesConfig
 from vigil.forecast.capacity import limit_crossing, time_to_limit
 from vigil.forecast.base import Forecaster
 from vigil.forecast.champion import ModelRegistry, ModelVersion, Verdict
-from vigil.model import Decision, Event, Forecast, SeriesKey, Severity, Signal
-from vigil.pipeline import Batch
+from vigil.model import Alert, Decision, Forecast, SeriesKey, Severity, Signal
+from vigil.pipeline import Batch, Offload
+from vigil.stages.record import RecordStage
+from vigil.store.faces import ForecastStore, StateStore
 
 log = logging.getLogger("vigil.forecast")
 
-TICK_S = 60.0  # how often the schedule is checked (a drift signal wakes the loop at once)
+CYCLE_EVERY_S = 60.0  # how often the schedule is checked (a drift signal starts a cycle at once)
 HOUR = 3600.0
 SEASONS = (24, 168)  # on hourly roll-ups: the day and the week
 WARNINGS_VERSION = 1  # format of the saved open warnings
@@ -42,14 +47,14 @@ class NoPreviousModel(Exception):
 
 
 class WriterStateStore:
-    """The champion registry's StateStore over vigil's store: reads on the calling (worker) thread,
-    writes through the engine's one writer, waiting for each to land."""
+    """The champion registry's StateStore over vigil's store, used from the worker thread: reads
+    directly, writes handed to the engine's one writer thread, waiting for each to land."""
 
-    def __init__(self, store: Any, writer: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self.store, self.writer, self.loop = store, writer, loop
+    def __init__(self, store: StateStore, writer: Offload) -> None:
+        self.store, self.writer = store, writer
 
     def save_state(self, key: str, blob: bytes) -> None:
-        asyncio.run_coroutine_threadsafe(self.writer.call(self.store.save_state, key, blob), self.loop).result()
+        self.writer.call_blocking(self.store.save_state, key, blob)
 
     def load_state(self, key: str) -> bytes | None:
         return self.store.load_state(key)
@@ -64,11 +69,11 @@ class Watched:
 
 @dataclass
 class Outcome:
-    """What a cycle (or a rollback) concluded; recorded on the event loop."""
+    """What a cycle (or a rollback) concluded; taken into the next pass's batch."""
 
     decisions: list[Decision] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
     changed: set[str] = field(default_factory=set)  # services whose open warnings changed
 
 
@@ -95,6 +100,11 @@ def decode_warnings(service: str, blob: bytes) -> list[Signal] | None:
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as e:
         log.warning("saved open capacity warnings of %s could not be read (%s): ignored", service, e)
         return None
+
+
+def capacity_alert(warning: Signal) -> Alert:
+    """The alert of an open capacity warning (the same labels whenever it is rebuilt)."""
+    return Alert.from_signal(warning, "CapacityWarning")
 
 
 def _version_view(v: ModelVersion | None) -> dict[str, Any] | None:
@@ -126,8 +136,10 @@ def forecast_from_now(forecaster: Forecaster, champion: ModelVersion, cfg: Forec
 class ForecastingStage:
     name = "forecast"
 
-    def __init__(self, config: VigilConfig, store: Any, writer: Any, clock: Clock) -> None:
-        self.store, self.writer, self.clock = store, writer, clock
+    def __init__(self, config: VigilConfig, store: ForecastStore, writer: Offload, worker: Offload,
+                 clock: Clock, record: RecordStage) -> None:
+        self.store, self.writer, self.worker, self.clock = store, writer, worker, clock
+        self.record = record  # writes what a cycle finished after the last pass, at stop
         self.configs: dict[str, ForecastConfig] = {
             s.name: s.forecast for s in config.services if s.forecast.enabled and s.forecast.series}
         self.registries: dict[str, ModelRegistry] = {}
@@ -137,31 +149,23 @@ class ForecastingStage:
         self._checked: dict[str, float] = {}  # series -> when its limit was last checked
         self.retrains = 0
         self._drifts: dict[str, Signal] = {}
-        self._kick = asyncio.Event()
-        self._lock = asyncio.Lock()  # one cycle or rollback at a time
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-
-    @property
-    def busy(self) -> bool:
-        """A cycle or rollback is under way (tests on a fake clock wait for it in real time)."""
-        return self._lock.locked()
+        self._lock = asyncio.Lock()  # one cycle or rollback at a time: both change the registries
+        self._job: asyncio.Future[Outcome] | None = None
+        self._done: list[Outcome] = []  # finished, not yet in a batch
+        self._next_cycle = float("-inf")
 
     # ------------------------------------------------------------------------------ lifecycle
 
     async def start(self) -> None:
-        if not self.configs:
-            return
-        state = WriterStateStore(self.store, self.writer, asyncio.get_running_loop())
+        state = WriterStateStore(self.store, self.writer)
         for service, cfg in self.configs.items():
             self.registries[service] = ModelRegistry(state, SEASONS, level=cfg.level,
                                                      retrain_every=cfg.retrain_every)
             await self._restore(service)
-        self._task = asyncio.create_task(self._loop(), name="vigil-forecast")
 
     async def _restore(self, service: str) -> None:
         try:
-            blob = await asyncio.to_thread(self.store.load_state, warnings_key(service))
+            blob = await self.worker.call(self.store.load_state, warnings_key(service))
         except Exception:  # warnings work without their past: at worst one is raised again
             log.exception("could not load the open capacity warnings of %s", service)
             return
@@ -172,50 +176,49 @@ class ForecastingStage:
                      sum(w.service == service for w in self.open.values()))
 
     async def run(self, batch: Batch) -> None:
-        """Drift signals of services that forecast wake the loop; it retrains the series they name."""
+        """Take what finished into the batch; start a cycle when one is due (drift signals of services
+        that forecast make it due at once)."""
+        if not self.configs:
+            return
         for s in batch.signals:
             if s.kind == "drift" and s.service in self.configs:
                 self._drifts[s.series] = s
-                self._kick.set()
+                self._next_cycle = batch.now
+        self._collect(batch)
+        if self._job is None and batch.now >= self._next_cycle:
+            self._next_cycle = batch.now + CYCLE_EVERY_S
+            drifts, self._drifts = self._drifts, {}
+            self._job = asyncio.ensure_future(self._locked(self._cycle, batch.now, drifts))
 
-    async def close(self) -> None:
-        self._stopping = True
-        self._kick.set()
-        if self._task is not None:
-            await self._task
-
-    async def _loop(self) -> None:
-        while not self._stopping:
+    def _collect(self, batch: Batch) -> None:
+        if self._job is not None and self._job.done():
+            job, self._job = self._job, None
             try:
-                async with self._lock:
-                    drifts, self._drifts = self._drifts, {}
-                    await self._record(await asyncio.to_thread(self._cycle, self.clock.now(), drifts))
+                self._done.append(job.result())
             except Exception:
                 log.exception("forecast cycle failed; the next one tries again")
-            await self._wait(TICK_S)
+        for out in self._done:
+            batch.decisions.extend(out.decisions)
+            batch.signals.extend(out.signals)
+            batch.alerts.extend(out.alerts)
+            for service in sorted(out.changed):
+                batch.state[warnings_key(service)] = self._warnings_blob(service)
+        self._done = []
 
-    async def _wait(self, seconds: float) -> None:
-        if not self._kick.is_set():
-            sleep = asyncio.ensure_future(self.clock.sleep(seconds))
-            kick = asyncio.ensure_future(self._kick.wait())
-            await asyncio.wait({sleep, kick}, return_when=asyncio.FIRST_COMPLETED)
-            sleep.cancel()
-            kick.cancel()
-        self._kick.clear()
+    async def _locked(self, fn: Any, *args: Any) -> Any:
+        async with self._lock:
+            return await self.worker.call(fn, *args)
 
-    async def _record(self, out: Outcome) -> None:
-        if out.decisions:
-            await self.writer.call(self.store.write_decisions, out.decisions)
-        if out.signals:
-            await self.writer.call(self.store.write_signals, out.signals)
-        if out.events:
-            for e in out.events:
-                log.info("%s", e.message)
-            await self.writer.call(self.store.append_events, out.events)
-        # After the signals: a crash in between raises a warning again rather than losing one.
-        for service in sorted(out.changed):
-            blob = encode_warnings(service, [w for w in self.open.values() if w.service == service])
-            await self.writer.call(self.store.save_state, warnings_key(service), blob)
+    def _warnings_blob(self, service: str) -> bytes:
+        return encode_warnings(service, [w for w in self.open.values() if w.service == service])
+
+    async def close(self) -> None:
+        """A cycle still running finishes; what it concluded after the last pass is written here."""
+        if self._job is not None:
+            await asyncio.gather(self._job, return_exceptions=True)
+        batch = Batch(now=self.clock.now())
+        self._collect(batch)
+        await self.record.run(batch)
 
     # ------------------------------------------------------------------------------ the work (in a thread)
 
@@ -342,34 +345,32 @@ class ForecastingStage:
         self._settle(watched, signal, now, out)
 
     def _settle(self, watched: Watched, signal: Signal | None, now: float, out: Outcome) -> None:
-        """One open warning per series (and its one limit): a new one is a Signal, an end an Event."""
+        """One open warning per series (and its one limit): a Signal and a firing alert when it opens,
+        the alert resolved when it ends."""
         series = str(watched.key)
         opened = self.open.get(series)
         if signal is not None and opened is None:
             self.open[series] = signal
             out.signals.append(signal)
+            out.alerts.append(capacity_alert(signal))
             out.changed.add(watched.service)
         elif signal is None and opened is not None:
             del self.open[series]
             out.changed.add(watched.service)
-            out.events.append(Event(
-                ts=now, kind="capacity_resolved", service=watched.service,
-                message=f"{watched.service}: capacity warning on {series} resolved: the forecast no longer "
-                        f"reaches {watched.config.limit:g}{watched.config.unit}",
-                data={"series": series, "fired_at": opened.ts, "limit": watched.config.limit}))
+            out.alerts.append(capacity_alert(opened).resolve(
+                now, f"the forecast no longer reaches {watched.config.limit:g}{watched.config.unit}"))
 
     # ------------------------------------------------------------------------------ rollback (API)
 
     async def rollback(self, series: str) -> Decision:
-        """Make the series' previous champion current again, as a recorded Decision. KeyError if the
-        series is not forecast; NoPreviousModel if there is nothing to go back to."""
+        """Make the series' previous champion current again, as a Decision recorded by the next pass.
+        KeyError if the series is not forecast; NoPreviousModel if there is nothing to go back to."""
         watched = self.watched.get(series)
         if watched is None:
             raise KeyError(series)
-        async with self._lock:
-            decision, out = await asyncio.to_thread(self._rollback, watched, self.clock.now())
-            out.decisions.insert(0, decision)
-            await self._record(out)
+        decision, out = await self._locked(self._rollback, watched, self.clock.now())
+        out.decisions.insert(0, decision)
+        self._done.append(out)
         return decision
 
     def _rollback(self, watched: Watched, now: float) -> tuple[Decision, Outcome]:

@@ -4,14 +4,14 @@ Threshold rules run streaming, on every new sample of their series; a ratio thre
 scrape time that brought a sample of either selector, from the newest sample of each. Window rules
 (absence, rate of change, will cross, SLO burn, leak, drift) run every `evaluate_every` (default 30 s)
 of engine time, over the series they need, read from the store off the event loop. Each rule (per
-matching series) fires once per episode: a Signal when it starts, an Event when it clears, nothing in between.
+matching series) fires once per episode: a Signal and a firing Alert (named after the rule) when it
+starts, the same Alert resolved when it clears, nothing in between.
 
 Open episodes and running `for:` timers are saved to the store (see rule_state) when they change and at
 stop, and restored at start: a restart neither fires a holding condition again nor restarts a timer."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,10 +33,11 @@ from vigil.config.rules import (
 from vigil.config.types import format_duration
 from vigil.detect.rules import ThresholdRule, absence, burn_rate, rate_of_change, slo_burn, will_cross
 from vigil.detect.trends import drift, memory_leak
-from vigil.model import Event, Sample, SeriesKey, Severity, Signal
-from vigil.pipeline import Batch
+from vigil.model import Alert, Sample, SeriesKey, Severity, Signal
+from vigil.pipeline import Batch, Offload
 from vigil.stages import rule_state
 from vigil.stages.rule_state import RuleState
+from vigil.store.faces import RulesStore
 
 log = logging.getLogger("vigil.rules")
 
@@ -121,8 +122,9 @@ def _step(span: float) -> float | None:
 class RulesStage:
     name = "rules"
 
-    def __init__(self, config: VigilConfig, store: Any, clock: Clock, writer: Any) -> None:
-        self.store, self.clock, self.writer = store, clock, writer
+    def __init__(self, config: VigilConfig, store: RulesStore, clock: Clock, writer: Offload,
+                 worker: Offload) -> None:
+        self.store, self.clock, self.writer, self.worker = store, clock, writer, worker
         self.streaming: dict[str, list[Streaming]] = {}
         self.thresholds: dict[tuple[str, int], Streaming] = {}
         self.windowed: list[WindowRule] = []
@@ -147,7 +149,7 @@ class RulesStage:
         self.started = self.clock.now()
         for service in dict.fromkeys(svc for svc, _ in self.ids):
             try:
-                blob = await asyncio.to_thread(self.store.load_state, rule_state.state_key(service))
+                blob = await self.worker.call(self.store.load_state, rule_state.state_key(service))
             except Exception:  # rules work without their past: start afresh rather than not at all
                 log.exception("could not load the rule state of %s; rules start afresh", service)
                 continue
@@ -166,7 +168,7 @@ class RulesStage:
             for r in due:  # on a fixed cadence (not drifting by each batch's lateness), at most once a batch
                 every = r.config.evaluate_every
                 r.due = r.due + every if r.due + every > batch.now else batch.now + every
-            verdicts = await asyncio.to_thread(self._evaluate, due, batch.now)
+            verdicts = await self.worker.call(self._evaluate, due, batch.now)
             self.evaluations += 1
             for rule, found in verdicts:
                 self._settle(rule, found, batch)
@@ -318,6 +320,7 @@ class RulesStage:
     def _opened(self, episode: Episode, signal: Signal, batch: Batch) -> None:
         self.open[episode] = signal
         batch.signals.append(signal)
+        batch.alerts.append(_alert(signal))
         self._changed(episode[0])
 
     def _cleared(self, episode: Episode, ts: float, why: str, batch: Batch) -> None:
@@ -325,10 +328,7 @@ class RulesStage:
         if signal is None:
             return
         self._changed(episode[0])
-        batch.events.append(Event(
-            ts=ts, kind="rule_cleared", service=episode[0],
-            message=f"{episode[0]}: {signal.source.removeprefix('rule:')} on {signal.series} cleared: {why}",
-            data={"series": signal.series, "signal_kind": signal.kind, "fired_at": signal.ts}))
+        batch.alerts.append(_alert(signal).resolve(ts, why))
 
     def _series(self, selector: str, service: str) -> list[Any]:
         name, matchers = _selector(selector, service)
@@ -518,6 +518,12 @@ class RulesStage:
         "absence": _absence, "rate_of_change": _rate_of_change, "will_cross": _will_cross,
         "leak": _leak, "drift": _drift, "slo": _slo,
     }
+
+
+def _alert(signal: Signal) -> Alert:
+    """The episode's alert, named after its rule. Built from the episode's first signal (also when
+    restored after a restart), so firing and resolved carry the same labels and fingerprint."""
+    return Alert.from_signal(signal, signal.source.removeprefix("rule:"))
 
 
 def _sum_by_ts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:

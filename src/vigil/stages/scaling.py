@@ -1,123 +1,154 @@
-"""The scaling loop of each service with a `scaling:` policy, run beside the pipeline.
+"""The scale stage: the control loop of each service with a `scaling:` policy, driven by the passes.
 
-Every `sync_period` (on the engine's Clock) each controller reads its metric (the newest sample the
-pipeline saw for the policy's series), asks the actuator how many replicas are ready, decides (HPA,
-predictive floor, or shadow) and acts through the actuator with central retry and verification.
-Every decision is recorded with its inputs, forecast, winning rule and result.
+Each pass notes the newest sample of every policy's metric. When a service's `sync_period` comes due
+(on a fixed grid of engine time) and its metric is fresh, the stage starts one control step: ask the
+actuator how many replicas are ready, decide (HPA, predictive floor, or shadow: `ScaleController`) and
+act through the actuator with central retry and verification. The step runs beside the pass (an
+actuator is a remote call, verification waits for replicas), at most one per service at a time; the
+pass after it finished takes its Decision (inputs, forecast, winning rule, outcome) into its batch.
 
 An actuator that owns its replicas (the `process` actuator starts with none) is first brought up to
-`min_replicas`, as creating a Deployment with that count would: there is no metric to decide on
-before the service runs. That start-up scale is recorded too (`rule: CurrentBelowMin`)."""
+`min_replicas`, as creating a Deployment with that count would: there is no metric to decide on before
+the service runs. That start-up scale is recorded too (`rule: CurrentBelowMin`). What an actuator did
+on its own (the process actuator replacing a replica that exited) is recorded as an event and a
+decision (`kind: replica`)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+from vigil.act.actuators.base import Actuator
+from vigil.act.scaling.controller import ScaleController
+from vigil.act.scaling.policy import ScalePolicy
 from vigil.clock import Clock
-from vigil.config import VigilConfig
-from vigil.model import Decision, SeriesKey
+from vigil.model import Decision, Event, SeriesKey
 from vigil.pipeline import Batch
+from vigil.stages.record import RecordStage
 
 log = logging.getLogger("vigil.scaling")
 
 STALE_PERIODS = 4  # a metric older than this many control periods is not acted on
+STOP_WAIT_S = 10.0  # at stop, steps under way get this long to finish (a verification may wait longer)
+
+
+@dataclass
+class ScaledService:
+    """One service's scaling parts, as app.py wires them: its policy, its actuator and the series
+    the policy reads."""
+
+    name: str
+    metric: SeriesKey
+    per_replica: bool  # the metric is a total (requests/s, queue length) to divide by the replicas
+    policy: ScalePolicy
+    actuator: Actuator
+
+
+@dataclass
+class _Loop:
+    service: ScaledService
+    controller: ScaleController
+    due: float
+    start_from: int | None = None  # requested replicas below min at start: bring up first
+    job: asyncio.Task[Decision] | None = None
 
 
 class ScalingStage:
     name = "scale"
 
-    def __init__(self, config: VigilConfig, store: Any, writer: Any, clock: Clock,
-                 actuators: dict[str, Any] | None = None) -> None:
-        self.config, self.store, self.writer, self.clock = config, store, writer, clock
-        self.services = [s for s in config.services if s.scaling is not None]
-        self._actuators = actuators or {}
+    def __init__(self, clock: Clock, services: list[ScaledService], record: RecordStage) -> None:
+        self.clock = clock
+        self.services = services
+        self.record = record  # writes what finished after the last pass, at stop
         self.latest: dict[SeriesKey, tuple[float, float]] = {}
-        self.metric_keys: dict[str, SeriesKey] = {}
-        self.controllers: dict[str, Any] = {}
+        self.loops: dict[str, _Loop] = {}
         self.last: dict[str, Decision] = {}  # newest decision per service (the demo shows it)
-        self._tasks: list[asyncio.Task[None]] = []
-        self._stopping = False
         self.decisions = 0
 
-    async def start(self) -> None:
-        from vigil.act.actuators import build_actuator
-        from vigil.act.actuators.memory import MemoryActuator
-        from vigil.act.scaling.controller import ScaleController
-        from vigil.act.scaling.floor import make_forecaster
-        from vigil.act.scaling.policy import ScalePolicy
+    @property
+    def controllers(self) -> dict[str, ScaleController]:
+        return {name: loop.controller for name, loop in self.loops.items()}
 
+    async def start(self) -> None:
+        now = self.clock.now()
         for svc in self.services:
-            cfg = svc.scaling
-            key = SeriesKey.parse(cfg.metric.series) if cfg.metric.series else None
-            if key is not None and "service" not in key.label_map:
-                key = SeriesKey.of(key.name, {**key.label_map, "service": svc.name})
-            if key is None:
-                log.warning("%s: scaling has no metric.series; its policy cannot decide", svc.name)
-                continue
-            self.metric_keys[svc.name] = key
-            actuator = self._actuators.get(svc.name)
-            if actuator is None:
-                # Without an actuator the policy still decides and records (as shadow mode would).
-                actuator = build_actuator(cfg.actuator, svc.name) if cfg.actuator else MemoryActuator(
-                    service=svc.name, replicas=cfg.min_replicas or 1)
-            forecaster = make_forecaster(cfg.predictive.forecaster) if cfg.mode != "reactive" else None
-            policy = ScalePolicy(svc.name, cfg, self.clock, forecaster=forecaster)
-            requested = await _requested(actuator)
+            cfg = svc.policy.config
             try:
-                replicas = requested if requested is not None else await actuator.ready_replicas()
+                requested = await svc.actuator.requested_replicas()
+            except Exception:
+                log.exception("%s: could not ask the actuator for its replica count", svc.name)
+                requested = None
+            try:
+                replicas = requested if requested is not None else await svc.actuator.ready_replicas()
             except Exception:
                 replicas = max(cfg.min_replicas, 1)
-            controller = ScaleController(policy, actuator, self.clock, self._reader(svc.name, key),
+            controller = ScaleController(svc.policy, svc.actuator, self.clock, self._reader(svc),
                                          replicas=max(replicas, cfg.min_replicas, 1))
-            self.controllers[svc.name] = controller
-            start_from = requested if requested is not None and requested < cfg.min_replicas else None
-            self._tasks.append(asyncio.create_task(self._loop(svc.name, controller, start_from),
-                                                   name=f"scale-{svc.name}"))
+            below = requested if requested is not None and requested < cfg.min_replicas else None
+            self.loops[svc.name] = _Loop(svc, controller, now + cfg.sync_period, below)
 
-    def _reader(self, service: str, key: SeriesKey) -> Any:
-        kind = next(s for s in self.services if s.name == service).scaling.metric.kind
-
+    def _reader(self, svc: ScaledService) -> Any:
         async def read() -> float:
-            _, value = self.latest[key]
-            if kind == "utilization":
-                return value  # already an average per replica
-            ready = max(1, self.controllers[service].replicas)
-            return value / ready  # totals (requests/s, queue length) per replica
+            _, value = self.latest[svc.metric]
+            if not svc.per_replica:
+                return value  # already an average per replica (utilization)
+            return value / max(1, self.loops[svc.name].controller.replicas)
         return read
 
     async def run(self, batch: Batch) -> None:
-        if not self.metric_keys:
+        if not self.loops:
             return
-        wanted = set(self.metric_keys.values())
+        wanted = {svc.metric for svc in self.services}
         for s in batch.samples:
             if s.key in wanted:
                 seen = self.latest.get(s.key)
                 if seen is None or s.ts >= seen[0]:
                     self.latest[s.key] = (s.ts, s.value)
+        for loop in self.loops.values():
+            self._take_notes(loop.service, batch)
+            self._collect(loop, batch)
+            if loop.job is None:
+                self._maybe_step(loop, batch.now)
 
-    async def _loop(self, service: str, controller: Any, start_from: int | None = None) -> None:
-        period = controller.policy.config.sync_period
-        key = self.metric_keys[service]
-        if start_from is not None:
-            try:
-                await self._record(await self._bring_to_min(controller, start_from))
-            except Exception:
-                log.exception("%s: could not bring the target up to min_replicas", service)
-        while not self._stopping:
-            await self.clock.sleep(period)
-            seen = self.latest.get(key)
-            if seen is None or self.clock.now() - seen[0] > STALE_PERIODS * period:
-                continue  # no fresh metric: deciding on old data would be a guess
-            try:
-                decision = await controller.step()
-            except Exception:
-                log.exception("%s: scaling step failed; the next period tries again", service)
-                continue
-            await self._record(decision)
+    def _maybe_step(self, loop: _Loop, now: float) -> None:
+        if loop.start_from is not None:
+            current, loop.start_from = loop.start_from, None
+            loop.job = asyncio.ensure_future(self._bring_to_min(loop.controller, current))
+            return
+        period = loop.service.policy.config.sync_period
+        if now < loop.due:
+            return
+        loop.due = loop.due + period if loop.due + period > now else now + period  # a fixed grid
+        seen = self.latest.get(loop.service.metric)
+        if seen is None or now - seen[0] > STALE_PERIODS * period:
+            return  # no fresh metric: deciding on old data would be a guess
+        loop.job = asyncio.ensure_future(loop.controller.step())
 
-    async def _bring_to_min(self, controller: Any, current: int) -> Decision:
+    def _collect(self, loop: _Loop, batch: Batch) -> None:
+        if loop.job is None or not loop.job.done():
+            return
+        job, loop.job = loop.job, None
+        try:
+            decision = job.result()
+        except Exception:
+            log.exception("%s: scaling step failed; the next period tries again", loop.service.name)
+            return
+        self.last[decision.subject] = decision
+        self.decisions += 1
+        batch.decisions.append(decision)
+
+    def _take_notes(self, svc: ScaledService, batch: Batch) -> None:
+        for note in svc.actuator.drain_notes():
+            batch.events.append(Event(ts=batch.now, kind="actuator", service=svc.name,
+                                      message=f"{svc.name}: {note.message}",
+                                      data={"action": note.action, **note.inputs, **note.result}))
+            batch.decisions.append(Decision(ts=batch.now, kind="replica", subject=svc.name, rule=note.action,
+                                            inputs={"actuator": svc.actuator.kind, **note.inputs},
+                                            result=dict(note.result)))
+
+    async def _bring_to_min(self, controller: ScaleController, current: int) -> Decision:
         policy, cfg = controller.policy, controller.policy.config
         target = cfg.min_replicas
         act = cfg.mode != "shadow" and not cfg.dry_run
@@ -130,47 +161,33 @@ class ScalingStage:
         return Decision(ts=self.clock.now(), kind="scale", subject=policy.service, rule="CurrentBelowMin",
                         inputs=inputs, result=result)
 
-    async def _record(self, decision: Decision) -> None:
-        self.last[decision.subject] = decision
-        self.decisions += 1
-        try:
-            await self.writer.call(self.store.write_decisions, [decision])
-        except Exception:
-            log.exception("could not record a scaling decision for %s", decision.subject)
-
     async def replica_counts(self) -> dict[str, tuple[int, int | None]]:
         """Service -> (replicas vigil set, replicas the actuator reports ready; None if it cannot say)."""
         out: dict[str, tuple[int, int | None]] = {}
-        for name, controller in self.controllers.items():
+        for name, loop in self.loops.items():
             try:
-                ready: int | None = await controller.actuator.ready_replicas()
+                ready: int | None = await loop.service.actuator.ready_replicas()
             except Exception:
                 ready = None
-            out[name] = (controller.replicas, ready)
+            out[name] = (loop.controller.replicas, ready)
         return out
 
     async def close(self) -> None:
-        self._stopping = True
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        for controller in self.controllers.values():
-            close = getattr(controller.actuator, "close", None)
-            if close is not None:  # e.g. the process actuator stops the replicas it started
-                try:
-                    result = close()
-                    if asyncio.iscoroutine(result):
-                        await result
-                except Exception:
-                    log.exception("could not close the actuator of %s", controller.policy.service)
-
-
-async def _requested(actuator: Any) -> int | None:
-    """The replica count the actuator was asked for, when it keeps one itself (process, memory)."""
-    ask = getattr(actuator, "requested_replicas", None)
-    if ask is None:
-        return None
-    try:
-        return int(await ask())
-    except Exception:
-        return None
+        """Steps under way get a moment to finish and are recorded (a scale call is not abandoned
+        half-way; a long verification is); then each actuator closes."""
+        jobs = [loop.job for loop in self.loops.values() if loop.job is not None]
+        if jobs:
+            _, late = await asyncio.wait(jobs, timeout=STOP_WAIT_S)
+            for job in late:
+                job.cancel()
+            await asyncio.gather(*jobs, return_exceptions=True)
+            batch = Batch(now=self.clock.now())
+            for loop in self.loops.values():
+                if loop.job is not None and not loop.job.cancelled():
+                    self._collect(loop, batch)
+            await self.record.run(batch)
+        for loop in self.loops.values():
+            try:
+                await loop.service.actuator.close()  # e.g. the process actuator stops its replicas
+            except Exception:
+                log.exception("could not close the actuator of %s", loop.service.name)

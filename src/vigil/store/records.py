@@ -11,9 +11,9 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 
-from vigil.model import Decision, Event, Health, ProbeResult, Severity, Signal
+from vigil.model import Alert, AlertStatus, Decision, Event, Health, ProbeResult, Severity, Signal
 from vigil.store.db import upsert
-from vigil.store.schema import decisions, events, health, probe_results, services, signals, state
+from vigil.store.schema import alerts, decisions, events, health, probe_results, services, signals, state
 
 
 @dataclass(slots=True)
@@ -152,6 +152,32 @@ def read_decisions(conn: sa.Connection, since: float | None, kind: str | None, s
     q = _matching(q, t, kind=kind, subject=subject)
     return [Decision(r.ts, r.kind, r.subject, r.rule, orjson.loads(r.inputs), orjson.loads(r.result))
             for r in _newest(conn, t, q, limit)]
+
+
+# ------------------------------------------------------------------------------------------ alerts
+
+_ALERT_COLUMNS = ["status", "service", "alertname", "severity", "source", "starts_at", "ends_at", "updated_at",
+                  "labels", "annotations", "evidence"]
+
+
+def write_alerts(conn: sa.Connection, dialect: str, items: Sequence[Alert], now: float) -> None:
+    """Upsert each alert's current state by fingerprint (the last of several for one fingerprint wins)."""
+    rows = {a.fingerprint: {
+        "fingerprint": a.fingerprint, "status": AlertStatus(a.status).value, "service": a.service,
+        "alertname": a.name, "severity": a.severity.value, "source": a.source, "starts_at": float(a.starts_at),
+        "ends_at": None if a.ends_at is None else float(a.ends_at), "updated_at": float(now),
+        "labels": _json(a.labels), "annotations": _json(a.annotations), "evidence": _json(a.evidence)}
+        for a in items}
+    if rows:
+        conn.execute(upsert(dialect, alerts, ["fingerprint"], _ALERT_COLUMNS), list(rows.values()))
+
+
+def read_alerts(conn: sa.Connection, status: str | None, service: str | None, limit: int) -> list[Alert]:
+    """Newest first by start."""
+    q = _matching(sa.select(alerts), alerts, status=status, service=service)
+    rows = conn.execute(q.order_by(alerts.c.starts_at.desc(), alerts.c.fingerprint).limit(limit))
+    return [Alert(orjson.loads(r.labels), AlertStatus(r.status), r.starts_at, r.ends_at, orjson.loads(r.annotations),
+                  r.source, orjson.loads(r.evidence), r.fingerprint) for r in rows]
 
 
 # ------------------------------------------------------------------------------------------- state

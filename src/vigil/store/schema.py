@@ -155,3 +155,23 @@ state = sa.Table(
     sa.Column("blob", sa.LargeBinary, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
 )
+
+# Alerts with their lifecycle: one row per fingerprint, its latest episode (a fingerprint that fires
+# again after resolving starts a new episode in the same row; the event log keeps every transition).
+alerts = sa.Table(
+    "alerts", metadata,
+    sa.Column("fingerprint", sa.Text, primary_key=True),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("alertname", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("source", sa.Text, nullable=False),
+    sa.Column("starts_at", sa.Double, nullable=False),
+    sa.Column("ends_at", sa.Double),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("labels", sa.Text, nullable=False),  # JSON object
+    sa.Column("annotations", sa.Text, nullable=False),  # JSON object
+    sa.Column("evidence", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_alerts_status_starts", "status", "starts_at"),
+    sa.Index("ix_alerts_service_starts", "service", "starts_at"),
+)

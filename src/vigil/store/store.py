@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from vigil.model import Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
+from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
 from vigil.store import maintenance as mt
 from vigil.store import records, samples
 from vigil.store.db import Engines, connect, migrate, try_maintenance_lock
@@ -212,6 +212,13 @@ class Store:
     def decisions(self, since: float | None = None, kind: str | None = None, subject: str | None = None,
                   limit: int = 1000) -> list[Decision]:
         return self._read(records.read_decisions, since, kind, subject, limit)
+
+    def write_alerts(self, items: Sequence[Alert], now: float) -> None:
+        self._write(records.write_alerts, self.dialect, items, now)
+
+    def alerts(self, status: str | None = None, service: str | None = None, limit: int = 1000) -> list[Alert]:
+        """Alerts by state (firing | resolved | None for all), newest first."""
+        return self._read(records.read_alerts, status, service, limit)
 
     def save_state(self, key: str, blob: bytes) -> None:
         self._write(records.save_state, self.dialect, key, blob)

@@ -21,6 +21,7 @@ from vigil.web.timeparse import parse_time
 
 MAX_PUSH_BYTES = 64 * 1024 * 1024
 RESOLUTIONS = ("auto", "raw", "1m", "1h")
+ALERT_STATES = ("firing", "resolved", "all")
 
 
 def public_router(engine: Any) -> APIRouter:
@@ -137,7 +138,7 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
             cols = await run_in_threadpool(parse, body, now) if len(body) > 65536 else parse(body, now)
         except PushError as exc:
             raise HTTPException(400, detail={"error": exc.message, "errors": exc.errors}) from None
-        written = await engine.ingest(cols.keys, cols.ts, cols.values)
+        written = await engine.push(cols.keys, cols.ts, cols.values)
         return {"written": written}
 
     @r.get("/events", summary="The event log, newest first")
@@ -155,6 +156,14 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
         rows = store.signals(since=t0, until=t1, service=service, kind=kind, limit=limit)
         return {"signals": [_signal_view(x) for x in reversed(rows)]}
 
+    @r.get("/alerts", summary="Alerts from detection, rules, health, forecasts and collection, newest first")
+    def alerts(state: str = Query("firing", description="firing | resolved | all"), service: str | None = None,
+               limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
+        if state not in ALERT_STATES:
+            raise _bad(f"state must be one of {', '.join(ALERT_STATES)}; found {state!r}")
+        rows = store.alerts(None if state == "all" else state, service, limit)
+        return {"alerts": [_alert_view(a) for a in rows]}
+
     @r.get("/decisions", summary="Decisions the engine took, with inputs and the rule that won")
     def decisions(since: str | None = None, kind: str | None = None, subject: str | None = None,
                   limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
@@ -171,8 +180,7 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
 
     @r.get("/forecasts", summary="The current forecast per series: mean, lo/hi path, model, version, backtest")
     def forecasts(service: str | None = None) -> Response:
-        stage = _forecast_stage(engine)
-        rows = [f for f in stage.current.values() if service is None or f["service"] == service]
+        rows = [f for f in engine.stages.forecast.current.values() if service is None or f["service"] == service]
         return Response(orjson.dumps({"forecasts": rows}, option=orjson.OPT_SERIALIZE_NUMPY),
                         media_type="application/json")
 
@@ -185,7 +193,8 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
         except ValueError as exc:
             raise _bad(str(exc)) from None
         try:
-            decision = await _forecast_stage(engine).rollback(str(key))
+            decision = await engine.stages.forecast.rollback(str(key))
+            await engine.run_pass()  # recorded (and audited) before the answer
         except KeyError:
             raise HTTPException(404, detail=f"{key} is not forecast (see GET /api/v1/forecasts)") from None
         except NoPreviousModel as exc:
@@ -202,13 +211,6 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
     return r
 
 
-def _forecast_stage(engine: Any) -> Any:
-    stage = next((s for s in engine.stages if s.name == "forecast"), None)
-    if stage is None:
-        raise HTTPException(404, detail="forecasting is not part of this engine")
-    return stage
-
-
 def _window(since: str | None, until: str | None, now: float) -> tuple[float | None, float | None]:
     try:
         return (parse_time(since, now) if since else None, parse_time(until, now) if until else None)
@@ -220,6 +222,12 @@ def _signal_view(x: Any) -> dict[str, Any]:
     return {"ts": x.ts, "service": x.service, "series": x.series, "kind": x.kind,
             "severity": _value(x.severity), "score": x.score, "reason": x.reason, "source": x.source,
             "window_start": x.window_start, "window_end": x.window_end, "evidence": x.evidence}
+
+
+def _alert_view(a: Any) -> dict[str, Any]:
+    return {"fingerprint": a.fingerprint, "status": a.status.value, "labels": a.labels,
+            "annotations": a.annotations, "starts_at": a.starts_at, "ends_at": a.ends_at, "source": a.source,
+            "service": a.service, "severity": a.severity.value, "evidence": a.evidence}
 
 
 def _decision_view(d: Any) -> dict[str, Any]:

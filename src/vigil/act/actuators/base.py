@@ -7,8 +7,8 @@ failure is worth retrying. Retry, backoff and verification live in one place: `e
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 from vigil.clock import Clock
 
@@ -28,9 +28,21 @@ class ScaleResult:
     detail: str = ""
 
 
+@dataclass(slots=True)
+class ActuatorNote:
+    """Something an actuator did on its own (e.g. replaced a replica that exited), for the record:
+    the engine stamps it with its clock and records it as an event and a decision."""
+
+    action: str  # e.g. replace_replica
+    message: str
+    inputs: dict[str, object] = field(default_factory=dict)
+    result: dict[str, object] = field(default_factory=dict)
+
+
 @runtime_checkable
 class Actuator(Protocol):
     kind: str
+    ready_timeout: float  # how long a scale may take to show ready replicas before it is "unverified"
 
     async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
         """Ask for `replicas`; idempotent; on dry-run change nothing."""
@@ -38,8 +50,35 @@ class Actuator(Protocol):
     async def ready_replicas(self) -> int:
         """How many replicas are ready now (observed, not assumed)."""
 
-    # Optional: `async def requested_replicas() -> int`, the count asked for (spec.replicas), for an
-    # actuator that keeps it itself. The engine then brings a target below min_replicas up at start.
+    async def requested_replicas(self) -> int | None:
+        """The count asked for (spec.replicas) when the actuator keeps it itself (process, memory),
+        else None. The engine brings a target below min_replicas up at start."""
+
+    def drain_notes(self) -> list[ActuatorNote]:
+        """What it did on its own since the last call (and forget it)."""
+
+    async def close(self) -> None:
+        """Release what it holds (the process actuator stops the replicas it started)."""
+
+
+class ActuatorBase:
+    """The optional parts of `Actuator` for adapters that have nothing to add: no count kept, no
+    notes, nothing to close, and the `ready_timeout` of their config (60 s without one)."""
+
+    config: Any = None
+
+    @property
+    def ready_timeout(self) -> float:
+        return float(getattr(self.config, "ready_timeout", None) or 60.0)
+
+    async def requested_replicas(self) -> int | None:
+        return None
+
+    def drain_notes(self) -> list[ActuatorNote]:
+        return []
+
+    async def close(self) -> None:
+        return None
 
 
 @dataclass(slots=True)
@@ -69,8 +108,7 @@ async def execute_scale(actuator: Actuator, replicas: int, clock: Clock, *, dry_
     ready replica count until it matches or `verify_timeout` passes (default: the actuator's
     `ready_timeout` setting, else 60 s)."""
     if verify_timeout is None:
-        cfg = getattr(actuator, "config", None)
-        verify_timeout = float(getattr(cfg, "ready_timeout", None) or 60.0)
+        verify_timeout = actuator.ready_timeout
     result: ScaleResult | None = None
     delay = backoff
     n = 0

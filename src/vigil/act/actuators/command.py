@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import asyncio
 
-from vigil.act.actuators.base import ActuationError, ScaleResult
+from vigil.act.actuators.base import ActuationError, ActuatorBase, ScaleResult
 from vigil.config.scaling import CommandActuatorConfig
 
 EX_TEMPFAIL = 75
 
 
-class CommandActuator:
+class CommandActuator(ActuatorBase):
     kind = "command"
 
     def __init__(self, config: CommandActuatorConfig, service: str = "") -> None:

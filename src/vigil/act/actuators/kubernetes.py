@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from vigil.act.actuators.base import ActuationError, ScaleResult
+from vigil.act.actuators.base import ActuationError, ActuatorBase, ScaleResult
 from vigil.config.scaling import KubernetesActuatorConfig
 
 RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}  # 409: conflict on a stale resourceVersion
@@ -33,7 +33,7 @@ def _api_client(cfg: KubernetesActuatorConfig) -> Any:
     return client.ApiClient(conf)
 
 
-class KubernetesActuator:
+class KubernetesActuator(ActuatorBase):
     kind = "kubernetes"
 
     def __init__(self, config: KubernetesActuatorConfig, service: str = "", api_client: Any = None) -> None:

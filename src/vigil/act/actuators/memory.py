@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.act.actuators.base import ActuationError, ScaleResult
+from vigil.act.actuators.base import ActuationError, ActuatorBase, ActuatorNote, ScaleResult
 
 
-class MemoryActuator:
+class MemoryActuator(ActuatorBase):
     kind = "memory"
 
     def __init__(self, config: Any = None, service: str = "", replicas: int = 1, ready_after: int = 0,
@@ -19,6 +19,7 @@ class MemoryActuator:
         self.ready_after = ready_after
         self.failures = list(failures or [])
         self.calls: list[int] = []  # counts actually applied
+        self.notes: list[ActuatorNote] = []  # what a test says it did on its own, drained by the engine
         self._polls = 0
 
     async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
@@ -42,3 +43,7 @@ class MemoryActuator:
 
     async def requested_replicas(self) -> int:
         return self.replicas
+
+    def drain_notes(self) -> list[ActuatorNote]:
+        notes, self.notes = self.notes, []
+        return notes

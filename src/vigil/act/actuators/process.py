@@ -16,7 +16,7 @@ import signal
 import time
 from dataclasses import dataclass, field
 
-from vigil.act.actuators.base import ActuationError, ScaleResult
+from vigil.act.actuators.base import ActuationError, ActuatorBase, ActuatorNote, ScaleResult
 from vigil.config.scaling import ProcessActuatorConfig
 
 
@@ -37,7 +37,7 @@ class _Replica:
     reader: asyncio.Task[None] | None = None
 
 
-class ProcessActuator:
+class ProcessActuator(ActuatorBase):
     kind = "process"
 
     def __init__(self, config: ProcessActuatorConfig, service: str = "") -> None:
@@ -48,6 +48,7 @@ class ProcessActuator:
         self._restarts: set[asyncio.Task[None]] = set()
         self._closing = asyncio.Event()
         self.restarts = 0  # replicas replaced after exiting on their own
+        self._notes: list[ActuatorNote] = []  # each replacement, for the engine's record
 
     async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
         async with self._lock:
@@ -74,6 +75,10 @@ class ProcessActuator:
         self._closing.set()  # wakes pending replacements, which then stand down
         await asyncio.gather(*self._restarts, return_exceptions=True)
         await self.scale(0)
+
+    def drain_notes(self) -> list[ActuatorNote]:
+        notes, self._notes = self._notes, []
+        return notes
 
     def pids(self) -> list[int]:
         return [r.proc.pid for r in self._replicas if r.proc.returncode is None]
@@ -125,14 +130,21 @@ class ProcessActuator:
         async with self._lock:
             if dead not in self._replicas or self._closing.is_set():
                 return  # scaled away meanwhile
+            inputs = {"replica": dead.index, "pid": dead.proc.pid, "exit_status": dead.proc.returncode,
+                      "backoff_s": delay, "quick_exits": quick}
+            exited = f"replica {dead.index} (pid {dead.proc.pid}) exited with status {dead.proc.returncode}"
             try:
                 new = await self._start(dead.index)
             except ActuationError as exc:
                 log.warning("%s: could not replace replica %d: %s", self.service, dead.index, exc)
+                self._notes.append(ActuatorNote("replace_replica", f"{exited}; could not replace it: {exc}",
+                                                inputs, {"replaced": False, "error": str(exc)}))
                 return
             new.quick_exits = quick
             self._replicas[self._replicas.index(dead)] = new
             self.restarts += 1
+            self._notes.append(ActuatorNote("replace_replica", f"{exited}; replaced by pid {new.proc.pid} after "
+                                            f"{delay:g}s", inputs, {"replaced": True, "pid": new.proc.pid}))
 
     async def _stop(self, rep: _Replica) -> None:
         proc = rep.proc

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from vigil.act.actuators.base import ActuationError, ScaleResult
+from vigil.act.actuators.base import ActuationError, ActuatorBase, ScaleResult
 from vigil.config.scaling import WebhookActuatorConfig
 
 
@@ -26,7 +26,7 @@ def _dig(doc: Any, path: str) -> Any:
     return doc
 
 
-class WebhookActuator:
+class WebhookActuator(ActuatorBase):
     kind = "webhook"
 
     def __init__(self, config: WebhookActuatorConfig, service: str = "",

@@ -1,0 +1,38 @@
+"""The record stage, last in the loop: writes what the pass concluded (signals, alerts, decisions,
+events, then the state blobs that depend on them) in one place, and logs each event line."""
+
+from __future__ import annotations
+
+import logging
+
+from vigil.pipeline import Batch, Offload
+from vigil.store.faces import RecordLog
+
+log = logging.getLogger("vigil.engine")
+
+
+class RecordStage:
+    name = "record"
+
+    def __init__(self, store: RecordLog, writer: Offload) -> None:
+        self.store, self.writer = store, writer
+
+    async def start(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+    async def run(self, batch: Batch) -> None:
+        if batch.signals:
+            await self.writer.call(self.store.write_signals, batch.signals)
+        if batch.alerts:
+            await self.writer.call(self.store.write_alerts, batch.alerts, batch.now)
+        if batch.decisions:
+            await self.writer.call(self.store.write_decisions, batch.decisions)
+        if batch.events:
+            for e in batch.events:
+                log.info("%s", e.message)
+            await self.writer.call(self.store.append_events, batch.events)
+        for key, blob in batch.state.items():
+            await self.writer.call(self.store.save_state, key, blob)
