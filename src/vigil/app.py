@@ -127,7 +127,7 @@ async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                             access_log=False)
     server = uvicorn.Server(config)
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # the caller owns signals
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # the caller owns signals
     task = asyncio.create_task(server.serve())
     try:
         if ready is not None:

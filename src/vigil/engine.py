@@ -49,7 +49,12 @@ log = logging.getLogger("vigil.engine")
 
 MAINTENANCE_EVERY_S = 60.0
 MAX_BATCH_ITEMS = 5_000  # collections and pushes taken into one pass
+MAX_BATCH_PUSHED = 1_000_000  # pushed samples taken into one pass (the rest wait for the next)
 STOP_RETRIES = 5  # attempts to write what is left when stopping
+
+
+class NotRunning(RuntimeError):
+    """The engine is not running (not started yet, or stopping): nothing can be submitted."""
 
 
 @dataclass
@@ -184,6 +189,8 @@ class Engine:
                    source: str = "push") -> int:
         """Pushed samples (validated whole) through the loop: stored whole or refused whole (the store's
         error is raised), then detected and ruled like scraped ones. Returns the count stored."""
+        if not self.running:
+            raise NotRunning("vigil is not running (starting or stopping); retry shortly")
         item = Push(keys, ts, values, source)
         await self.submit(item)
         n = await item.written
@@ -195,8 +202,14 @@ class Engine:
         from vigil.sources import Collection
 
         batch = Batch(now=self.clock.now())
+        pushed = 0
         for _ in range(min(len(self._queue), MAX_BATCH_ITEMS)):
-            item = self._queue.popleft()
+            item = self._queue[0]
+            if isinstance(item, Push):
+                if pushed and pushed + len(item.keys) > MAX_BATCH_PUSHED:
+                    break
+                pushed += len(item.keys)
+            self._queue.popleft()
             if isinstance(item, Push):
                 batch.pushes.append(item)
             elif isinstance(item, Collection):

@@ -8,8 +8,9 @@ at each moment (no sample from later)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from vigil.model import Alert, Sample, SeriesKey, Signal
 from vigil.pipeline import Batch
 from vigil.stages.detection import DetectionStage
 from vigil.stages.rules import RulesStage
+from vigil.testing import FakeClock, InlineWriter
+
+T = TypeVar("T")
 
 RECENT_S = 300.0  # the newest sample before a moment is looked for here first
 
@@ -67,19 +71,14 @@ class _DryStore:
         return None
 
 
-class _NoWriter:
-    """Writes nothing (a dry run)."""
+class _NoWriter(InlineWriter):
+    """Writes nothing (a dry run): every write the stages hand it is dropped."""
 
-    in_flight = 0
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return cast(T, None)
 
-    async def call(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def call_blocking(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-    def close(self) -> None:
-        return None
+    def call_blocking(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return cast(T, None)
 
 
 async def explain(config: VigilConfig, store: Any, service: str, start: float, end: float,
@@ -111,8 +110,6 @@ def _samples(store: Any, service: str, start: float, end: float) -> list[Sample]
 
 async def _replay(config: VigilConfig, store: Any, samples: list[Sample], end: float,
                   clock: Any) -> tuple[list[Signal], int]:
-    from vigil.testing import FakeClock, InlineWriter
-
     stage = DetectionStage(config, _DryStore(store), _NoWriter(), InlineWriter(), clock or FakeClock(end))
     batch = Batch(now=end, samples=list(samples))
     await stage.run(batch)
@@ -124,8 +121,6 @@ async def _replay_rules(config: VigilConfig, store: Any, service: str, samples: 
                         end: float) -> tuple[list[Signal], list[Alert]]:
     """The live rules stage over [start, end], as if vigil had started at `start`: one batch per
     sample time (and one per evaluation of the window rules while no data comes), in order."""
-    from vigil.testing import FakeClock, InlineWriter
-
     rules = config.service(service).rules
     if not rules:
         return [], []

@@ -135,3 +135,13 @@ async def test_a_firing_alert_survives_a_restart_and_resolves_after_it(tmp_path:
     engine.store.close()
     assert alert.status.value == "resolved" and alert.starts_at < T0 + 45 <= alert.ends_at  # the first success
     assert events == ["firing", "resolved"]  # not fired a second time after the restart
+
+
+async def test_a_push_while_the_engine_is_not_running_gets_503_and_stores_nothing(tmp_path: Path) -> None:
+    app, engine = engine_for(tmp_path, FakeClock(T0), [])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
+                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
+        r = await client.post("/api/v1/samples", json={"samples": [{"series": "x", "ts": T0, "value": 1}]})
+    assert r.status_code == 503 and r.headers["retry-after"] == "5" and "not running" in r.text
+    assert engine.store.list_series(name="x") == []
+    engine.store.close()

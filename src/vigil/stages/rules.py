@@ -214,7 +214,7 @@ class RulesStage:
         if signal is not None:
             if sums is not None:
                 side = "above" if c.above is not None else "below"
-                held = format_duration(float(signal.window_end) - float(signal.window_start))
+                held = format_duration((signal.window_end or ts) - (signal.window_start or ts))
                 signal.reason = (f"{what} {value:.4g} ({value:.0%}) {side} {c.limit:.4g} for {held} "
                                  f"(rule: for {format_duration(c.for_)})")
                 signal.evidence.update({"numerator": sums[0], "denominator": sums[1], "per": c.per})

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vigil.config.types import parse_duration
+from vigil.engine import NotRunning
 from vigil.model import SeriesKey
 from vigil.web.auth import ApiKeys
 from vigil.web.push import PushError, parse_json_batch, parse_prometheus_text
@@ -138,7 +139,10 @@ def api_router(engine: Any, keys: ApiKeys) -> APIRouter:
             cols = await run_in_threadpool(parse, body, now) if len(body) > 65536 else parse(body, now)
         except PushError as exc:
             raise HTTPException(400, detail={"error": exc.message, "errors": exc.errors}) from None
-        written = await engine.push(cols.keys, cols.ts, cols.values)
+        try:
+            written = await engine.push(cols.keys, cols.ts, cols.values)
+        except NotRunning as exc:
+            raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
         return {"written": written}
 
     @r.get("/events", summary="The event log, newest first")

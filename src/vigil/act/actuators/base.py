@@ -42,7 +42,10 @@ class ActuatorNote:
 @runtime_checkable
 class Actuator(Protocol):
     kind: str
-    ready_timeout: float  # how long a scale may take to show ready replicas before it is "unverified"
+
+    @property
+    def ready_timeout(self) -> float:
+        """How long a scale may take to show ready replicas before it counts as unverified."""
 
     async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
         """Ask for `replicas`; idempotent; on dry-run change nothing."""
