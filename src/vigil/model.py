@@ -236,6 +236,50 @@ class Alert:
 
 
 @dataclass(slots=True)
+class Notice:
+    """One notification for one receiver: a group of alerts (as Alertmanager's dispatcher flushes
+    them), and the incident they belong to when there is one. `key` is its idempotency key: the same
+    notice, sent again after a crash, carries the same key, so receivers (and the outbox) can dedupe."""
+
+    key: str
+    receiver: str
+    group_key: str  # the aggregation group, as Alertmanager writes it: {}/{route matchers}:{group labels}
+    status: AlertStatus  # firing while any alert in it fires, else resolved
+    alerts: list[Alert]
+    created_at: float
+    group_labels: dict[str, str] = field(default_factory=dict)
+    truncated_alerts: int = 0
+    incident: dict[str, Any] | None = None  # id, title, summary, root cause, links (filled by incidents)
+    kind: str = "alerts"  # alerts | escalation | reminder | report
+
+    @property
+    def common_labels(self) -> dict[str, str]:
+        return _common([a.labels for a in self.alerts])
+
+    @property
+    def common_annotations(self) -> dict[str, str]:
+        return _common([a.annotations for a in self.alerts])
+
+
+def _common(maps: list[dict[str, str]]) -> dict[str, str]:
+    if not maps:
+        return {}
+    first, rest = maps[0], maps[1:]
+    return {k: v for k, v in first.items() if all(m.get(k) == v for m in rest)}
+
+
+@dataclass(slots=True)
+class Delivery:
+    """How sending one notice went. A notifier says whether a failure is worth retrying; retries,
+    backoff, circuit breaking and dead letters happen in one place (the outbox), never in a notifier."""
+
+    ok: bool
+    retryable: bool = False
+    detail: str = ""  # never holds a secret or a URL's credentials
+    status_code: int | None = None
+
+
+@dataclass(slots=True)
 class Forecast:
     """Predictions with uncertainty: mean plus lo/hi per interval level (e.g. {80: (lo, hi)})."""
 
