@@ -20,6 +20,7 @@ from vigil.model import SeriesKey
 from vigil.pipeline import Offload, Stage
 from vigil.selfmetrics import SelfMetrics
 from vigil.stages.scaling import ScaledService
+from vigil.web.alerts_in import alerts_in_router
 from vigil.web.api import api_router, public_router
 from vigil.web.auth import ApiKeys
 
@@ -116,6 +117,7 @@ def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
                               "`Authorization: Bearer <key>`.")
     app.include_router(public_router(engine))
     app.include_router(api_router(engine, keys))
+    app.include_router(alerts_in_router(engine, keys))
     app.state.engine = engine
     return app, engine
 

@@ -30,7 +30,7 @@ import numpy as np
 from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
 from vigil.model import Event, SeriesKey
-from vigil.pipeline import Batch, CollectOutcome, Offload, Push, Stage
+from vigil.pipeline import AlertsIn, Batch, CollectOutcome, Offload, Push, Stage
 from vigil.selfmetrics import SelfMetrics
 
 if TYPE_CHECKING:
@@ -55,6 +55,10 @@ STOP_RETRIES = 5  # attempts to write what is left when stopping
 
 class NotRunning(RuntimeError):
     """The engine is not running (not started yet, or stopping): nothing can be submitted."""
+
+
+class NotRecorded(RuntimeError):
+    """A pass could not write its records (the store failed): what was submitted must be sent again."""
 
 
 @dataclass
@@ -97,7 +101,7 @@ class Engine:
         self.tick = float(config.engine.tick)
         # What waits for the next pass. A deque plus an event (not an asyncio.Queue): the pipeline never
         # holds an item outside the pass lock, so stop() can never lose one.
-        self._queue: deque[Collection | Push] = deque()
+        self._queue: deque[Collection | Push | AlertsIn] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
@@ -173,14 +177,22 @@ class Engine:
     async def run_pass(self) -> Batch:
         """One pass over everything queued so far (or an empty one: a tick)."""
         async with self._pass_lock:
-            batch = self._take_batch()
-            await self._run_stages(batch)
+            batch, alerts_in = self._take_batch()
+            recorded = await self._run_stages(batch)
+            for item in alerts_in:
+                if item.recorded.done():
+                    continue
+                if recorded:
+                    item.recorded.set_result(None)
+                else:
+                    item.recorded.set_exception(NotRecorded("the store did not take this pass's records; "
+                                                            "send them again"))
             return batch
 
     # ----------------------------------------------------------------------------- intake
 
-    async def submit(self, item: Collection | Push) -> None:
-        """Queue a collection or a push for the next pass."""
+    async def submit(self, item: Collection | Push | AlertsIn) -> None:
+        """Queue a collection, a push or outside alerts for the next pass."""
         self._queue.append(item)
         self._wake.set()
         self.metrics.queue_depth.set(len(self._queue))
@@ -197,11 +209,20 @@ class Engine:
         self.samples_pushed += n
         return n
 
-    def _take_batch(self) -> Batch:
+    async def submit_alerts(self, item: AlertsIn) -> None:
+        """Outside alerts through the loop; returns once they are recorded (NotRecorded if the store
+        failed: the sender should send them again)."""
+        if not self.running:
+            raise NotRunning("vigil is not running (starting or stopping); retry shortly")
+        await self.submit(item)
+        await item.recorded
+
+    def _take_batch(self) -> tuple[Batch, list[AlertsIn]]:
         """Everything queued, in arrival order (at most MAX_BATCH_ITEMS)."""
         from vigil.sources import Collection
 
         batch = Batch(now=self.clock.now())
+        alerts_in: list[AlertsIn] = []
         pushed = 0
         for _ in range(min(len(self._queue), MAX_BATCH_ITEMS)):
             item = self._queue[0]
@@ -210,7 +231,11 @@ class Engine:
                     break
                 pushed += len(item.keys)
             self._queue.popleft()
-            if isinstance(item, Push):
+            if isinstance(item, AlertsIn):
+                batch.alerts.extend(item.alerts)
+                batch.events.extend(item.events)
+                alerts_in.append(item)
+            elif isinstance(item, Push):
                 batch.pushes.append(item)
             elif isinstance(item, Collection):
                 batch.samples.extend(item.samples)
@@ -220,7 +245,7 @@ class Engine:
                     batch.collected.append(CollectOutcome(item.service, item.source, item.ts, item.error))
         self.probes_seen += len(batch.probes)
         self.metrics.queue_depth.set(len(self._queue))
-        return batch
+        return batch, alerts_in
 
     # ----------------------------------------------------------------------------- the loop
 
@@ -240,11 +265,14 @@ class Engine:
             await self.clock.sleep(self.tick)
             self._wake.set()
 
-    async def _run_stages(self, batch: Batch) -> None:
+    async def _run_stages(self, batch: Batch) -> bool:
+        """Run the pass; True when its records were written (the record stage ran and did not fail)."""
+        recorded = False
         for stage in self.loop:
             started = time.perf_counter()
             try:
                 await stage.run(batch)
+                recorded = recorded or stage is self.stages.record
             except Exception:
                 self.metrics.stage_errors.labels(stage.name).inc()
                 log.exception("pipeline stage %s failed; continuing with the next stage", stage.name)
@@ -254,6 +282,7 @@ class Engine:
                 self.metrics.pipeline_duration.labels(stage.name).observe(time.perf_counter() - started)
                 self.metrics.writes_in_flight.set(self.writer.in_flight)
         self.passes += 1
+        return recorded
 
     async def _flush_unwritten(self) -> None:
         for attempt in range(STOP_RETRIES):

@@ -180,17 +180,22 @@ class Alert:
     and collection failures all produce alerts, so every source of trouble says when it is over.
 
     Its identity is the fingerprint of its labels (as Alertmanager computes it): a producer resolves
-    an alert by sending the same labels with status resolved. Labels always hold `alertname`,
-    `service` and `severity`; annotations hold the human text (`summary`, and `resolution` once over)."""
+    an alert by sending the same labels with status resolved. vigil's own alerts always carry
+    `alertname`, `service` and `severity` labels (an outside alert keeps the labels it came with: no
+    `severity` reads as warning); annotations hold the human text (`summary`, `resolution` once over)."""
 
     labels: dict[str, str]
     status: AlertStatus
     starts_at: float
     ends_at: float | None = None
     annotations: dict[str, str] = field(default_factory=dict)
-    source: str = ""  # what produced it: detector:<kind>, rule:<title>, health, collect, forecast
+    source: str = ""  # what produced it: detector:<kind>, rule:<title>, health, collect, forecast, ingest:<api>
     evidence: dict[str, Any] = field(default_factory=dict)
     fingerprint: str = ""
+    generator_url: str = ""  # where it came from (Prometheus' expression browser link, for outside alerts)
+    # An outside alert's ends_at set by vigil (resolve_timeout, because the sender gave none): it resolves
+    # then unless the sender repeats it, and a sender's own end time wins over it (Alertmanager's rule).
+    timeout: bool = False
 
     def __post_init__(self) -> None:
         if not self.fingerprint:
@@ -223,7 +228,7 @@ class Alert:
         """This alert, over: same labels (so the same fingerprint), status resolved, with why."""
         return Alert(dict(self.labels), AlertStatus.RESOLVED, self.starts_at, at,
                      {**self.annotations, "resolution": why}, self.source, dict(self.evidence),
-                     self.fingerprint)
+                     self.fingerprint, self.generator_url)
 
     @classmethod
     def from_signal(cls, signal: "Signal", alertname: str, **labels: str) -> "Alert":

@@ -46,6 +46,16 @@ class Push:
         return [Sample(k, t, v) for k, t, v in zip(self.keys, self.ts.tolist(), self.values.tolist())]
 
 
+@dataclass(slots=True)
+class AlertsIn:
+    """Alerts from outside (Alertmanager's API and webhook, PagerDuty, the generic endpoint).
+    `recorded` resolves once the pass that took them has written them, or with why it could not."""
+
+    alerts: list[Alert]
+    events: list[Event] = field(default_factory=list)
+    recorded: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+
 @dataclass
 class Batch:
     now: float
@@ -55,6 +65,7 @@ class Batch:
     pushes: list[Push] = field(default_factory=list)
     signals: list[Signal] = field(default_factory=list)  # raw verdicts of detectors, rules, forecasts
     alerts: list[Alert] = field(default_factory=list)  # lifecycle changes: firing or resolved
+    alerts_refreshed: list[Alert] = field(default_factory=list)  # firing again, unchanged: stored quietly
     decisions: list[Decision] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     # State blobs to save once the pass's records are written: a crash in between repeats a record

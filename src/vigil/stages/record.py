@@ -26,8 +26,8 @@ class RecordStage:
     async def run(self, batch: Batch) -> None:
         if batch.signals:
             await self.writer.call(self.store.write_signals, batch.signals)
-        if batch.alerts:
-            await self.writer.call(self.store.write_alerts, batch.alerts, batch.now)
+        if batch.alerts or batch.alerts_refreshed:
+            await self.writer.call(self.store.write_alerts, batch.alerts_refreshed + batch.alerts, batch.now)
         if batch.decisions:
             await self.writer.call(self.store.write_decisions, batch.decisions)
         if batch.events:

@@ -157,7 +157,7 @@ def read_decisions(conn: sa.Connection, since: float | None, kind: str | None, s
 # ------------------------------------------------------------------------------------------ alerts
 
 _ALERT_COLUMNS = ["status", "service", "alertname", "severity", "source", "starts_at", "ends_at", "updated_at",
-                  "labels", "annotations", "evidence"]
+                  "labels", "annotations", "evidence", "generator_url", "timeout"]
 
 
 def write_alerts(conn: sa.Connection, dialect: str, items: Sequence[Alert], now: float) -> None:
@@ -166,7 +166,8 @@ def write_alerts(conn: sa.Connection, dialect: str, items: Sequence[Alert], now:
         "fingerprint": a.fingerprint, "status": AlertStatus(a.status).value, "service": a.service,
         "alertname": a.name, "severity": a.severity.value, "source": a.source, "starts_at": float(a.starts_at),
         "ends_at": None if a.ends_at is None else float(a.ends_at), "updated_at": float(now),
-        "labels": _json(a.labels), "annotations": _json(a.annotations), "evidence": _json(a.evidence)}
+        "labels": _json(a.labels), "annotations": _json(a.annotations), "evidence": _json(a.evidence),
+        "generator_url": a.generator_url, "timeout": bool(a.timeout)}
         for a in items}
     if rows:
         conn.execute(upsert(dialect, alerts, ["fingerprint"], _ALERT_COLUMNS), list(rows.values()))
@@ -177,7 +178,7 @@ def read_alerts(conn: sa.Connection, status: str | None, service: str | None, li
     q = _matching(sa.select(alerts), alerts, status=status, service=service)
     rows = conn.execute(q.order_by(alerts.c.starts_at.desc(), alerts.c.fingerprint).limit(limit))
     return [Alert(orjson.loads(r.labels), AlertStatus(r.status), r.starts_at, r.ends_at, orjson.loads(r.annotations),
-                  r.source, orjson.loads(r.evidence), r.fingerprint) for r in rows]
+                  r.source, orjson.loads(r.evidence), r.fingerprint, r.generator_url, bool(r.timeout)) for r in rows]
 
 
 # ------------------------------------------------------------------------------------------- state

@@ -172,6 +172,8 @@ alerts = sa.Table(
     sa.Column("labels", sa.Text, nullable=False),  # JSON object
     sa.Column("annotations", sa.Text, nullable=False),  # JSON object
     sa.Column("evidence", sa.Text, nullable=False),  # JSON object
+    sa.Column("generator_url", sa.Text, nullable=False),
+    sa.Column("timeout", sa.Boolean, nullable=False),  # ends_at set by vigil's resolve_timeout
     sa.Index("ix_alerts_status_starts", "status", "starts_at"),
     sa.Index("ix_alerts_service_starts", "service", "starts_at"),
 )

@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("labels", sa.Text, nullable=False),
         sa.Column("annotations", sa.Text, nullable=False),
         sa.Column("evidence", sa.Text, nullable=False),
+        sa.Column("generator_url", sa.Text, nullable=False),
+        sa.Column("timeout", sa.Boolean, nullable=False),
     )
     op.create_index("ix_alerts_status_starts", "alerts", ["status", "starts_at"])
     op.create_index("ix_alerts_service_starts", "alerts", ["service", "starts_at"])
