@@ -28,6 +28,7 @@ log = logging.getLogger("vigil.detect")
 SAVE_EVERY_S = 300.0
 CRITICAL_SCORE = 0.95
 ALERT_NAME = "Anomaly"
+_UNSEEN = object()
 
 
 @dataclass
@@ -107,7 +108,10 @@ class DetectionStage:
 
     async def run(self, batch: Batch) -> None:
         by_series: dict[SeriesKey, list[Sample]] = {}
+        watches = self.watches
         for s in batch.samples:
+            if watches.get(s.key, _UNSEEN) is None:
+                continue  # seen before and not watched: the common case for pushed series, kept cheap
             by_series.setdefault(s.key, []).append(s)
         for key, samples in by_series.items():
             watch = await self._watch_for(key)
