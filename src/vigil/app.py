@@ -22,6 +22,7 @@ from vigil.selfmetrics import SelfMetrics
 from vigil.stages.scaling import ScaledService
 from vigil.web.alerts_in import alerts_in_router
 from vigil.web.api import api_router, public_router
+from vigil.web.incidents import incidents_router
 from vigil.web.auth import ApiKeys
 
 
@@ -38,6 +39,7 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
     from vigil.stages.detection import DetectionStage
     from vigil.stages.forecasting import ForecastingStage
     from vigil.stages.health import HealthStage
+    from vigil.stages.incidents import IncidentStage
     from vigil.stages.persist import PersistStage
     from vigil.stages.record import RecordStage
     from vigil.stages.rules import RulesStage
@@ -65,6 +67,7 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         rules=RulesStage(config, store, clock, writer, worker),
         forecast=ForecastingStage(config, store, writer, worker, clock, record),
         alerts=AlertStage(book),
+        incidents=IncidentStage(config, store, worker, clock),
         scale=ScalingStage(clock, scaled_services(config, clock, actuators or {}), record),
         record=record,
         book=book,
@@ -118,6 +121,7 @@ def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
     app.include_router(public_router(engine))
     app.include_router(api_router(engine, keys))
     app.include_router(alerts_in_router(engine, keys))
+    app.include_router(incidents_router(engine, keys))
     app.state.engine = engine
     return app, engine
 

@@ -1,8 +1,8 @@
 """The loop, written down once. Every pass runs these stages, in this order:
 
-    collect → persist → health → detect → rules → forecast → alerts → scale → record
+    collect → persist → health → detect → rules → forecast → alerts → incidents → scale → record
 
-(incidents and remediate will go between alerts and scale, notify between scale and record.)
+(remediate will go between incidents and scale, route and notify between scale and record.)
 
 - collect: the scheduler runs every probe and metric source on the injected Clock and hands each
   Collection to the queue; `submit()` puts pushed samples (and later, alerts from outside) on the same
@@ -30,7 +30,7 @@ import numpy as np
 from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
 from vigil.model import Event, SeriesKey
-from vigil.pipeline import AlertsIn, Batch, CollectOutcome, Offload, Push, Stage
+from vigil.pipeline import AlertsIn, Batch, CollectOutcome, Command, Offload, Push, Stage
 from vigil.selfmetrics import SelfMetrics
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from vigil.stages.detection import DetectionStage
     from vigil.stages.forecasting import ForecastingStage
     from vigil.stages.health import HealthStage
+    from vigil.stages.incidents import IncidentStage
     from vigil.stages.persist import PersistStage
     from vigil.stages.record import RecordStage
     from vigil.stages.rules import RulesStage
@@ -72,13 +73,14 @@ class Stages:
     rules: RulesStage
     forecast: ForecastingStage
     alerts: AlertStage
+    incidents: IncidentStage
     scale: ScalingStage
     record: RecordStage
     book: AlertBook
     extra: list[Stage] = field(default_factory=list)  # tests: after scale, before record
 
 
-ORDER = ("persist", "health", "detect", "rules", "forecast", "alerts", "scale", "extra", "record")
+ORDER = ("persist", "health", "detect", "rules", "forecast", "alerts", "incidents", "scale", "extra", "record")
 
 
 class Engine:
@@ -101,7 +103,7 @@ class Engine:
         self.tick = float(config.engine.tick)
         # What waits for the next pass. A deque plus an event (not an asyncio.Queue): the pipeline never
         # holds an item outside the pass lock, so stop() can never lose one.
-        self._queue: deque[Collection | Push | AlertsIn] = deque()
+        self._queue: deque[Collection | Push | AlertsIn | Command] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._scheduler: Any = None
@@ -179,6 +181,17 @@ class Engine:
         async with self._pass_lock:
             batch, alerts_in = self._take_batch()
             recorded = await self._run_stages(batch)
+            for cmd in batch.commands:
+                if cmd.done.done():
+                    continue
+                if cmd.error is not None:
+                    cmd.done.set_exception(cmd.error)
+                elif not cmd.taken:
+                    cmd.done.set_exception(LookupError(f"nothing here takes {cmd.action} for {cmd.target}"))
+                elif recorded:
+                    cmd.done.set_result(cmd.outcome)
+                else:
+                    cmd.done.set_exception(NotRecorded("the store did not take this change; try again"))
             for item in alerts_in:
                 if item.recorded.done():
                     continue
@@ -191,7 +204,7 @@ class Engine:
 
     # ----------------------------------------------------------------------------- intake
 
-    async def submit(self, item: Collection | Push | AlertsIn) -> None:
+    async def submit(self, item: Collection | Push | AlertsIn | Command) -> None:
         """Queue a collection, a push or outside alerts for the next pass."""
         self._queue.append(item)
         self._wake.set()
@@ -217,6 +230,15 @@ class Engine:
         await self.submit(item)
         await item.recorded
 
+    async def command(self, target: str, action: str, args: dict[str, Any], actor: str) -> Any:
+        """A person's request (acknowledge, resolve, note, ...) through the loop: its outcome, or the
+        stage's error (KeyError for an unknown subject, ValueError for a request that cannot be done)."""
+        if not self.running:
+            raise NotRunning("vigil is not running (starting or stopping); retry shortly")
+        cmd = Command(target, action, args, actor)
+        await self.submit(cmd)
+        return await cmd.done
+
     def _take_batch(self) -> tuple[Batch, list[AlertsIn]]:
         """Everything queued, in arrival order (at most MAX_BATCH_ITEMS)."""
         from vigil.sources import Collection
@@ -231,7 +253,9 @@ class Engine:
                     break
                 pushed += len(item.keys)
             self._queue.popleft()
-            if isinstance(item, AlertsIn):
+            if isinstance(item, Command):
+                batch.commands.append(item)
+            elif isinstance(item, AlertsIn):
                 batch.alerts.extend(item.alerts)
                 batch.events.extend(item.events)
                 alerts_in.append(item)

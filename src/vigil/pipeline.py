@@ -15,7 +15,8 @@ from typing import Any, Protocol, TypeVar
 
 import numpy as np
 
-from vigil.model import Alert, Decision, Event, ProbeResult, Sample, SeriesKey, Signal
+from vigil.incidents.model import Incident, Member, TimelineEntry
+from vigil.model import Alert, Decision, Event, Notice, ProbeResult, Sample, SeriesKey, Signal
 
 T = TypeVar("T")
 
@@ -56,6 +57,29 @@ class AlertsIn:
     recorded: asyncio.Future[None] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
 
+@dataclass(slots=True)
+class Command:
+    """Something a person asked for through the API (acknowledge an incident, add a note...), carried
+    into a pass so that it changes state in the same place and order as everything else. The stage it
+    is for calls `handled` with the outcome or `refused` with why (KeyError for an unknown subject,
+    ValueError for a request that cannot be done); the caller hears once the pass is recorded."""
+
+    target: str  # the stage's name: incidents, ...
+    action: str
+    args: dict[str, Any]
+    actor: str  # who: an API key's name
+    outcome: Any = None
+    error: BaseException | None = None
+    taken: bool = False
+    done: asyncio.Future[Any] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+
+    def handled(self, outcome: Any) -> None:
+        self.outcome, self.taken = outcome, True
+
+    def refused(self, error: BaseException) -> None:
+        self.error, self.taken = error, True
+
+
 @dataclass
 class Batch:
     now: float
@@ -71,10 +95,17 @@ class Batch:
     # State blobs to save once the pass's records are written: a crash in between repeats a record
     # (a warning raised again) rather than losing one.
     state: dict[str, bytes] = field(default_factory=dict)
+    commands: list[Command] = field(default_factory=list)
+    # incidents: what changed (written by record), and which incident each alert of this pass is in
+    incidents: list[Incident] = field(default_factory=list)
+    members: list[Member] = field(default_factory=list)
+    timeline: list[TimelineEntry] = field(default_factory=list)
+    incident_of: dict[str, int] = field(default_factory=dict)  # alert fingerprint -> incident id
+    notices: list[Notice] = field(default_factory=list)  # notifications to send (the notify stage)
 
     def empty(self) -> bool:
         """Nothing arrived: a pass on the tick."""
-        return not (self.samples or self.probes or self.collected or self.pushes)
+        return not (self.samples or self.probes or self.collected or self.pushes or self.alerts or self.commands)
 
 
 class Stage(Protocol):

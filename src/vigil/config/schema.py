@@ -9,6 +9,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from vigil.config.detect import DetectConfig
 from vigil.config.forecast import ForecastConfig
+from vigil.config.incidents import IncidentsConfig
 from vigil.config.loader import (
     ConfigError,
     ConfigProblem,
@@ -103,6 +104,7 @@ class VigilConfig(Strict):
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     engine: EngineConfig = EngineConfig()
+    incidents: IncidentsConfig = IncidentsConfig()
 
     def service(self, name: str) -> Service:
         for s in self.services:

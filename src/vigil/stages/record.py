@@ -28,6 +28,8 @@ class RecordStage:
             await self.writer.call(self.store.write_signals, batch.signals)
         if batch.alerts or batch.alerts_refreshed:
             await self.writer.call(self.store.write_alerts, batch.alerts_refreshed + batch.alerts, batch.now)
+        if batch.incidents or batch.members or batch.timeline:
+            await self.writer.call(self.store.write_incidents, batch.incidents, batch.members, batch.timeline)
         if batch.decisions:
             await self.writer.call(self.store.write_decisions, batch.decisions)
         if batch.events:

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vigil.incidents.model import Incident, Member, TimelineEntry
 from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
 
 
@@ -45,6 +46,9 @@ class HealthLog(Protocol):
 class RecordLog(StateStore, Protocol):
     """What the record stage writes: the conclusions of a pass."""
 
+    def write_incidents(self, changed: Sequence[Incident], members: Sequence[Member],
+                        timeline: Sequence[TimelineEntry]) -> None: ...
+
     def write_signals(self, items: Sequence[Signal]) -> None: ...
 
     def write_decisions(self, items: Sequence[Decision]) -> None: ...
@@ -56,6 +60,13 @@ class RecordLog(StateStore, Protocol):
 
 class AlertReader(Protocol):
     def alerts(self, status: str | None = None, service: str | None = None, limit: int = 1000) -> list[Alert]: ...
+
+
+class IncidentReader(Protocol):
+    def incidents(self, status: str | None = None, service: str | None = None, since: float | None = None,
+                  limit: int = 100, offset: int = 0, with_members: bool = False) -> list[Incident]: ...
+
+    def last_incident_id(self) -> int: ...
 
 
 class RulesStore(SeriesReader, StateStore, Protocol):

@@ -177,3 +177,53 @@ alerts = sa.Table(
     sa.Index("ix_alerts_status_starts", "status", "starts_at"),
     sa.Index("ix_alerts_service_starts", "service", "starts_at"),
 )
+
+# Incidents: one row each, rewritten as it changes; its alerts and its story beside it.
+incidents = sa.Table(
+    "incidents", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("status", sa.Text, nullable=False),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("opened_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("acknowledged_at", sa.Double),
+    sa.Column("acknowledged_by", sa.Text),
+    sa.Column("resolved_at", sa.Double),
+    sa.Column("resolved_by", sa.Text),
+    sa.Column("assignee", sa.Text),
+    sa.Column("reopened", sa.Integer, nullable=False),
+    sa.Column("services", sa.Text, nullable=False),  # JSON list
+    sa.Column("root_causes", sa.Text, nullable=False),  # JSON list of suspects
+    sa.Column("summary", sa.Text, nullable=False),
+    sa.Column("escalation", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_incidents_status_opened", "status", "opened_at"),
+    sa.Index("ix_incidents_service_opened", "service", "opened_at"),
+)
+
+incident_members = sa.Table(
+    "incident_members", metadata,
+    sa.Column("incident_id", sa.Integer, primary_key=True),
+    sa.Column("fingerprint", sa.Text, primary_key=True),
+    sa.Column("alertname", sa.Text, nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("severity", sa.Text, nullable=False),
+    sa.Column("joined_at", sa.Double, nullable=False),
+    sa.Column("why", sa.Text, nullable=False),
+    sa.Column("firing", sa.Boolean, nullable=False),
+    sa.Column("changed_at", sa.Double, nullable=False),
+    sa.Column("summary", sa.Text, nullable=False),
+)
+
+incident_timeline = sa.Table(
+    "incident_timeline", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("incident_id", sa.Integer, nullable=False),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),
+    sa.Column("message", sa.Text, nullable=False),
+    sa.Column("data", sa.Text, nullable=False),  # JSON object
+    sa.Index("ix_incident_timeline_incident_ts", "incident_id", "ts"),
+)

@@ -13,6 +13,8 @@ import numpy as np
 import sqlalchemy as sa
 
 from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
+from vigil.incidents.model import Incident, Member, TimelineEntry
+from vigil.store import incidents as incident_rows
 from vigil.store import maintenance as mt
 from vigil.store import records, samples
 from vigil.store.db import Engines, connect, migrate, try_maintenance_lock
@@ -219,6 +221,24 @@ class Store:
     def alerts(self, status: str | None = None, service: str | None = None, limit: int = 1000) -> list[Alert]:
         """Alerts by state (firing | resolved | None for all), newest first."""
         return self._read(records.read_alerts, status, service, limit)
+
+    def write_incidents(self, changed: Sequence[Incident], members: Sequence[Member],
+                        timeline: Sequence[TimelineEntry]) -> None:
+        self._write(incident_rows.write, self.dialect, changed, members, timeline)
+
+    def incidents(self, status: str | None = None, service: str | None = None, since: float | None = None,
+                  limit: int = 100, offset: int = 0, with_members: bool = False) -> list[Incident]:
+        """Incidents newest first; status open | acknowledged | resolved | active (not resolved) | None."""
+        return self._read(incident_rows.read, status, service, since, limit, offset, with_members)
+
+    def incident(self, incident_id: int) -> Incident | None:
+        return self._read(incident_rows.read_one, incident_id)
+
+    def incident_timeline(self, incident_id: int, limit: int = 10_000) -> list[TimelineEntry]:
+        return self._read(incident_rows.read_timeline, incident_id, limit)
+
+    def last_incident_id(self) -> int:
+        return self._read(incident_rows.max_id)
 
     def save_state(self, key: str, blob: bytes) -> None:
         self._write(records.save_state, self.dialect, key, blob)

@@ -1,0 +1,243 @@
+"""The incidents stage: the alert stream gathered into incidents, one per real problem.
+
+Each firing alert is placed (`incidents.correlate`): into an open incident of a related service
+(close in the dependency graph), back into one that resolved moments ago, or a new incident. A
+resolved alert leaves its incident's firing set; when none is left the incident resolves. People
+acknowledge, assign, annotate and resolve incidents through the API: their requests arrive as
+Commands in a pass, so every change happens here, in order, and is recorded (timeline entries,
+decisions). Each alert of the pass is tagged with its incident (`Batch.incident_of`) for routing.
+
+Open incidents, and those that resolved within `reopen_window`, are loaded at start: a restart
+neither forgets an incident nor opens a second one for the same problem."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from vigil.clock import Clock
+from vigil.config import VigilConfig
+from vigil.incidents.correlate import Correlator, Placement, ServiceGraph
+from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
+from vigil.model import Alert, Decision, Event, Severity
+from vigil.pipeline import Batch, Command, Offload
+from vigil.store.faces import IncidentReader
+
+log = logging.getLogger("vigil.incidents")
+
+MAX_LOADED = 50_000
+
+
+def title_of(inc: Incident) -> str:
+    names = list(dict.fromkeys(m.alertname for m in inc.members.values()))
+    head = f"{inc.service or 'unknown service'}: {names[0] if names else 'incident'}"
+    others = len(inc.members) - 1
+    if others <= 0:
+        return head
+    where = [s for s in inc.services if s != inc.service]
+    tail = f" on {', '.join(where)}" if where else ""
+    return f"{head} and {others} more alert{'s' if others > 1 else ''}{tail}"
+
+
+class IncidentStage:
+    name = "incidents"
+
+    def __init__(self, config: VigilConfig, store: IncidentReader, worker: Offload, clock: Clock) -> None:
+        self.config, self.store, self.worker, self.clock = config, store, worker, clock
+        cfg = config.incidents
+        self.enabled = cfg.enabled
+        self.graph = ServiceGraph({s.name: s.depends_on for s in config.services})
+        self.correlator = Correlator(self.graph, cfg.correlation_window, cfg.reopen_window, cfg.max_hops)
+        self.reopen_window = cfg.reopen_window
+        self.known: dict[int, Incident] = {}  # open ones, and resolved ones that may still reopen
+        self.by_alert: dict[str, int] = {}  # fingerprint -> the incident it is (last) in
+        self.next_id = 1
+        self.opened = 0
+
+    async def start(self) -> None:
+        if not self.enabled:
+            return
+        since = self.clock.now() - self.reopen_window
+        found = await self.worker.call(self.store.incidents, None, None, since, MAX_LOADED, 0, True)
+        for inc in found:
+            if inc.open or (inc.resolved_at is not None and inc.resolved_at >= since):
+                self._keep(inc)
+        self.next_id = await self.worker.call(self.store.last_incident_id) + 1
+        if self.known:
+            log.info("%d incidents open or recently resolved at the last stop",
+                     sum(1 for i in self.known.values() if i.open))
+
+    async def close(self) -> None:
+        return None
+
+    def _keep(self, inc: Incident) -> None:
+        self.known[inc.id] = inc
+        for fp in inc.members:
+            self.by_alert[fp] = inc.id
+
+    # ------------------------------------------------------------------------------ the pass
+
+    async def run(self, batch: Batch) -> None:
+        if not self.enabled:
+            return
+        changed: dict[int, Incident] = {}
+        for alert in batch.alerts:
+            inc = self._firing(alert, batch) if alert.firing else self._resolved(alert, batch)
+            if inc is not None:
+                changed[inc.id] = inc
+                batch.incident_of[alert.fingerprint] = inc.id
+        for cmd in batch.commands:
+            if cmd.target == self.name:
+                inc = self._command(cmd, batch)
+                if inc is not None:
+                    changed[inc.id] = inc
+        for inc in changed.values():
+            inc.title = title_of(inc)
+        batch.incidents.extend(changed.values())
+        self._forget(batch.now)
+
+    def _firing(self, alert: Alert, batch: Batch) -> Incident:
+        now = batch.now
+        current = self.known.get(self.by_alert.get(alert.fingerprint, -1))
+        if current is not None and current.open and alert.fingerprint in current.members:
+            member = current.members[alert.fingerprint]  # it fired again inside its open incident
+            member.firing, member.changed_at = True, now
+            batch.members.append(member)
+            return current
+        placement = self.correlator.place(alert, self.known.values(), now)
+        inc = placement.incident
+        if inc is None:
+            inc = self._open(alert, now, batch)
+        elif placement.rule == "reopened":
+            self._reopen(inc, alert, now, batch)
+        member = inc.add(alert, now, placement.why)
+        self.by_alert[alert.fingerprint] = inc.id
+        batch.members.append(member)
+        inc.service = inc.root_causes[0]["service"] if inc.root_causes else self.graph.most_upstream(inc.services)
+        self._entry(batch, inc, "alert_joined", f"{alert.name} on {alert.service or '?'} joined: {placement.why}",
+                    fingerprint=alert.fingerprint, rule=placement.rule)
+        self._decide(batch, inc, alert, placement)
+        return inc
+
+    def _open(self, alert: Alert, now: float, batch: Batch) -> Incident:
+        inc = Incident(self.next_id, "", IncidentStatus.OPEN, alert.severity, alert.service, now, now)
+        self.next_id += 1
+        self.opened += 1
+        self.known[inc.id] = inc
+        self._entry(batch, inc, "opened", f"opened by {alert.name} on {alert.service or '?'}: {alert.summary}",
+                    fingerprint=alert.fingerprint)
+        batch.events.append(Event(now, "incident", alert.service or None,
+                                  f"incident {inc.id} opened: {alert.service or '?'}: {alert.name}",
+                                  {"incident": inc.id, "fingerprint": alert.fingerprint}))
+        return inc
+
+    def _reopen(self, inc: Incident, alert: Alert, now: float, batch: Batch) -> None:
+        inc.status, inc.resolved_at, inc.resolved_by = IncidentStatus.OPEN, None, None
+        inc.acknowledged_at = inc.acknowledged_by = None
+        inc.reopened += 1
+        self._entry(batch, inc, "reopened", f"reopened: {alert.name} on {alert.service or '?'} fired again")
+        batch.events.append(Event(now, "incident", inc.service or None, f"incident {inc.id} reopened",
+                                  {"incident": inc.id, "fingerprint": alert.fingerprint}))
+
+    def _resolved(self, alert: Alert, batch: Batch) -> Incident | None:
+        inc = self.known.get(self.by_alert.get(alert.fingerprint, -1))
+        if inc is None or alert.fingerprint not in inc.members:
+            return None
+        member = inc.members[alert.fingerprint]
+        if not member.firing:
+            return None
+        member.firing, member.changed_at = False, batch.now
+        batch.members.append(member)
+        inc.updated_at = batch.now
+        self._entry(batch, inc, "alert_resolved", f"{alert.name} on {alert.service or '?'} resolved: "
+                    f"{alert.annotations.get('resolution', '')}", fingerprint=alert.fingerprint)
+        if inc.open and not inc.firing:
+            self._resolve(inc, batch, None, "all its alerts resolved")
+        return inc
+
+    def _resolve(self, inc: Incident, batch: Batch, by: str | None, why: str) -> None:
+        inc.status, inc.resolved_at, inc.resolved_by, inc.updated_at = IncidentStatus.RESOLVED, batch.now, by, batch.now
+        self._entry(batch, inc, "resolved", f"resolved: {why}", actor=by or "vigil")
+        batch.events.append(Event(batch.now, "incident", inc.service or None, f"incident {inc.id} resolved: {why}",
+                                  {"incident": inc.id, "by": by}))
+        batch.decisions.append(Decision(batch.now, "incident", str(inc.id), "resolved",
+                                        {"by": by, "firing_alerts": len(inc.firing)}, {"status": "resolved"}))
+
+    def _forget(self, now: float) -> None:
+        """Resolved incidents past their reopen window leave memory (they stay in the store)."""
+        for inc in [i for i in self.known.values() if not i.open and (i.resolved_at or now) < now - self.reopen_window]:
+            del self.known[inc.id]
+            for fp in inc.members:
+                if self.by_alert.get(fp) == inc.id:
+                    del self.by_alert[fp]
+
+    # ------------------------------------------------------------------------------ people
+
+    def _command(self, cmd: Command, batch: Batch) -> Incident | None:
+        inc = self.known.get(int(cmd.args.get("id", -1)))
+        if inc is None:
+            cmd.refused(KeyError(f"no incident {cmd.args.get('id')} is open or recently resolved"))
+            return None
+        handler = _COMMANDS.get(cmd.action)
+        if handler is None:
+            cmd.refused(ValueError(f"unknown action {cmd.action!r}; known: {', '.join(_COMMANDS)}"))
+            return None
+        try:
+            handler(self, inc, cmd, batch)
+        except ValueError as exc:
+            cmd.refused(exc)
+            return None
+        inc.updated_at = batch.now
+        cmd.handled(inc)
+        return inc
+
+    def _acknowledge(self, inc: Incident, cmd: Command, batch: Batch) -> None:
+        if not inc.open:
+            raise ValueError(f"incident {inc.id} is resolved; nothing to acknowledge")
+        if inc.status is IncidentStatus.ACKNOWLEDGED:
+            return  # acknowledging twice changes nothing
+        inc.status, inc.acknowledged_at, inc.acknowledged_by = IncidentStatus.ACKNOWLEDGED, batch.now, cmd.actor
+        self._entry(batch, inc, "acknowledged", f"acknowledged by {cmd.actor}", actor=cmd.actor)
+
+    def _resolve_cmd(self, inc: Incident, cmd: Command, batch: Batch) -> None:
+        if not inc.open:
+            return
+        note = str(cmd.args.get("note") or "")[:2000]
+        self._resolve(inc, batch, cmd.actor, f"by {cmd.actor}" + (f": {note}" if note else ""))
+
+    def _assign(self, inc: Incident, cmd: Command, batch: Batch) -> None:
+        who = str(cmd.args.get("assignee") or "").strip()[:200]
+        if not who:
+            raise ValueError("assignee is required")
+        inc.assignee = who
+        self._entry(batch, inc, "assigned", f"assigned to {who} by {cmd.actor}", actor=cmd.actor, assignee=who)
+
+    def _note(self, inc: Incident, cmd: Command, batch: Batch) -> None:
+        text = str(cmd.args.get("text") or "").strip()
+        if not text:
+            raise ValueError("a note needs text")
+        if len(text) > 10_000:
+            raise ValueError(f"a note has at most 10000 characters; found {len(text)}")
+        self._entry(batch, inc, "note", text, actor=cmd.actor)
+
+    # ------------------------------------------------------------------------------ the record
+
+    @staticmethod
+    def _entry(batch: Batch, inc: Incident, kind: str, message: str, actor: str = "vigil", **data: Any) -> None:
+        batch.timeline.append(TimelineEntry(inc.id, batch.now, kind, message, actor, data))
+
+    @staticmethod
+    def _decide(batch: Batch, inc: Incident, alert: Alert, placement: Placement) -> None:
+        batch.decisions.append(Decision(
+            batch.now, "incident", str(inc.id), placement.rule,
+            {"alert": alert.labels, "fingerprint": alert.fingerprint, "why": placement.why,
+             "incident_services": list(inc.services)},
+            {"incident": inc.id, "status": inc.status.value, "severity": Severity(inc.severity).value}))
+
+
+_COMMANDS = {"acknowledge": IncidentStage._acknowledge, "resolve": IncidentStage._resolve_cmd,
+             "assign": IncidentStage._assign, "note": IncidentStage._note}
+
+
+def members_of(inc: Incident) -> list[Member]:
+    return sorted(inc.members.values(), key=lambda m: m.joined_at)
