@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from typing import Any
 
 from fastapi import FastAPI
@@ -41,15 +42,17 @@ def build_app(config: VigilConfig, clock: Clock | None = None, store: Any = None
     return app, engine
 
 
-async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Run uvicorn until cancelled. The engine's lifecycle is the caller's, not the server's."""
+async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None = None,
+                sock: socket.socket | None = None) -> None:
+    """Run uvicorn until cancelled (on `sock` when given: a socket the caller bound before starting
+    anything). The engine's lifecycle is the caller's, not the server's."""
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                             access_log=False)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign]  # the caller owns signals
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
     try:
         if ready is not None:
             while not server.started and not task.done():

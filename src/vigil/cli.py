@@ -11,10 +11,13 @@ from rich.console import Console
 
 from vigil import __version__
 from vigil.config import ConfigError, load_config
+from vigil.config.redact import mask_url
+from vigil.config.schema import config_warnings
 from vigil.registry import Registry
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="vigil: watches services, detects trouble, predicts load, heals, and shows its work.")
+                  help="vigil: watches services, detects anomalies, forecasts load, scales, and records why. "
+                       "(Incidents, notifications, remediation and a dashboard are planned, not built yet.)")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -32,13 +35,16 @@ BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
 
 def _load_or_exit(path: Path):
     try:
-        return load_config(path)
+        cfg = load_config(path)
     except ConfigError as exc:
         err_console.print(f"[bold red]invalid configuration[/] ({len(exc.problems)} problem"
                           f"{'s' if len(exc.problems) != 1 else ''}):")
         for p in sorted(exc.problems, key=lambda p: (p.line or 0)):
             err_console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    for warning in config_warnings(cfg):
+        err_console.print(f"[yellow]warning:[/] {path}: {warning}", highlight=False, soft_wrap=True)
+    return cfg
 
 
 @app.command("check-config")
@@ -48,7 +54,7 @@ def check_config(file: Path = typer.Argument(Path("vigil.yaml"), help="the confi
     probes = sum(len(s.probes) for s in cfg.services)
     metrics = sum(len(s.metrics) for s in cfg.services)
     console.print(f"[green]ok[/] {file}: {len(cfg.services)} services, {probes} probes, "
-                  f"{metrics} metric sources, store {cfg.store.url.split('://')[0]}")
+                  f"{metrics} metric sources, store {mask_url(cfg.store.url)}", highlight=False)
 
 
 @app.command("up")
@@ -57,30 +63,26 @@ def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="t
        log_level: str = typer.Option("info", help="debug | info | warning | error")) -> None:
     """Run vigil: watch the configured services and serve the API until Ctrl-C or SIGTERM."""
     import asyncio
-    import logging
 
-    from rich.logging import RichHandler
-
-    from vigil.runner import run_server, with_session_key
+    from vigil.runner import StartupError, configure_logging, run_server, with_session_key
 
     cfg = _load_or_exit(config)
     if port is not None:
         cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"port": port})})
     cfg, session_key = with_session_key(cfg)
-    logging.basicConfig(level=log_level.upper(), format="%(message)s",
-                        handlers=[RichHandler(console=err_console, show_path=False)])
+    redact = configure_logging(log_level, err_console, cfg)
 
     def ready(url: str) -> None:
         console.print(f"[bold green]vigil is up[/]: API {url}/docs, metrics {url}/metrics")
-        console.print(f"watching {len(cfg.services)} services; store {cfg.store.url}")
-        if session_key:
+        console.print(f"watching {len(cfg.services)} services; store {redact(cfg.store.url)}", highlight=False)
+        if session_key:  # shown once, on purpose: it is this run's only key
             console.print("[yellow]no server.api_keys configured: this run's API key is[/] "
                           f"[bold]{session_key}[/] (send 'Authorization: Bearer <key>')")
 
     try:
         asyncio.run(run_server(cfg, on_ready=ready))
-    except OSError as exc:
-        err_console.print(f"[red]could not start:[/] {exc}")
+    except (StartupError, OSError) as exc:
+        err_console.print(f"[red]vigil did not start:[/] {redact(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print("vigil stopped")
 
@@ -122,7 +124,7 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
     from rich.table import Table
 
     from vigil.explain import explain
-    from vigil.store import open_store
+    from vigil.store import StoreUnavailable, open_store
     from vigil.web.timeparse import parse_time
 
     cfg = _load_or_exit(config)
@@ -134,7 +136,11 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
     except ValueError as exc:
         err_console.print(str(exc))
         raise typer.Exit(2) from None
-    store = open_store(cfg.store.url, cfg.store.retention)
+    try:
+        store = open_store(cfg.store.url, cfg.store.retention)
+    except StoreUnavailable as exc:
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     try:
         ex = asyncio.run(explain(cfg, store, service, start, end, replay=replay))
     finally:
