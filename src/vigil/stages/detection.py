@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +16,7 @@ import numpy as np
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.detect import DetectConfig
+from vigil.config.types import Regex, compile_regex
 from vigil.model import Sample, SeriesKey, Severity, Signal
 from vigil.pipeline import Batch
 
@@ -43,12 +43,12 @@ class Watch:
 @dataclass
 class ServicePolicy:
     config: DetectConfig
-    include: list[re.Pattern[str]] = field(default_factory=list)
-    exclude: list[re.Pattern[str]] = field(default_factory=list)
+    include: list[Regex] = field(default_factory=list)
+    exclude: list[Regex] = field(default_factory=list)
 
     @classmethod
-    def of(cls, config: DetectConfig) -> "ServicePolicy":
-        return cls(config, [re.compile(p) for p in config.include], [re.compile(p) for p in config.exclude])
+    def of(cls, config: DetectConfig) -> "ServicePolicy":  # RE2: series names may come from pushed data
+        return cls(config, [compile_regex(p) for p in config.include], [compile_regex(p) for p in config.exclude])
 
     def watches(self, name: str) -> bool:
         if not self.config.enabled:
