@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -54,12 +54,12 @@ def check_config(file: Path = typer.Argument(Path("vigil.yaml"), help="the confi
     probes = sum(len(s.probes) for s in cfg.services)
     metrics = sum(len(s.metrics) for s in cfg.services)
     console.print(f"[green]ok[/] {file}: {len(cfg.services)} services, {probes} probes, "
-                  f"{metrics} metric sources, store {mask_url(cfg.store.url)}", highlight=False)
+                  f"{metrics} metric sources, store {mask_url(cfg.store.url)}", highlight=False, soft_wrap=True)
 
 
 @app.command("up")
 def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configuration file"),
-       port: Optional[int] = typer.Option(None, help="override server.port"),
+       port: int | None = typer.Option(None, help="override server.port"),
        log_level: str = typer.Option("info", help="debug | info | warning | error")) -> None:
     """Run vigil: watch the configured services and serve the API until Ctrl-C or SIGTERM."""
     import asyncio
@@ -73,11 +73,13 @@ def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="t
     redact = configure_logging(log_level, err_console, cfg)
 
     def ready(url: str) -> None:
-        console.print(f"[bold green]vigil is up[/]: API {url}/docs, metrics {url}/metrics")
-        console.print(f"watching {len(cfg.services)} services; store {redact(cfg.store.url)}", highlight=False)
+        n = len(cfg.services)
+        console.print(f"[bold green]vigil is up[/]: API {url}/docs, metrics {url}/metrics", soft_wrap=True)
+        console.print(f"watching {n} service{'s' if n != 1 else ''}; store {redact(cfg.store.url)}",
+                      highlight=False, soft_wrap=True)
         if session_key:  # shown once, on purpose: it is this run's only key
             console.print("[yellow]no server.api_keys configured: this run's API key is[/] "
-                          f"[bold]{session_key}[/] (send 'Authorization: Bearer <key>')")
+                          f"[bold]{session_key}[/] (send 'Authorization: Bearer <key>')", soft_wrap=True)
 
     try:
         asyncio.run(run_server(cfg, on_ready=ready))
@@ -88,10 +90,10 @@ def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="t
 
 
 @app.command("demo")
-def demo(duration: Optional[float] = typer.Option(None, help="stop after this many seconds"),
+def demo(duration: float | None = typer.Option(None, help="stop after this many seconds"),
          headless: bool = typer.Option(False, help="no live view; print a summary at the end"),
          day: float = typer.Option(600.0, help="seconds of demo time per simulated day of traffic"),
-         port: Optional[int] = typer.Option(None, help="API port (default: a free one)")) -> None:
+         port: int | None = typer.Option(None, help="API port (default: a free one)")) -> None:
     """Start a demo fleet of real local services with a daily traffic curve, and vigil watching it."""
     from vigil.demo.run import run_demo
 
@@ -186,7 +188,7 @@ def version() -> None:
 @app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
              add_help_option=False)
 def bench(ctx: typer.Context,
-          name: Optional[str] = typer.Argument(None, help=f"one of: {', '.join(BENCHMARKS.kinds())}")) -> None:
+          name: str | None = typer.Argument(None, help=f"one of: {', '.join(BENCHMARKS.kinds())}")) -> None:
     """Run a benchmark: vigil bench NAME [--json] [options]; vigil bench NAME --help for its options."""
     if name is None or name in ("--help", "-h"):
         console.print("usage: vigil bench NAME [OPTIONS]\n\nbenchmarks: " + ", ".join(BENCHMARKS.kinds()))

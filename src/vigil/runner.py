@@ -13,7 +13,7 @@ import logging
 import secrets
 import signal
 import socket
-from typing import Callable
+from collections.abc import Callable
 
 from pydantic import SecretStr
 from rich.console import Console

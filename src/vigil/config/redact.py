@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any, Iterable, get_args, get_origin
+from collections.abc import Iterable
+from typing import Any, get_args, get_origin
 from urllib.parse import unquote, urlsplit
 
 from pydantic import BaseModel, SecretStr

@@ -6,7 +6,6 @@ import re
 from typing import Annotated, Any, Protocol
 
 import re2
-
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr
 from pydantic_core import PydanticCustomError
 
@@ -46,7 +45,7 @@ def format_duration(seconds: float) -> str:
     return f"{seconds:g}s"
 
 
-_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.I)
+_SIZE = re.compile(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)?", re.IGNORECASE)
 _SIZE_UNITS = {"": 1, "B": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
 
 

@@ -19,8 +19,8 @@ from __future__ import annotations
 import io
 import math
 import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator
 
 from prometheus_client.parser import text_fd_to_metric_families
 

@@ -18,9 +18,9 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 log = logging.getLogger("vigil.sources")
 
@@ -52,7 +52,7 @@ class Owner:
         return f"{self.pid}:{self.started}"
 
     @classmethod
-    def parse(cls, text: str) -> "Owner | None":
+    def parse(cls, text: str) -> Owner | None:
         pid, _, started = text.partition(":")
         if not (pid.isdigit() and started.isdigit()):
             return None
