@@ -25,7 +25,7 @@ def run_up(tmp_path: Path, store_url: str, **env: str) -> subprocess.CompletedPr
     cfg = tmp_path / "vigil.yaml"
     cfg.write_text(f'store: {{url: "{store_url}"}}\nserver: {{port: {free_port()}}}\n'
                    "services:\n  - name: web\n    probes: [{kind: tcp, host: 127.0.0.1, port: 9}]\n")
-    return subprocess.run([str(VIGIL), "up", "-c", str(cfg)], capture_output=True, text=True, timeout=60,
+    return subprocess.run([str(VIGIL), "up", "-c", str(cfg)], capture_output=True, text=True, timeout=60, check=False,
                           env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env})
 
 
