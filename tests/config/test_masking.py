@@ -118,3 +118,13 @@ def test_log_lines_and_tracebacks_are_masked() -> None:
 
 def test_redactor_ignores_trivially_short_values() -> None:
     assert Redactor({"1"})("port 1001") == "port 1001"
+
+
+def test_a_process_that_configured_no_logging_is_masked_too() -> None:
+    import subprocess
+    import sys
+
+    code = ("import logging; from vigil.config.redact import Redactor, install_log_masking; "
+            f"install_log_masking(Redactor({{'{PW}'}})); logging.getLogger('vigil').warning('key %s', '{PW}')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0 and result.stderr.strip() == "key ***", result.stderr

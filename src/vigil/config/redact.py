@@ -117,12 +117,17 @@ _OWN_HANDLER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def install_log_masking(redactor: Redactor) -> MaskingFilter:
-    """Mask every record that reaches the root logger's handlers or uvicorn's loggers."""
+    """Mask every record that reaches the root logger's handlers, the last-resort handler (a
+    process that configured no logging) or uvicorn's loggers. Replaces a filter installed before."""
     filt = MaskingFilter(redactor)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(filt)
-    for name in _OWN_HANDLER_LOGGERS:
-        logging.getLogger(name).addFilter(filt)
+    targets: list[logging.Filterer] = [*logging.getLogger().handlers, logging.lastResort]
+    targets += [logging.getLogger(name) for name in _OWN_HANDLER_LOGGERS]
+    for target in targets:
+        if target is None:
+            continue
+        for old in [f for f in target.filters if isinstance(f, MaskingFilter)]:
+            target.removeFilter(old)
+        target.addFilter(filt)
     return filt
 
 

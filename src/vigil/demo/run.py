@@ -26,6 +26,7 @@ from rich.console import Console
 from rich.live import Live
 
 from vigil.config import VigilConfig, parse_config
+from vigil.config.redact import Redactor, install_log_masking, secret_values
 from vigil.demo.autoscale import StorefrontScaling
 from vigil.demo.events import EventLines, announcement
 from vigil.demo.fleet import SCALED, Fleet, FleetError
@@ -111,6 +112,7 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
         text = fleet.vigil_config(server_port=sock.getsockname()[1], api_key=api_key)
         (fleet.workdir / "vigil.yaml").write_text(text)
         config = parse_config(text, file=str(fleet.workdir / "vigil.yaml"), env={})
+        install_log_masking(Redactor(secret_values(config)))  # vigil's warnings, if any, never show the key
         status = asyncio.run(_watch(fleet, config, api_key, duration, plain, console, summary, sock))
     except KeyboardInterrupt:  # Ctrl-C while starting, before the event loop took over the signal
         console.print("interrupted while starting; everything is stopped")
