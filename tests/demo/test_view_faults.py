@@ -30,6 +30,7 @@ def test_the_live_view_names_every_fault_url() -> None:
     text = out.getvalue()
     for name, url in URLS.items():
         assert any(name in ln for ln in lines_with(text, url)), f"{name}'s fault URL not shown by name:\n{text}"
+    assert "pw-not-shown" not in text and "vig:***@db" in text
 
 
 def test_plain_runs_announce_the_api_key_and_every_fault_url() -> None:

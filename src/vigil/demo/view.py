@@ -12,6 +12,7 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from vigil.config.redact import mask_url
 from vigil.demo.fleet import SCALED
 from vigil.demo.readings import ServiceReading
 
@@ -160,7 +161,7 @@ def render(state: DemoState) -> RenderableType:
     head = Text.assemble(
         ("vigil API  ", "bold"), state.api_url, "   docs ", f"{state.api_url}/docs", "\n",
         ("API key    ", "bold"), state.api_key, "  (Authorization: Bearer <key>)\n",
-        ("store      ", "bold"), state.store_url, "\n",
+        ("store      ", "bold"), mask_url(state.store_url), "\n",
         ("running    ", "bold"), f"{state.elapsed_s:.0f}s, simulated time of day {int(state.day_hour):02d}:"
                                  f"{int(state.day_hour % 1 * 60):02d}",
         f"   probes run {s.get('probes_run', 0)}",
