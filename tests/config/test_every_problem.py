@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from vigil.cli import app
-from vigil.config import ConfigError, load_config
+from vigil.config import ConfigError, ConfigProblem, load_config
 
 NINE_PROBLEMS = """\
 store:
@@ -38,13 +38,18 @@ services:
 """
 
 
+def problems_in(f: Path, text: str) -> list[ConfigProblem]:
+    f.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(f)
+    return info.value.problems
+
+
 def test_an_unset_variable_does_not_hide_other_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIGIL_TEST_SURELY_UNSET", raising=False)
     f = tmp_path / "vigil.yaml"
-    f.write_text(NINE_PROBLEMS)
-    with pytest.raises(ConfigError) as info:
-        load_config(f)
-    found = {(p.line, p.path) for p in info.value.problems}
+    problems = problems_in(f, NINE_PROBLEMS)
+    found = {(p.line, p.path) for p in problems}
     assert found == {
         (7, "server.api_keys[0].key"),  # the unset variable
         (4, "server.port"),
@@ -55,18 +60,15 @@ def test_an_unset_variable_does_not_hide_other_problems(tmp_path: Path, monkeypa
         (20, "services[0].probes[2].kind"),
         (12, "services[0].depends_on[0]"),  # checks across services, although the schema failed
         (22, "services[1].depends_on"),  # db -> db
-    }, sorted(str(p) for p in info.value.problems)
+    }, sorted(str(p) for p in problems)
     result = CliRunner().invoke(app, ["check-config", str(f)])
     assert result.exit_code == 2 and "(9 problems)" in result.output
 
 
 def test_schema_errors_do_not_hide_dependency_checks(tmp_path: Path) -> None:
-    f = tmp_path / "vigil.yaml"
-    f.write_text("services:\n  - name: a\n    depends_on: [b]\n    probes: [{kind: tcp, host: h, port: 0}]\n"
-                 "  - name: b\n    depends_on: [a]\n  - name: a\n")
-    with pytest.raises(ConfigError) as info:
-        load_config(f)
-    messages = [str(p) for p in info.value.problems]
+    messages = [str(p) for p in problems_in(tmp_path / "vigil.yaml", (
+        "services:\n  - name: a\n    depends_on: [b]\n    probes: [{kind: tcp, host: h, port: 0}]\n"
+        "  - name: b\n    depends_on: [a]\n  - name: a\n"))]
     assert any("probes[0].port" in m for m in messages)
     assert any("depends_on forms a cycle: a -> b -> a" in m for m in messages)
     assert any("duplicate service name 'a'" in m for m in messages)
