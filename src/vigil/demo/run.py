@@ -84,6 +84,7 @@ def free_port(host: str = "127.0.0.1") -> int:
 def run_demo(duration: float | None, headless: bool, day_seconds: float, port: int | None) -> int:
     """Run the demo; returns the process exit status (0 when it ran and stopped cleanly)."""
     from vigil.runner import StartupError, bind_listener
+    from vigil.sources.orphans import reap_orphans
 
     console = Console()
     plain = headless or not console.is_terminal  # a log: lines as things happen, no live view
@@ -93,6 +94,7 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
         console.print(f"[red]{exc}[/]".replace("--port or server.port", "--port, or leave it out for a free one"),
                       highlight=False, soft_wrap=True)
         return 1
+    reap_orphans()  # what command probes of a killed vigil left running
     fleet = Fleet(day_seconds=day_seconds, scaling=StorefrontScaling())
     summary = DemoSummary()
     try:

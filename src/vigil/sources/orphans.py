@@ -116,9 +116,26 @@ def _owner_of(pid: int, proc: Path) -> Owner | None:
     return None
 
 
+def _parent(pid: int, proc: Path) -> int | None:
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+        return int(stat[stat.rfind(")") + 2:].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _lineage(proc: Path) -> set[int]:
+    """This process and its ancestors: never reaped, even if a dead vigil's probe started them."""
+    out, pid = set(), os.getpid()
+    while pid and pid not in out:
+        out.add(pid)
+        pid = _parent(pid, proc) or 0
+    return out
+
+
 def find_orphans(proc: Path = _PROC) -> dict[int, Owner]:
     """Processes carrying an owner mark whose owner is no longer running: pid -> dead owner."""
-    me = os.getpid()
+    mine = _lineage(proc)
     found: dict[int, Owner] = {}
     try:
         entries = [int(p.name) for p in proc.iterdir() if p.name.isdigit()]
@@ -126,7 +143,7 @@ def find_orphans(proc: Path = _PROC) -> dict[int, Owner]:
         return found
     alive: dict[Owner, bool] = {}
     for pid in entries:
-        if pid == me:
+        if pid in mine:
             continue
         owner = _owner_of(pid, proc)
         if owner is None:
