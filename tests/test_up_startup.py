@@ -31,8 +31,8 @@ def test_a_used_port_is_one_line_and_nothing_is_touched(tmp_path: Path, busy_por
     cfg.write_text(f'store: {{url: "sqlite:///{db}"}}\nserver: {{port: {busy_port}}}\n'
                    "services:\n  - name: web\n    probes: [{kind: command, command: [touch, "
                    f'"{tmp_path / "probed"}"]}}]\n')
-    result = subprocess.run([str(VIGIL), "up", "-c", str(cfg)], capture_output=True, text=True, timeout=60, check=False,
-                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    result = subprocess.run([str(VIGIL), "up", "-c", str(cfg)], capture_output=True, text=True, timeout=60,
+                            check=False, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
     assert result.returncode == 1
     lines = [ln for ln in result.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr

@@ -54,7 +54,8 @@ def check_config(file: Path = typer.Argument(Path("vigil.yaml"), help="the confi
     probes = sum(len(s.probes) for s in cfg.services)
     metrics = sum(len(s.metrics) for s in cfg.services)
     console.print(f"[green]ok[/] {file}: {len(cfg.services)} services, {probes} probes, "
-                  f"{metrics} metric sources, store {mask_url(cfg.store.url)}", highlight=False, soft_wrap=True)
+                  f"{metrics} metric sources, store {mask_url(cfg.store.url)}",
+                  highlight=False, soft_wrap=True)
 
 
 @app.command("up")

@@ -45,7 +45,8 @@ def problems_in(f: Path, text: str) -> list[ConfigProblem]:
     return info.value.problems
 
 
-def test_an_unset_variable_does_not_hide_other_problems(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unset_variable_does_not_hide_other_problems(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VIGIL_TEST_SURELY_UNSET", raising=False)
     f = tmp_path / "vigil.yaml"
     problems = problems_in(f, NINE_PROBLEMS)
@@ -88,4 +89,5 @@ def test_a_service_with_nothing_to_collect_is_pointed_out(tmp_path: Path) -> Non
     f = tmp_path / "vigil.yaml"
     f.write_text("services:\n  - name: pushed-only\n")
     result = CliRunner().invoke(app, ["check-config", str(f)])
-    assert result.exit_code == 0 and "'pushed-only' has no probes and no metrics" in " ".join(result.output.split())
+    out = " ".join(result.output.split())
+    assert result.exit_code == 0 and "'pushed-only' has no probes and no metrics" in out

@@ -50,7 +50,8 @@ def test_check_config_errors_never_show_a_secret(tmp_path: Path, monkeypatch: py
     # ...while each problem is still there, at its key, with what was found where that is safe.
     flat = " ".join(out.split())
     assert "store.url:" in flat and "postgres://vig:***@127.0.0.1/db" in flat
-    assert "server.api_keys[0].key: Input should be a valid string; found a number (a secret: not shown)" in flat
+    assert ("server.api_keys[0].key: Input should be a valid string; "
+            "found a number (a secret: not shown)") in flat
     assert "ftp://probe:***@127.0.0.1/" in flat
     assert "headers.Authorization" in flat and "headers.X-Token" in flat
     assert "services[0].metrics[0].interval" in flat and "'soon'" in flat
@@ -125,6 +126,8 @@ def test_a_process_that_configured_no_logging_is_masked_too() -> None:
     import sys
 
     code = ("import logging; from vigil.config.redact import Redactor, install_log_masking; "
-            f"install_log_masking(Redactor({{'{PW}'}})); logging.getLogger('vigil').warning('key %s', '{PW}')")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=False)
+            f"install_log_masking(Redactor({{'{PW}'}})); "
+            f"logging.getLogger('vigil').warning('key %s', '{PW}')")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30,
+                            check=False)
     assert result.returncode == 0 and result.stderr.strip() == "key ***", result.stderr

@@ -29,7 +29,7 @@ def test_the_live_view_names_every_fault_url() -> None:
     Console(file=out, width=160).print(render(state()))
     text = out.getvalue()
     for name, url in URLS.items():
-        assert any(name in ln for ln in lines_with(text, url)), f"{name}'s fault URL not shown by name:\n{text}"
+        assert any(name in ln for ln in lines_with(text, url)), f"{name}'s fault URL not named:\n{text}"
     assert "pw-not-shown" not in text and "vig:***@db" in text
 
 
@@ -44,8 +44,8 @@ def test_plain_runs_announce_the_api_key_and_every_fault_url() -> None:
 def test_event_lines_once_each_and_signals_summarised_per_service() -> None:
     s, events = state(), EventLines()
     s.transitions.append(HealthTransition(1.0, "catalog", "unknown", "healthy"))
-    burst = [Signal(100.0 + i, "catalog", "latency_ms", "anomaly", Severity.WARNING, 0.9, f"jump {i}", "detector:x")
-             for i in range(5)]
+    burst = [Signal(100.0 + i, "catalog", "latency_ms", "anomaly", Severity.WARNING, 0.9, f"jump {i}",
+                    "detector:x") for i in range(5)]
     first = events.new(s, burst)
     assert first[0] == "+  1.0s  catalog: unknown -> healthy"
     assert len(first) == 2 and "catalog: signal anomaly (warning) on latency_ms: jump 0" in first[1]

@@ -62,8 +62,8 @@ services:
     probes:
       - {{kind: command, command: {command!r}, interval: 2h, timeout: 1h}}
 """.replace("'", '"'))
-    return subprocess.Popen([str(VIGIL), "up", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
+    return subprocess.Popen([str(VIGIL), "up", "-c", str(cfg)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")})
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:

@@ -25,8 +25,8 @@ def run_up(tmp_path: Path, store_url: str, **env: str) -> subprocess.CompletedPr
     cfg = tmp_path / "vigil.yaml"
     cfg.write_text(f'store: {{url: "{store_url}"}}\nserver: {{port: {free_port()}}}\n'
                    "services:\n  - name: web\n    probes: [{kind: tcp, host: 127.0.0.1, port: 9}]\n")
-    return subprocess.run([str(VIGIL), "up", "-c", str(cfg)], capture_output=True, text=True, timeout=60, check=False,
-                          env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env})
+    return subprocess.run([str(VIGIL), "up", "-c", str(cfg)], capture_output=True, text=True, timeout=60,
+                          check=False, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env})
 
 
 def one_line(stderr: str) -> str:
@@ -69,7 +69,8 @@ def test_a_refused_password_names_the_setting() -> None:
     exc = sa.exc.OperationalError("connect", {}, psycopg.OperationalError(message))
     text = str(unavailable(exc, f"postgresql+psycopg://vig:{PW}@127.0.0.1:5432/x"))
     assert PW not in text and "vig:***@" in text
-    assert text.endswith('password authentication failed for user "vig"; check the user and password in store.url')
+    assert text.endswith('password authentication failed for user "vig"; '
+                         "check the user and password in store.url")
 
 
 @pytest.mark.slow
@@ -79,8 +80,9 @@ def test_the_banner_of_vigil_up_masks_the_password(tmp_path: Path, pg_url: str) 
     cfg = tmp_path / "vigil.yaml"
     cfg.write_text(f'store: {{url: "{url}"}}\nserver: {{port: {free_port()}}}\n'
                    "services:\n  - name: web\n    probes: [{kind: tcp, host: 127.0.0.1, port: 9}]\n")
-    proc = subprocess.Popen([str(VIGIL), "up", "-c", str(cfg)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DB_PW": PW})
+    proc = subprocess.Popen([str(VIGIL), "up", "-c", str(cfg)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "DB_PW": PW})
     banner = []
     try:
         deadline = time.monotonic() + 90

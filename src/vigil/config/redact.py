@@ -20,7 +20,8 @@ from pydantic import BaseModel, SecretStr
 MASK = "***"
 # userinfo of a URL: after "://", up to the last "@" before a "/" or whitespace (a password may hold "@").
 _USERINFO = re.compile(r"://([^/\s]*)@")
-_SECRET_PARAM = re.compile(r"(?i)\b(password|passwd|pwd|token|access_token|api_key|apikey|secret)=([^&\s'\"]+)")
+_SECRET_PARAM = re.compile(
+    r"(?i)\b(password|passwd|pwd|token|access_token|api_key|apikey|secret)=([^&\s'\"]+)")
 _SHORTEST_MASKED = 3  # shorter "secrets" (a 1-character key) would mask every digit in a message
 _TOKEN_USER = 17  # a user part this long without a password is a token (https://TOKEN@host), not a name
 

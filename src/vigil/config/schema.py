@@ -130,8 +130,9 @@ def _reference_problems(data: dict, file: str, lines: dict) -> list[ConfigProble
         for j, dep in enumerate(s.get("depends_on") or []):
             if isinstance(dep, str) and dep not in seen:
                 ln, p = at("services", i, "depends_on", j)
-                problems.append(ConfigProblem(file, ln, p, f"service {s['name']!r} depends_on unknown service "
-                                              f"{dep!r}; known: {', '.join(seen) or 'none'}"))
+                problems.append(ConfigProblem(
+                    file, ln, p, f"service {s['name']!r} depends_on unknown service {dep!r}; "
+                                 f"known: {', '.join(seen) or 'none'}"))
         graph.setdefault(s["name"], []).extend(d for d in deps if d in seen)
     cycle = _find_cycle(graph)
     if cycle:
@@ -186,7 +187,8 @@ def validate(doc: Document) -> VigilConfig:
 def config_warnings(cfg: VigilConfig) -> list[str]:
     """What is valid but probably not meant: nothing to watch."""
     if not cfg.services:
-        return ["no services are configured: nothing is watched (add a services: list, see docs/configuration.md)"]
+        return ["no services are configured: nothing is watched "
+                "(add a services: list, see docs/configuration.md)"]
     return [f"service {s.name!r} has no probes and no metrics: only samples pushed to the API are seen"
             for s in cfg.services if not s.probes and not s.metrics]
 

@@ -91,8 +91,8 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
     try:  # the API's socket first: a used port is refused before anything starts
         sock = bind_listener("127.0.0.1", port if port is not None else 0)
     except StartupError as exc:
-        console.print(f"[red]{exc}[/]".replace("--port or server.port", "--port, or leave it out for a free one"),
-                      highlight=False, soft_wrap=True)
+        why = str(exc).replace("--port or server.port", "--port, or leave it out for a free one")
+        console.print(f"[red]{why}[/]", highlight=False, soft_wrap=True)
         return 1
     reap_orphans()  # what command probes of a killed vigil left running
     fleet = Fleet(day_seconds=day_seconds, scaling=StorefrontScaling())

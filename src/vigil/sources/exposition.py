@@ -91,7 +91,8 @@ def _counted_lines(text: str, keep: MetricFilter, limit: int | None,
             parts = body.split(None, 3)
             if len(parts) >= 4 and parts[1] == "TYPE":
                 name = parts[2]
-                family = (name, name[:-6]) if parts[3].strip() == "counter" and name.endswith("_total") else (name,)
+                counter = parts[3].strip() == "counter" and name.endswith("_total")
+                family = (name, name[:-6]) if counter else (name,)
         elif body and limit is not None:
             name = body.split("{", 1)[0].split(None, 1)[0]
             names = (*family, name) if name.startswith(family[-1]) else (name,)  # else a new, untyped family

@@ -56,7 +56,8 @@ class ScrapeCollector:
         except TimeoutError as exc:
             error = (describe_error(exc, self.spec.url, self.spec.timeout) if body is None else
                      f"parsing the {len(body):,}-byte body of {self._shown} took longer than the "
-                     f"{self.spec.timeout:g}s timeout; raise timeout, or lower sample_limit to refuse it sooner")
+                     f"{self.spec.timeout:g}s timeout; raise timeout, or lower sample_limit to refuse it "
+                     "sooner")
         except _ScrapeFailed as exc:
             error = str(exc)
         except SampleLimitExceeded as exc:

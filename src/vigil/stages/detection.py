@@ -48,7 +48,8 @@ class ServicePolicy:
 
     @classmethod
     def of(cls, config: DetectConfig) -> "ServicePolicy":  # RE2: series names may come from pushed data
-        return cls(config, [compile_regex(p) for p in config.include], [compile_regex(p) for p in config.exclude])
+        return cls(config, [compile_regex(p) for p in config.include],
+                   [compile_regex(p) for p in config.exclude])
 
     def watches(self, name: str) -> bool:
         if not self.config.enabled:

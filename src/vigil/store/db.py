@@ -42,7 +42,8 @@ def connect(url: str) -> Engines:
     if u.get_backend_name() == "postgresql":
         # No pre-ping: it would add a round trip to every write. A connection broken by a server
         # restart fails one call (which raises; nothing is half-written) and the pool is renewed.
-        args = {} if "connect_timeout" in u.query else {"connect_args": {"connect_timeout": PG_CONNECT_TIMEOUT_S}}
+        timeout = {} if "connect_timeout" in u.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        args = {"connect_args": timeout} if timeout else {}
         eng = sa.create_engine(u, pool_size=5, max_overflow=10, **args)
         return Engines(eng, eng.execution_options(isolation_level="REPEATABLE READ"), "postgresql")
     raise ValueError(f"unsupported store url {u.render_as_string(hide_password=True)!r}: "
