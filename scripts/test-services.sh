@@ -1,17 +1,39 @@
 #!/usr/bin/env bash
-# Makes sure what the test suite talks to is installed and running. Idempotent.
+# Makes sure what the test suite talks to is installed and running. Idempotent, and quick when all
+# is there already (a few `command -v` and one pg_isready).
+#   scripts/test-services.sh            install what is missing, start PostgreSQL if it is down
+#   scripts/test-services.sh --missing  only print the Debian packages that are missing
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
-need_apt=()
-command -v prometheus >/dev/null 2>&1 || need_apt+=(prometheus)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "installing Debian packages: ${need_apt[*]}"
-  as_root apt-get update -qq >/dev/null || true
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
-  # The package may start a system prometheus on :9090; tests start their own on free ports.
-  as_root pkill -x prometheus 2>/dev/null || true
+# Debian package, and the command that shows it is installed. prometheus: the PromQL source's tests
+# start their own server; prometheus-alertmanager and chromium: alert ingest and browser tests.
+PACKAGES=(postgresql-client:pg_isready prometheus:prometheus
+          prometheus-alertmanager:prometheus-alertmanager chromium:chromium)
+
+missing=()
+for entry in "${PACKAGES[@]}"; do
+  command -v "${entry#*:}" >/dev/null 2>&1 || missing+=("${entry%%:*}")
+done
+if [ "${1:-}" = "--missing" ]; then
+  [ ${#missing[@]} -eq 0 ] || printf '%s\n' "${missing[@]}"
+  exit 0
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  # Installing must not start system services (the prometheus package would start one on :9090):
+  # services are denied a start for this install only, unless the machine has its own policy
+  # (containers usually do). Nothing is ever stopped by name: tests use their own free ports.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+  as_root apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
 # PostgreSQL on 127.0.0.1:5432, database "test" (trust auth).

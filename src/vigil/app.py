@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -126,15 +127,17 @@ def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
     return app, engine
 
 
-async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None = None) -> None:
-    """Run uvicorn until cancelled. The engine's lifecycle is the caller's, not the server's."""
+async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None = None,
+                sock: socket.socket | None = None) -> None:
+    """Run uvicorn until cancelled (on `sock` when given: a socket the caller bound before starting
+    anything). The engine's lifecycle is the caller's, not the server's."""
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                             access_log=False)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # the caller owns signals
-    task = asyncio.create_task(server.serve())
+    task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
     try:
         if ready is not None:
             while not server.started and not task.done():

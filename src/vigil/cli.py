@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 from rich.console import Console
 
 from vigil import __version__
 from vigil.config import ConfigError, load_config
+from vigil.config.redact import mask_url
+from vigil.config.schema import config_warnings
 from vigil.registry import Registry
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
-                  help="vigil: watches services, detects trouble, predicts load, heals, and shows its work.")
+                  help="vigil: watches services, detects anomalies, forecasts load, scales, and records why. "
+                       "(Incidents, notifications, remediation and a dashboard are planned, not built yet.)")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -32,13 +35,16 @@ BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
 
 def _load_or_exit(path: Path):
     try:
-        return load_config(path)
+        cfg = load_config(path)
     except ConfigError as exc:
         err_console.print(f"[bold red]invalid configuration[/] ({len(exc.problems)} problem"
                           f"{'s' if len(exc.problems) != 1 else ''}):")
         for p in sorted(exc.problems, key=lambda p: (p.line or 0)):
             err_console.print(f"  {p}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
+    for warning in config_warnings(cfg):
+        err_console.print(f"[yellow]warning:[/] {path}: {warning}", highlight=False, soft_wrap=True)
+    return cfg
 
 
 @app.command("check-config")
@@ -48,48 +54,47 @@ def check_config(file: Path = typer.Argument(Path("vigil.yaml"), help="the confi
     probes = sum(len(s.probes) for s in cfg.services)
     metrics = sum(len(s.metrics) for s in cfg.services)
     console.print(f"[green]ok[/] {file}: {len(cfg.services)} services, {probes} probes, "
-                  f"{metrics} metric sources, store {cfg.store.url.split('://')[0]}")
+                  f"{metrics} metric sources, store {mask_url(cfg.store.url)}",
+                  highlight=False, soft_wrap=True)
 
 
 @app.command("up")
 def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configuration file"),
-       port: Optional[int] = typer.Option(None, help="override server.port"),
+       port: int | None = typer.Option(None, help="override server.port"),
        log_level: str = typer.Option("info", help="debug | info | warning | error")) -> None:
     """Run vigil: watch the configured services and serve the API until Ctrl-C or SIGTERM."""
     import asyncio
-    import logging
 
-    from rich.logging import RichHandler
-
-    from vigil.runner import run_server, with_session_key
+    from vigil.runner import StartupError, configure_logging, run_server, with_session_key
 
     cfg = _load_or_exit(config)
     if port is not None:
         cfg = cfg.model_copy(update={"server": cfg.server.model_copy(update={"port": port})})
     cfg, session_key = with_session_key(cfg)
-    logging.basicConfig(level=log_level.upper(), format="%(message)s",
-                        handlers=[RichHandler(console=err_console, show_path=False)])
+    redact = configure_logging(log_level, err_console, cfg)
 
     def ready(url: str) -> None:
-        console.print(f"[bold green]vigil is up[/]: API {url}/docs, metrics {url}/metrics")
-        console.print(f"watching {len(cfg.services)} services; store {cfg.store.url}")
-        if session_key:
+        n = len(cfg.services)
+        console.print(f"[bold green]vigil is up[/]: API {url}/docs, metrics {url}/metrics", soft_wrap=True)
+        console.print(f"watching {n} service{'s' if n != 1 else ''}; store {redact(cfg.store.url)}",
+                      highlight=False, soft_wrap=True)
+        if session_key:  # shown once, on purpose: it is this run's only key
             console.print("[yellow]no server.api_keys configured: this run's API key is[/] "
-                          f"[bold]{session_key}[/] (send 'Authorization: Bearer <key>')")
+                          f"[bold]{session_key}[/] (send 'Authorization: Bearer <key>')", soft_wrap=True)
 
     try:
         asyncio.run(run_server(cfg, on_ready=ready))
-    except OSError as exc:
-        err_console.print(f"[red]could not start:[/] {exc}")
+    except (StartupError, OSError) as exc:
+        err_console.print(f"[red]vigil did not start:[/] {redact(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     console.print("vigil stopped")
 
 
 @app.command("demo")
-def demo(duration: Optional[float] = typer.Option(None, help="stop after this many seconds"),
+def demo(duration: float | None = typer.Option(None, help="stop after this many seconds"),
          headless: bool = typer.Option(False, help="no live view; print a summary at the end"),
          day: float = typer.Option(600.0, help="seconds of demo time per simulated day of traffic"),
-         port: Optional[int] = typer.Option(None, help="API port (default: a free one)")) -> None:
+         port: int | None = typer.Option(None, help="API port (default: a free one)")) -> None:
     """Start a demo fleet of real local services with a daily traffic curve, and vigil watching it."""
     from vigil.demo.run import run_demo
 
@@ -122,7 +127,7 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
     from rich.table import Table
 
     from vigil.explain import explain
-    from vigil.store import open_store
+    from vigil.store import StoreUnavailable, open_store
     from vigil.web.timeparse import parse_time
 
     cfg = _load_or_exit(config)
@@ -134,7 +139,11 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
     except ValueError as exc:
         err_console.print(str(exc))
         raise typer.Exit(2) from None
-    store = open_store(cfg.store.url, cfg.store.retention)
+    try:
+        store = open_store(cfg.store.url, cfg.store.retention)
+    except StoreUnavailable as exc:
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
     try:
         ex = asyncio.run(explain(cfg, store, service, start, end, replay=replay))
     finally:
@@ -182,7 +191,7 @@ def version() -> None:
 @app.command("bench", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
              add_help_option=False)
 def bench(ctx: typer.Context,
-          name: Optional[str] = typer.Argument(None, help=f"one of: {', '.join(BENCHMARKS.kinds())}")) -> None:
+          name: str | None = typer.Argument(None, help=f"one of: {', '.join(BENCHMARKS.kinds())}")) -> None:
     """Run a benchmark: vigil bench NAME [--json] [options]; vigil bench NAME --help for its options."""
     if name is None or name in ("--help", "-h"):
         console.print("usage: vigil bench NAME [OPTIONS]\n\nbenchmarks: " + ", ".join(BENCHMARKS.kinds()))

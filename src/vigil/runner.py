@@ -1,20 +1,35 @@
 """Running vigil as a server: engine + API under one event loop, stopped cleanly by SIGINT/SIGTERM
-(collection stops, in-flight writes finish, then the process exits)."""
+(collection stops, in-flight writes finish, then the process exits).
+
+Start-up order matters: the listening socket is bound first (a second `vigil up` on a used port
+fails at once, having touched nothing), then the store is opened, then what command probes of a
+killed vigil left running is reaped, and only then does the engine start."""
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import secrets
 import signal
-from typing import Callable
+import socket
+from collections.abc import Callable
 
 from pydantic import SecretStr
+from rich.console import Console
 
 from vigil.config import VigilConfig
+from vigil.config.redact import Redactor, install_log_masking, secret_values
 from vigil.config.schema import ApiKey
 
 log = logging.getLogger("vigil")
+
+# Libraries whose INFO lines say nothing an operator needs (alembic: ~10 lines per start).
+QUIET_LOGGERS = ("alembic",)
+
+
+class StartupError(RuntimeError):
+    """vigil could not start; the message is one line saying what and how to fix it."""
 
 
 def with_session_key(config: VigilConfig) -> tuple[VigilConfig, str | None]:
@@ -27,11 +42,57 @@ def with_session_key(config: VigilConfig) -> tuple[VigilConfig, str | None]:
     return config.model_copy(update={"server": server}), token
 
 
+def configure_logging(level: str, console: Console, config: VigilConfig) -> Redactor:
+    """vigil's log lines on `console`, with every secret of `config` masked in them."""
+    from rich.logging import RichHandler
+
+    logging.basicConfig(level=level.upper(), format="%(message)s", force=True,
+                        handlers=[RichHandler(console=console, show_path=False)])
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.WARNING, logging.getLogger().level))
+    redactor = Redactor(secret_values(config))
+    install_log_masking(redactor)
+    return redactor
+
+
+def bind_listener(host: str, port: int) -> socket.socket:
+    """The API's listening socket, bound before anything else starts."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror}; check server.host") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn: TIME_WAIT is no conflict
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} on {host} is already in use (another vigil?); stop that "
+                               "process, or choose another port with --port or server.port") from None
+        raise StartupError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; "
+                           "check server.host and server.port") from None
+    sock.set_inheritable(False)
+    return sock
+
+
 async def run_server(config: VigilConfig, on_ready: Callable[[str], None] | None = None,
                      stop: asyncio.Event | None = None) -> None:
     from vigil.app import build_app, serve
+    from vigil.sources.orphans import reap_orphans
+    from vigil.store import StoreUnavailable
 
-    app, engine = build_app(config)
+    sock = bind_listener(config.server.host, config.server.port)
+    try:
+        app, engine = build_app(config)
+    except StoreUnavailable as exc:
+        sock.close()
+        raise StartupError(str(exc)) from None
+    except BaseException:
+        sock.close()
+        raise
+    reap_orphans()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -39,16 +100,17 @@ async def run_server(config: VigilConfig, on_ready: Callable[[str], None] | None
             loop.add_signal_handler(sig, stop.set)
         except (NotImplementedError, RuntimeError):  # not the main thread
             pass
+    port = sock.getsockname()[1]  # the real one when server.port is 0
     await engine.start()
     ready = asyncio.Event()
-    server = asyncio.create_task(serve(app, config.server.host, config.server.port, ready))
+    server = asyncio.create_task(serve(app, config.server.host, config.server.port, ready, sock=sock))
     waiter = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({asyncio.create_task(ready.wait()), server}, return_when=asyncio.FIRST_COMPLETED)
         if server.done():
-            server.result()  # raises why the server could not start (e.g. port in use)
+            server.result()  # raises why the server could not start
         if on_ready:
-            on_ready(f"http://{config.server.host}:{config.server.port}")
+            on_ready(f"http://{config.server.host}:{port}")
         await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         log.info("stopping: finishing in-flight work")
@@ -57,3 +119,4 @@ async def run_server(config: VigilConfig, on_ready: Callable[[str], None] | None
         await asyncio.gather(server, waiter, return_exceptions=True)
         await engine.stop()
         engine.store.close()
+        sock.close()

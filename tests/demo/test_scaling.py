@@ -167,8 +167,11 @@ def test_ctrl_c_leaves_no_replica_behind() -> None:
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
     try:
-        first = proc.stdout.readline()  # "vigil API ...": the API answers and the load runs
-        assert first.startswith("vigil API"), first + proc.stdout.read()
+        first = ""  # up to "watching ...": printed once the API answers and the load runs
+        while not first.endswith("\n") or not first.splitlines()[-1].startswith("watching"):
+            line = proc.stdout.readline()
+            assert line, first
+            first += line
         kids = psutil.Process(proc.pid).children(recursive=True)
         replicas = [k.pid for k in kids if "--reuse-port" in k.cmdline()]
         # besides the replicas: catalog, payments and the load generator

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 from pydantic import ValidationError
+
+from vigil.config.redact import mask
 
 Path_ = tuple[str | int, ...]
 
@@ -67,11 +70,12 @@ def _walk_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], dups: lis
             _walk_lines(item, path + (i,), lines, dups)
 
 
-def _interpolate(data: Any, path: Path_, env: Mapping[str, str], missing: list[tuple[Path_, str]]) -> Any:
+def _interpolate(data: Any, path: Path_, env: Mapping[str, str], missing: list[tuple[Path_, str]],
+                 written: dict[Path_, str]) -> Any:
     if isinstance(data, dict):
-        return {k: _interpolate(v, path + (k,), env, missing) for k, v in data.items()}
+        return {k: _interpolate(v, path + (k,), env, missing, written) for k, v in data.items()}
     if isinstance(data, list):
-        return [_interpolate(v, path + (i,), env, missing) for i, v in enumerate(data)]
+        return [_interpolate(v, path + (i,), env, missing, written) for i, v in enumerate(data)]
     if isinstance(data, str) and "$" in data:
         def sub(m: re.Match[str]) -> str:
             if m.group(0) == "$$":
@@ -83,7 +87,10 @@ def _interpolate(data: Any, path: Path_, env: Mapping[str, str], missing: list[t
                 return default
             missing.append((path, name))
             return ""
-        return _ENV_RE.sub(sub, data)
+        value = _ENV_RE.sub(sub, data)
+        if value != data:
+            written[path] = data
+        return value
     return data
 
 
@@ -95,8 +102,25 @@ def _line_for(path: Path_, lines: dict[Path_, int]) -> int | None:
     return None
 
 
-def read_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> tuple[Any, dict[Path_, int]]:
-    """Parse YAML text; return the data (with ${ENV} substituted) and a key-path -> line map."""
+@dataclass
+class Document:
+    """A configuration file as read: the data (${ENV} substituted), the line of every key path, the
+    problems found while reading (duplicate keys, unset variables: validation goes on regardless, so
+    every problem is reported at once) and, where a variable was substituted, the value as written."""
+
+    file: str
+    data: Any
+    lines: dict[Path_, int]
+    problems: list[ConfigProblem]
+    written: dict[Path_, str]
+    unset: set[Path_]  # key paths holding an unset variable
+
+    def line(self, path: Path_) -> int | None:
+        return _line_for(path, self.lines)
+
+
+def read_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> Document:
+    """Parse YAML text; only YAML that does not parse raises here (nothing else can be checked)."""
     env = os.environ if env is None else env
     try:
         loader = yaml.SafeLoader(text)
@@ -117,14 +141,13 @@ def read_yaml(text: str, file: str, env: Mapping[str, str] | None = None) -> tup
     problems = [ConfigProblem(file, ln, format_path(p), "duplicate key; each key may appear once")
                 for p, ln in dups]
     missing: list[tuple[Path_, str]] = []
-    data = _interpolate(data, (), env, missing)
+    written: dict[Path_, str] = {}
+    data = _interpolate(data, (), env, missing, written)
     for p, name in missing:
         problems.append(ConfigProblem(
             file, _line_for(p, lines), format_path(p),
             f"environment variable {name} is not set; set it, or write ${{{name}:-default}}"))
-    if problems:
-        raise ConfigError(problems)
-    return data, lines
+    return Document(file, data, lines, problems, written, {p for p, _ in missing})
 
 
 def _describe(value: Any) -> str:
@@ -160,11 +183,15 @@ def _clean_loc(loc: Path_, data: Any) -> Path_:
     return tuple(out)
 
 
-def problems_from_validation(exc: ValidationError, file: str, lines: dict[Path_, int],
-                             data: Any) -> list[ConfigProblem]:
+def problems_from_validation(exc: ValidationError, doc: Document, secret: set[Path_]) -> list[ConfigProblem]:
+    """One problem per validation error, at its key and line. A value at or under a `secret` path is
+    never shown, and every message is masked (URL credentials, the file's secret values)."""
+    secrets = {str(v) for p in secret for v in _scalars(_get(doc.data, p))}
     out: list[ConfigProblem] = []
     for err in exc.errors(include_url=False):
-        path = _clean_loc(tuple(err["loc"]), data)
+        path = _clean_loc(tuple(err["loc"]), doc.data)
+        if path in doc.unset:
+            continue  # already reported: the variable is not set
         msg = err["msg"].replace("Value error, ", "")
         etype = err["type"]
         if etype == "union_tag_invalid":
@@ -178,13 +205,35 @@ def problems_from_validation(exc: ValidationError, file: str, lines: dict[Path_,
             msg = "unknown key; check its spelling and where it is indented"
         elif etype == "missing":
             msg = "required key is missing"
+        elif any(path[:n] in secret for n in range(len(path) + 1)):
+            msg = f"{msg}; found {_kind_of(err.get('input'))} (a secret: not shown)"
         elif "found" not in msg and "input" in err and not isinstance(err["input"], dict):
             msg = f"{msg}; found {_describe(err['input'])}"
-        out.append(ConfigProblem(file, _line_for(path, lines), format_path(path), msg))
+            written = doc.written.get(path)
+            if written is not None and mask(written, secrets) != mask(str(err["input"]), secrets):
+                msg += f" (from {written!r})"
+        out.append(ConfigProblem(doc.file, doc.line(path), format_path(path), mask(msg, secrets)))
     return out
 
 
-def load_file(path: str | os.PathLike[str]) -> tuple[Any, dict[Path_, int], str]:
+def _kind_of(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {str: "a string", list: "a list", dict: "a mapping"}.get(type(value), "nothing" if value is None
+                                                                     else type(value).__name__)
+
+
+def _scalars(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _scalars(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _scalars(v)]
+    return [] if value is None else [value]
+
+
+def load_file(path: str | os.PathLike[str]) -> Document:
     file = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
@@ -192,5 +241,4 @@ def load_file(path: str | os.PathLike[str]) -> tuple[Any, dict[Path_, int], str]
         raise ConfigError([ConfigProblem(file, None, "", "file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError([ConfigProblem(file, None, "", f"cannot read file: {exc}")]) from None
-    data, lines = read_yaml(text, file)
-    return data, lines, file
+    return read_yaml(text, file)

@@ -13,11 +13,13 @@ from vigil.config.incidents import IncidentsConfig
 from vigil.config.loader import (
     ConfigError,
     ConfigProblem,
+    Document,
     format_path,
     load_file,
     problems_from_validation,
     read_yaml,
 )
+from vigil.config.redact import secret_paths
 from vigil.config.rules import Rule
 from vigil.config.scaling import ScalingPolicyConfig
 from vigil.config.sources import MetricSource, Probe
@@ -113,27 +115,37 @@ class VigilConfig(Strict):
         raise KeyError(name)
 
 
-def _reference_problems(cfg: VigilConfig, file: str, lines: dict) -> list[ConfigProblem]:
+def _reference_problems(data: dict, file: str, lines: dict) -> list[ConfigProblem]:
     """Checks across services (names unique, depends_on known and acyclic), each reported at the
-    exact key in the file."""
+    exact key in the file. They read the file's data as written, so they run (and report) even when
+    other parts of the file do not validate."""
     def at(*path: str | int) -> tuple[int | None, str]:
         return lines.get(tuple(path)), format_path(tuple(path))
 
+    services = data.get("services")
+    if not isinstance(services, list):
+        return []
+    named = [(i, s) for i, s in enumerate(services) if isinstance(s, dict) and isinstance(s.get("name"), str)]
     problems: list[ConfigProblem] = []
     seen: dict[str, int] = {}
-    for i, s in enumerate(cfg.services):
-        if s.name in seen:
+    for i, s in named:
+        if s["name"] in seen:
             ln, p = at("services", i, "name")
-            problems.append(ConfigProblem(file, ln, p, f"duplicate service name {s.name!r} "
-                                          f"(also services[{seen[s.name]}])"))
-        seen.setdefault(s.name, i)
-    for i, s in enumerate(cfg.services):
-        for j, dep in enumerate(s.depends_on):
-            if dep not in seen:
+            problems.append(ConfigProblem(file, ln, p, f"duplicate service name {s['name']!r} "
+                                          f"(also services[{seen[s['name']]}])"))
+        seen.setdefault(s["name"], i)
+    graph: dict[str, list[str]] = {}
+    for i, s in named:
+        deps = s.get("depends_on")
+        deps = [d for d in deps if isinstance(d, str)] if isinstance(deps, list) else []
+        for j, dep in enumerate(s.get("depends_on") or []):
+            if isinstance(dep, str) and dep not in seen:
                 ln, p = at("services", i, "depends_on", j)
-                problems.append(ConfigProblem(file, ln, p, f"service {s.name!r} depends_on unknown service "
-                                              f"{dep!r}; known: {', '.join(seen) or 'none'}"))
-    cycle = _find_cycle({s.name: [d for d in s.depends_on if d in seen] for s in cfg.services})
+                problems.append(ConfigProblem(
+                    file, ln, p, f"service {s['name']!r} depends_on unknown service {dep!r}; "
+                                 f"known: {', '.join(seen) or 'none'}"))
+        graph.setdefault(s["name"], []).extend(d for d in deps if d in seen)
+    cycle = _find_cycle(graph)
     if cycle:
         ln, p = at("services", seen[cycle[0]], "depends_on")
         problems.append(ConfigProblem(file, ln, p, f"depends_on forms a cycle: {' -> '.join(cycle)}"))
@@ -163,28 +175,39 @@ def _find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
     return None
 
 
-def validate(data: object, file: str, lines: dict) -> VigilConfig:
-    if data is None:
-        data = {}
+def validate(doc: Document) -> VigilConfig:
+    """Every problem of the file at once: those found reading it, schema errors, and the checks
+    across services; raises ConfigError listing them all."""
+    data = {} if doc.data is None else doc.data
+    problems = list(doc.problems)
     if not isinstance(data, dict):
-        raise ConfigError([ConfigProblem(file, lines.get((), 1), "",
-                                         "the file must be a mapping of keys (services:, store:, ...)")])
+        problems.append(ConfigProblem(doc.file, doc.lines.get((), 1), "",
+                                      "the file must be a mapping of keys (services:, store:, ...)"))
+        raise ConfigError(problems)
+    cfg: VigilConfig | None = None
     try:
         cfg = VigilConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(problems_from_validation(exc, file, lines, data)) from None
-    problems = _reference_problems(cfg, file, lines)
-    if problems:
+        problems += problems_from_validation(exc, doc, secret_paths(VigilConfig, data))
+    problems += _reference_problems(data, doc.file, doc.lines)
+    if problems or cfg is None:
         raise ConfigError(problems)
     return cfg
 
 
+def config_warnings(cfg: VigilConfig) -> list[str]:
+    """What is valid but probably not meant: nothing to watch."""
+    if not cfg.services:
+        return ["no services are configured: nothing is watched "
+                "(add a services: list, see docs/configuration.md)"]
+    return [f"service {s.name!r} has no probes and no metrics: only samples pushed to the API are seen"
+            for s in cfg.services if not s.probes and not s.metrics]
+
+
 def load_config(path: str | Path) -> VigilConfig:
     """Read and validate a vigil.yaml; raises ConfigError listing every problem."""
-    data, lines, file = load_file(path)
-    return validate(data, file, lines)
+    return validate(load_file(path))
 
 
 def parse_config(text: str, file: str = "<string>", env: dict[str, str] | None = None) -> VigilConfig:
-    data, lines = read_yaml(text, file, env)
-    return validate(data, file, lines)
+    return validate(read_yaml(text, file, env))

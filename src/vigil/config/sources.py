@@ -8,7 +8,7 @@ from typing import Annotated, Literal, Union
 
 from pydantic import Field, field_validator, model_validator
 
-from vigil.config.types import Duration, Regexes, Secret, Strict
+from vigil.config.types import ByteSize, Duration, Regexes, Secret, Strict
 
 
 def _check_timing(interval: float, timeout: float) -> None:
@@ -83,6 +83,10 @@ class ScrapeSource(Strict):
                                    description="histogram quantiles to compute")
     rates: bool = Field(True, description="turn counters into per-second rates")
     headers: dict[str, Secret] = Field(default_factory=dict)
+    body_size_limit: ByteSize = Field(32 << 20, gt=0,
+                                      description="a larger (uncompressed) body fails the scrape")
+    sample_limit: int = Field(100_000, gt=0,
+                              description="more samples kept (after include/exclude) fail the scrape")
 
     @model_validator(mode="after")
     def _timing(self) -> "ScrapeSource":

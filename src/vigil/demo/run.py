@@ -3,8 +3,10 @@
 storefront runs as replicas that vigil itself starts and scales (its `process` actuator, from the
 generated config's `scaling:` block); the load starts once vigil has brought up the first one.
 
-With `duration` the demo stops by itself; with `headless` there is no live view, only a status
-line every few seconds and a summary at the end (services, probes run, samples stored, health
+With `duration` the demo stops by itself. With `headless`, or when stdout is not a terminal (`make
+demo | tee log`), there is no live view: the API's address and key and every service's fault URL
+are printed at once, then a line per notable event (health changes, scaling, signals) and a status
+line every few seconds, and a summary at the end (services, probes run, samples stored, health
 transitions seen, storefront's replicas and scaling decisions). Ctrl-C or SIGTERM stop everything:
 the load first, then vigil (which stops the replicas it started), then every fleet process."""
 
@@ -24,7 +26,9 @@ from rich.console import Console
 from rich.live import Live
 
 from vigil.config import VigilConfig, parse_config
+from vigil.config.redact import Redactor, install_log_masking, secret_values
 from vigil.demo.autoscale import StorefrontScaling
+from vigil.demo.events import EventLines, announcement
 from vigil.demo.fleet import SCALED, Fleet, FleetError
 from vigil.demo.load import DailyCurve
 from vigil.demo.readings import FleetReadings
@@ -77,42 +81,46 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(s.getsockname()[1])
 
 
-def port_free(port: int, host: str = "127.0.0.1") -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
-
-
 def run_demo(duration: float | None, headless: bool, day_seconds: float, port: int | None) -> int:
     """Run the demo; returns the process exit status (0 when it ran and stopped cleanly)."""
+    from vigil.runner import StartupError, bind_listener
+    from vigil.sources.orphans import reap_orphans
+
     console = Console()
-    if port is not None and not port_free(port):
-        console.print(f"[red]port {port} is in use[/]; choose another with --port, or leave it out for a free one")
+    plain = headless or not console.is_terminal  # a log: lines as things happen, no live view
+    try:  # the API's socket first: a used port is refused before anything starts
+        sock = bind_listener("127.0.0.1", port if port is not None else 0)
+    except StartupError as exc:
+        why = str(exc).replace("--port or server.port", "--port, or leave it out for a free one")
+        console.print(f"[red]{why}[/]", highlight=False, soft_wrap=True)
         return 1
+    reap_orphans()  # what command probes of a killed vigil left running
     fleet = Fleet(day_seconds=day_seconds, scaling=StorefrontScaling())
     summary = DemoSummary()
     try:
         try:
-            with console.status("starting the demo fleet (catalog, payments; vigil starts storefront)..."):
+            starting = "starting the demo fleet (catalog, payments; vigil starts storefront)..."
+            if plain:
+                console.print(starting, highlight=False)
                 fleet.start()
+            else:
+                with console.status(starting):
+                    fleet.start()
         except FleetError as exc:
             console.print("[red]the demo fleet did not start:[/]")
             console.print(str(exc), markup=False, highlight=False)
             return 1
-        api_port = port if port is not None else free_port()
         api_key = secrets.token_urlsafe(24)
-        text = fleet.vigil_config(server_port=api_port, api_key=api_key)
+        text = fleet.vigil_config(server_port=sock.getsockname()[1], api_key=api_key)
         (fleet.workdir / "vigil.yaml").write_text(text)
         config = parse_config(text, file=str(fleet.workdir / "vigil.yaml"), env={})
-        status = asyncio.run(_watch(fleet, config, api_key, duration, headless, console, summary))
+        install_log_masking(Redactor(secret_values(config)))  # vigil's warnings, if any, never show the key
+        status = asyncio.run(_watch(fleet, config, api_key, duration, plain, console, summary, sock))
     except KeyboardInterrupt:  # Ctrl-C while starting, before the event loop took over the signal
         console.print("interrupted while starting; everything is stopped")
         return 130
     finally:
+        sock.close()
         fleet.stop()
     summary.load = fleet.load_stats()
     for line in summary.lines():
@@ -120,8 +128,8 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
     return status
 
 
-async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: float | None, headless: bool,
-                 console: Console, summary: DemoSummary) -> int:
+async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: float | None, plain: bool,
+                 console: Console, summary: DemoSummary, sock: socket.socket | None = None) -> int:
     from vigil.app import build_app, serve  # the engine and API; imported only when the demo runs
 
     stop = asyncio.Event()
@@ -132,7 +140,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     api_url = f"http://{host}:{port}"
     app, engine = build_app(config)
     await engine.start()
-    server = asyncio.create_task(serve(app, host, port))
+    server = asyncio.create_task(serve(app, host, port, sock=sock))
     started = time.monotonic()  # restarted once the API answers: the duration is time watched
     curve = DailyCurve(day_seconds=fleet.day_seconds, start_hour=fleet.start_hour)
     state = DemoState(api_url=api_url, api_key=api_key, store_url=config.store.url,
@@ -147,6 +155,9 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                 console.print(f"[red]vigil's API did not come up on {api_url}[/]"
                               + (f": {why}" if why else ""), highlight=False)
                 return 1
+            events = EventLines()
+            if plain:  # at once: the API and every fault URL, before waiting for storefront
+                _say(console, announcement(state))
             if fleet.scaling is not None and fleet.load is None and fleet.with_load:
                 scaled = fleet.services[SCALED]
                 if not await _answers(session, scaled.health_url, stop, FIRST_REPLICA_TIMEOUT_S):
@@ -157,11 +168,10 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     return 0
                 await asyncio.to_thread(fleet.start_load)
             started = time.monotonic()
-            if headless:
-                console.print(f"vigil API {api_url} (key {api_key}); watching "
-                              f"{', '.join(fleet.services)}", markup=False, highlight=False, soft_wrap=True)
-            live = None if headless else Live(render(state), console=console, refresh_per_second=2,
-                                              transient=False)
+            if plain:
+                _say(console, [f"watching {', '.join(fleet.services)}"])
+            live = None if plain else Live(render(state), console=console, refresh_per_second=2,
+                                           transient=False)
             if live is not None:
                 live.start()
             last_status = 0.0
@@ -182,9 +192,11 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     await _note_scaling(state, scaler, elapsed)
                     if live is not None:
                         live.update(render(state))
-                    elif elapsed - last_status >= HEADLESS_STATUS_EVERY_S:
-                        last_status = elapsed
-                        console.print(status_line(state), markup=False, highlight=False, soft_wrap=True)
+                    else:
+                        _say(console, events.new(state, await _signals(engine, events)))
+                        if elapsed - last_status >= HEADLESS_STATUS_EVERY_S:
+                            last_status = elapsed
+                            _say(console, [status_line(state)])
                     await _sleep_or_stop(stop, TICK_S)
             finally:
                 if live is not None:
@@ -209,6 +221,19 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     summary.scaling, summary.replica_changes = state.scaling, state.replica_changes
     summary.scaling_decisions = scaler.decisions
     return status
+
+
+def _say(console: Console, lines: list[str]) -> None:
+    for line in lines:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+
+
+async def _signals(engine: Any, events: EventLines) -> list[Any]:
+    """Signals recorded since the newest one printed (read off the event loop: it is a query)."""
+    store = getattr(engine, "store", None)
+    if store is None or not hasattr(store, "signals"):
+        return []
+    return await asyncio.to_thread(store.signals, since=events.signals_since, limit=200)
 
 
 async def _note_scaling(state: DemoState, scaler: Any, elapsed: float) -> None:

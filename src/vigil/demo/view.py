@@ -12,6 +12,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from vigil.config.redact import mask_url
+from vigil.demo.fleet import SCALED
 from vigil.demo.readings import ServiceReading
 
 HEALTH_STYLE = {"healthy": "bold green", "unhealthy": "bold red", "unknown": "yellow"}
@@ -95,6 +97,21 @@ def curl_fault(admin_url: str, body: str) -> str:
     return f"curl -X POST -d {shlex.quote(body)} {admin_url}"  # the service reads JSON whatever the type
 
 
+def fault_lines(admin_urls: dict[str, str]) -> list[str]:
+    """Every service's fault URL, named, and how to use one (the live view, headless and piped runs)."""
+    width = max((len(n) for n in admin_urls), default=0)
+    out = ["  POST a fault to a service's URL, DELETE it to clear it:"]
+    for name, url in admin_urls.items():
+        note = "   (reaches every replica: they share a fault file)" if name == SCALED else ""
+        out.append(f"  {name:<{width}}  {url}{note}")
+    example = admin_urls.get("catalog") or next(iter(admin_urls.values()), "")
+    if example:
+        errors, slow = curl_fault(example, '{"error_rate": 0.6}'), curl_fault(example, '{"latency_ms": 3000}')
+        out += [f"  e.g. {errors}", f"       {slow}   (hang, crash, leak_mb_per_min too)",
+                f"       curl -X DELETE {example}"]
+    return out
+
+
 def replicas_text(view: ScalingView | None) -> str:
     if view is None:
         return "1"
@@ -144,20 +161,13 @@ def render(state: DemoState) -> RenderableType:
     head = Text.assemble(
         ("vigil API  ", "bold"), state.api_url, "   docs ", f"{state.api_url}/docs", "\n",
         ("API key    ", "bold"), state.api_key, "  (Authorization: Bearer <key>)\n",
-        ("store      ", "bold"), state.store_url, "\n",
+        ("store      ", "bold"), mask_url(state.store_url), "\n",
         ("running    ", "bold"), f"{state.elapsed_s:.0f}s, simulated time of day {int(state.day_hour):02d}:"
                                  f"{int(state.day_hour % 1 * 60):02d}",
         f"   probes run {s.get('probes_run', 0)}",
         f"   samples {s['samples_ingested']}" if "samples_ingested" in s else "")
-    some_admin = state.admin_urls.get("catalog") or next(iter(state.admin_urls.values()), "")
-    errors, slow = curl_fault(some_admin, '{"error_rate": 0.6}'), curl_fault(some_admin, '{"latency_ms": 3000}')
-    hints = Text.assemble(
-        ("break something:\n", "bold"),
-        f"  {errors}\n",
-        f"  {slow}      (hang, crash, leak_mb_per_min too)\n",
-        f"  curl -X DELETE {some_admin}      (clear)\n",
-        "  storefront's faults reach every replica (they share a fault file)\n",
-        ("Ctrl-C stops everything.", "dim"))
+    hints = Text.assemble(("break something:\n", "bold"), "\n".join(fault_lines(state.admin_urls)) + "\n",
+                          ("Ctrl-C stops everything.", "dim"))
     parts: list[RenderableType] = [Panel(head, title="vigil demo", expand=False), services_table(state)]
     parts += [scaling_text(name, v) for name, v in state.scaling.items()]
     if state.replica_changes:

@@ -1,5 +1,6 @@
 """Command probe: run an argv (no shell), pass when it exits with the expected status in time; on a
-timeout the whole process group is killed so nothing it started lingers."""
+timeout the whole process group is killed so nothing it started lingers. If vigil itself is killed,
+the child dies with it and what the child started is killed at vigil's next start (orphans.py)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import time
 from vigil.config.sources import CommandProbe
 from vigil.model import ProbeResult
 from vigil.sources.base import Collection, short
+from vigil.sources.orphans import DIE_WITH_PARENT, child_environment
 
 OUTPUT_LIMIT = 64 * 1024
 
@@ -40,7 +42,8 @@ class CommandProbeCollector:
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT, start_new_session=True)
+                stderr=asyncio.subprocess.STDOUT, start_new_session=True, env=child_environment(),
+                preexec_fn=DIE_WITH_PARENT)
         except FileNotFoundError:
             return False, f"command not found: {argv[0]}", None
         except PermissionError:

@@ -16,13 +16,15 @@ as `exported_service`, as Prometheus does with honor_labels: false):
 
 from __future__ import annotations
 
+import io
 import math
-import re
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Iterable
 
-from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.parser import text_fd_to_metric_families
 
+from vigil.config.types import compile_regex
 from vigil.model import Sample, SeriesKey
 
 _LabelTuple = tuple[tuple[str, str], ...]
@@ -42,20 +44,72 @@ class MetricFilter:
     """include/exclude are regexes matched in full against the family name or the sample name
     (so both `http_requests` and `http_requests_total` select a counter)."""
 
+    CACHE = 10_000  # names remembered (a target exposes few distinct names; a hostile one is bounded)
+
     def __init__(self, include: Iterable[str] = (), exclude: Iterable[str] = ()) -> None:
-        self.include = [re.compile(p) for p in include]
-        self.exclude = [re.compile(p) for p in exclude]
+        self.include = [compile_regex(p) for p in include]
+        self.exclude = [compile_regex(p) for p in exclude]
+        self._seen: dict[tuple[str, ...], bool] = {}
 
     def keeps(self, *names: str) -> bool:
+        if not self.include and not self.exclude:
+            return True
+        known = self._seen.get(names)
+        if known is None:
+            if len(self._seen) >= self.CACHE:
+                self._seen.clear()
+            known = self._seen[names] = self._judge(names)
+        return known
+
+    def _judge(self, names: tuple[str, ...]) -> bool:
         if self.include and not any(p.fullmatch(n) for p in self.include for n in names):
             return False
         return not any(p.fullmatch(n) for p in self.exclude for n in names)
 
 
+class SampleLimitExceeded(ValueError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than sample_limit ({limit:,}) samples")
+        self.limit = limit
+
+
+class ScrapeCancelled(Exception):
+    """The scrape was abandoned (timed out) while its text was being parsed."""
+
+
+def _counted_lines(text: str, keep: MetricFilter, limit: int | None,
+                   cancelled: threading.Event | None) -> Iterator[str]:
+    """The exposition's lines, counting the samples that would be kept (as Prometheus counts
+    sample_limit after relabelling) and stopping as soon as there are more than `limit`: a huge
+    target is refused after reading `limit` lines, not after parsing all of them."""
+    count, family = 0, ("",)
+    for n, line in enumerate(io.StringIO(text)):
+        if cancelled is not None and n % 4096 == 0 and cancelled.is_set():
+            raise ScrapeCancelled()
+        body = line.lstrip()
+        if body.startswith("#"):
+            parts = body.split(None, 3)
+            if len(parts) >= 4 and parts[1] == "TYPE":
+                name = parts[2]
+                counter = parts[3].strip() == "counter" and name.endswith("_total")
+                family = (name, name[:-6]) if counter else (name,)
+        elif body and limit is not None:
+            name = body.split("{", 1)[0].split(None, 1)[0]
+            names = (*family, name) if name.startswith(family[-1]) else (name,)  # else a new, untyped family
+            if not name.endswith("_created") and keep.keeps(*names):
+                count += 1
+                if count > limit:
+                    raise SampleLimitExceeded(limit)
+        yield line
+
+
 def convert(text: str, now: float, service: str, state: ScrapeState, *, rates: bool = True,
             quantiles: Iterable[float] = (0.5, 0.9, 0.99), keep: MetricFilter | None = None,
+            sample_limit: int | None = None, cancelled: threading.Event | None = None,
             ) -> tuple[list[Sample], ScrapeState]:
-    """Parse one scrape and derive samples; returns them with the state for the next scrape."""
+    """Parse one scrape and derive samples; returns them with the state for the next scrape.
+    Raises SampleLimitExceeded past `sample_limit` kept samples, ValueError for text that does not
+    parse. CPU-heavy for big targets: the scrape collector runs it in a worker thread."""
     keep = keep or MetricFilter()
     quantiles = list(quantiles)
     new = ScrapeState(now)
@@ -73,7 +127,7 @@ def convert(text: str, now: float, service: str, state: ScrapeState, *, rates: b
         increase = value - prev if value >= prev else value  # below the previous value: a reset
         out.append(_sample(f"{name}:rate", labels, service, now, increase / dt))
 
-    for family in text_string_to_metric_families(text):
+    for family in text_fd_to_metric_families(_counted_lines(text, keep, sample_limit, cancelled)):
         kind = family.type
         histogram_buckets: dict[_LabelTuple, list[tuple[float, float]]] = {}
         for s in family.samples:

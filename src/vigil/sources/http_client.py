@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
+from vigil.config.redact import mask, secret_values
+
 
 class HttpPool:
     """A lazily created aiohttp session (it must be made inside the running event loop), with a
@@ -99,18 +101,13 @@ def certificate_not_after(der: bytes) -> float:
 
 
 def redact_url(url: str) -> str:
-    """The URL as it may be shown: a password in it (http://user:pw@host/) becomes ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    return url.replace(parts.netloc, f"{parts.username}:***@{netloc[-1]}", 1)
+    """The URL as it may be shown: credentials in it (http://user:pw@host/) become ***."""
+    return mask(url)
 
 
 def scrub(text: str, url: str) -> str:
-    """Remove the URL's password from text that may have quoted the raw URL (exception messages)."""
-    password = urlsplit(url).password
-    return text.replace(password, "***") if password else text
+    """Mask text that may have quoted the raw URL (exception messages): its password and any credentials."""
+    return mask(text, secret_values({"url": url}))
 
 
 def describe_error(exc: BaseException, url: str, timeout: float) -> str:

@@ -9,7 +9,6 @@ forget what normal looks like; anomaly alerts firing at the stop are re-adopted 
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,6 +17,7 @@ import numpy as np
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.detect import DetectConfig
+from vigil.config.types import Regex, compile_regex
 from vigil.model import Alert, Sample, SeriesKey, Severity, Signal
 from vigil.pipeline import Batch, Offload
 from vigil.stages.alerts import AlertBook
@@ -56,12 +56,13 @@ class OpenAnomaly:
 @dataclass
 class ServicePolicy:
     config: DetectConfig
-    include: list[re.Pattern[str]] = field(default_factory=list)
-    exclude: list[re.Pattern[str]] = field(default_factory=list)
+    include: list[Regex] = field(default_factory=list)
+    exclude: list[Regex] = field(default_factory=list)
 
     @classmethod
-    def of(cls, config: DetectConfig) -> ServicePolicy:
-        return cls(config, [re.compile(p) for p in config.include], [re.compile(p) for p in config.exclude])
+    def of(cls, config: DetectConfig) -> ServicePolicy:  # RE2: series names may come from pushed data
+        return cls(config, [compile_regex(p) for p in config.include],
+                   [compile_regex(p) for p in config.exclude])
 
     def watches(self, name: str) -> bool:
         if not self.config.enabled:

@@ -2,9 +2,10 @@
 services, probe results, health, events, signals, decisions and state, on SQLite or PostgreSQL.
 See docs/store.md for the layout and why."""
 
+from vigil.store.db import StoreUnavailable
 from vigil.store.query import RangeResult
 from vigil.store.records import ServiceRecord
 from vigil.store.series import SeriesInfo
 from vigil.store.store import Store, open_store
 
-__all__ = ["RangeResult", "SeriesInfo", "ServiceRecord", "Store", "open_store"]
+__all__ = ["RangeResult", "SeriesInfo", "ServiceRecord", "Store", "StoreUnavailable", "open_store"]

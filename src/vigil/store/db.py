@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import StaticPool
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+PG_CONNECT_TIMEOUT_S = 10  # an unreachable host fails start-up in seconds, not after the OS's minutes
 # A fixed key for PostgreSQL advisory locks so two vigil instances do not migrate or maintain at once.
 _PG_LOCK_MIGRATE = 0x76696701
 PG_LOCK_MAINTAIN = 0x76696702
@@ -41,7 +42,9 @@ def connect(url: str) -> Engines:
     if u.get_backend_name() == "postgresql":
         # No pre-ping: it would add a round trip to every write. A connection broken by a server
         # restart fails one call (which raises; nothing is half-written) and the pool is renewed.
-        eng = sa.create_engine(u, pool_size=5, max_overflow=10)
+        timeout = {} if "connect_timeout" in u.query else {"connect_timeout": PG_CONNECT_TIMEOUT_S}
+        args = {"connect_args": timeout} if timeout else {}
+        eng = sa.create_engine(u, pool_size=5, max_overflow=10, **args)
         return Engines(eng, eng.execution_options(isolation_level="REPEATABLE READ"), "postgresql")
     raise ValueError(f"unsupported store url {u.render_as_string(hide_password=True)!r}: "
                      "use sqlite:///path.db or postgresql+psycopg://user@host/db")
@@ -76,6 +79,39 @@ def _sqlite_events(engine: Engine, begin: str) -> None:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         conn.exec_driver_sql(begin)
+
+
+class StoreUnavailable(RuntimeError):
+    """The store could not be opened; the message says what failed and how to fix it, in one line,
+    with no password in it."""
+
+
+# What the driver said -> what to do about it (first match wins).
+_FIXES = (
+    ("password authentication failed", "check the user and password in store.url"),
+    ("no password supplied", "put the password in store.url (e.g. user:${DB_PASSWORD}@host)"),
+    ("unable to open database file", "check that the folder in store.url exists and is writable"),
+    ("role", "check the user name in store.url (the role must exist in PostgreSQL)"),
+    ("database", "create the database (createdb NAME) or fix its name in store.url"),
+    ("refused", "is PostgreSQL running and listening on that host and port? check store.url"),
+    ("resolve", "check the host name in store.url"),
+    ("timeout", "is the database host reachable from here? check store.url and the network"),
+    ("timed out", "is the database host reachable from here? check store.url and the network"),
+)
+
+
+def unavailable(exc: BaseException, url: str) -> StoreUnavailable:
+    """A StoreUnavailable for a failed connection or migration: the driver's reason, on one line,
+    and a hint that names the setting to fix."""
+    from vigil.config.redact import mask, secret_values
+
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps the driver's error
+    lines = [ln.strip() for ln in str(orig).splitlines() if ln.strip()]
+    reason = " ".join(lines[:1]) or type(orig).__name__
+    reason = reason.replace("connection failed: ", "").replace("FATAL:  ", "")
+    fix = next((f for key, f in _FIXES if key in reason.lower()), "check store.url")
+    shown = mask(f"cannot open the store {url}: {reason}; {fix}", secret_values({"url": url}))
+    return StoreUnavailable(" ".join(shown.split()))
 
 
 def alembic_config() -> Config:

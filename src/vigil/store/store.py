@@ -17,7 +17,7 @@ from vigil.incidents.model import Incident, Member, TimelineEntry
 from vigil.store import incidents as incident_rows
 from vigil.store import maintenance as mt
 from vigil.store import records, samples
-from vigil.store.db import Engines, connect, migrate, try_maintenance_lock
+from vigil.store.db import Engines, connect, migrate, try_maintenance_lock, unavailable
 from vigil.store.query import RangeResult, query_range
 from vigil.store.records import ServiceRecord
 from vigil.store.schema import sample_wal
@@ -265,6 +265,9 @@ def open_store(url: str, retention: Any = None) -> Store:
     try:
         migrate(engines)
         return Store(engines, policy)
+    except sa.exc.OperationalError as exc:  # cannot connect, refused, bad password, no such file
+        engines.dispose()
+        raise unavailable(exc, url) from exc
     except Exception:
         engines.dispose()
         raise
