@@ -11,7 +11,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import orjson
@@ -217,9 +216,9 @@ def cross_validated(kind: str, files: list[NabFile], tuned: dict[str, list[float
 @app.command()
 def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and labels/ in NAB's layout"),
         detector: str = typer.Option("ensemble", "--detector", help="registered detector kind"),
-        write_results_to: Optional[Path] = typer.Option(None, "--write-results",
+        write_results_to: Path | None = typer.Option(None, "--write-results",
                                                         help="write OUT/<detector>/<category>/..."),
-        threshold: Optional[float] = typer.Option(None, "--threshold", help="one threshold for all profiles"),
+        threshold: float | None = typer.Option(None, "--threshold", help="one threshold for all profiles"),
         optimize_: bool = typer.Option(False, "--optimize", help="re-choose thresholds on this data"),
         categories: bool = typer.Option(False, "--by-category",
                                         help="also score each category (own and leave-one-out thresholds)"),

@@ -12,8 +12,8 @@ over the whole corpus: 100 * (sum raw - null) / (perfect - null).
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from vigil.detect.nabscore import PROFILES, ScoredFile, optimize, score_at
 
