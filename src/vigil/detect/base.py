@@ -112,6 +112,13 @@ class KernelDetector:
         self._run(self._s, ts, xs, out)
         return out
 
+    def expected(self) -> float | None:
+        """The value the last score compared against (None while learning or after a skipped point)."""
+        fs = self._s["fs"]
+        if int(fs[K.S_WHY]) in (K.WHY_NONE, K.WHY_SKIP, K.WHY_ORDER, K.WHY_LEARNING, K.WHY_SHIFT):
+            return None
+        return float(fs[K.S_EXPECTED])
+
     # -- explanation
     def reason(self, value: float, fs: np.ndarray) -> str:
         why = int(fs[K.S_WHY])

@@ -17,6 +17,7 @@ import numpy as np
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.detect import DetectConfig
+from vigil.detect.significance import significant
 from vigil.model import Sample, SeriesKey, Severity, Signal
 from vigil.pipeline import Batch
 
@@ -131,7 +132,9 @@ class DetectionStage:
     def _judge(self, key: SeriesKey, watch: Watch, s: Sample) -> Signal | None:
         score = watch.detector.update(s.ts, s.value)
         watch.dirty = True
-        if score.value < watch.threshold:
+        # A high score for a change below the practical significance of the series' unit is not a signal.
+        if score.value < watch.threshold or not significant(key.name, s.value, watch.detector,
+                                                            watch.config.min_change):
             watch.run, watch.run_start = 0, None
             return None
         watch.run += 1
