@@ -62,3 +62,14 @@ def test_state_saved_by_an_older_version_still_loads() -> None:
     assert restored._p[K.P_W_LIK] == det._p[K.P_W_LIK]  # new parameters keep the class defaults
     scores = restored.score_many(ts[1000:], xs[1000:])
     assert np.all(np.isfinite(scores)) and scores.max() < THRESHOLD
+
+
+def test_state_saved_before_the_daily_profile_check_loads_with_the_check_on() -> None:
+    ts, xs = _noise(1500, seed=3)
+    det = DETECTORS.create("ensemble")
+    det.score_many(ts[:1000], xs[:1000])
+    buf = io.BytesIO()
+    np.savez(buf, params=det._p[:K.P_SEASON_MISS], **det._s)  # 36 parameters, as saved before issue 10
+    restored = type(det).from_state(buf.getvalue())
+    assert restored._p[K.P_SEASON_MISS] == K.WEEK_MISS
+    np.testing.assert_array_equal(restored.score_many(ts[1000:], xs[1000:]), det.score_many(ts[1000:], xs[1000:]))

@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import orjson
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from vigil.detect import DETECTORS
+from vigil.detect import crossval as cv
 from vigil.detect.nabscore import PROFILES, ProfileResult, ScoredFile, optimize, score_at, sweep_file
 
 app = typer.Typer(add_completion=False)
@@ -68,12 +70,12 @@ def load_corpus(root: Path) -> list[NabFile]:
     return files
 
 
-def run_detector(kind: str, f: NabFile) -> np.ndarray:
+def run_detector(kind: str, f: NabFile, settings: dict[str, float] | None = None) -> np.ndarray:
     if kind == "null":
         return np.full(len(f.values), 0.5)
     if kind == "random":  # NAB's random baseline, seeded per file so runs repeat
         return np.random.default_rng(_seed(f.name)).random(len(f.values))
-    detector = DETECTORS.create(kind)
+    detector = DETECTORS.create(kind, **(settings or {}))
     scores = np.asarray(detector.score_many(f.epoch, f.values), dtype=np.float64)
     return np.clip(np.nan_to_num(scores, nan=0.0), 0.0, 1.0)
 
@@ -102,15 +104,20 @@ def write_results(out: Path, kind: str, f: NabFile, scores: np.ndarray) -> None:
             w.writerow([t, v, repr(float(s)), int(lab)])
 
 
-def evaluate(files: list[NabFile], scores: dict[str, np.ndarray], thresholds: dict[str, float] | None
-             ) -> dict[str, ProfileResult]:
-    swept: list[ScoredFile] = []
+def swept(files: list[NabFile], scores: dict[str, np.ndarray]) -> list[ScoredFile]:
+    """The files reduced to what scoring needs, window ids unique across the corpus."""
+    out: list[ScoredFile] = []
     base = 0
     for f in files:
-        sf = sweep_file(f.name, f.ts, scores[f.name], f.windows, window_base=base)
+        out.append(sweep_file(f.name, f.ts, scores[f.name], f.windows, window_base=base))
         base += len(f.windows)
-        swept.append(sf)
-    return {p: (optimize(swept, p) if thresholds is None else score_at(swept, p, thresholds[p]))
+    return out
+
+
+def evaluate(files: list[NabFile], scores: dict[str, np.ndarray], thresholds: dict[str, float] | None
+             ) -> dict[str, ProfileResult]:
+    swept_files = swept(files, scores)
+    return {p: (optimize(swept_files, p) if thresholds is None else score_at(swept_files, p, thresholds[p]))
             for p in PROFILES}
 
 
@@ -139,15 +146,87 @@ def by_category(files: list[NabFile], scores: dict[str, np.ndarray], thresholds:
     return out
 
 
+def parse_grid(items: list[str]) -> dict[str, list[float]]:
+    """`--grid name=v1,v2,...` (repeatable) -> {name: [v1, v2, ...]}."""
+    out: dict[str, list[float]] = {}
+    for item in items:
+        name, sep, values = item.partition("=")
+        try:
+            parsed = [float(v) for v in values.split(",") if v.strip()]
+        except ValueError:
+            parsed = []
+        if not sep or not name.strip() or not parsed:
+            raise typer.BadParameter(f"--grid {item!r}: expected NAME=V1,V2,... with numbers, e.g. "
+                                     "--grid z_alarm=3.5,4,4.5")
+        out[name.strip()] = parsed
+    return out
+
+
+def tuned_settings(kind: str, items: list[str]) -> dict[str, list[float]]:
+    """The settings chosen on the corpus besides the threshold: `--grid`, else the detector's TUNED."""
+    if items:
+        return parse_grid(items)
+    if kind in BASELINES:
+        return {}
+    return {k: list(v) for k, v in getattr(DETECTORS.load(kind), "TUNED", {}).items()}
+
+
+def _candidates(kind: str, files: list[NabFile], settings: list[dict[str, float]]) -> list[list[ScoredFile]]:
+    """Every candidate's scores on every file, with progress (a bar on a terminal, else plain lines)."""
+    out = []
+    if sys.stderr.isatty():
+        with Progress(console=Console(stderr=True), transient=True) as progress:
+            task = progress.add_task("scoring candidates", total=len(settings) * len(files))
+            for s in settings:
+                scores = {}
+                for f in files:
+                    scores[f.name] = run_detector(kind, f, s)
+                    progress.advance(task)
+                out.append(swept(files, scores))
+        return out
+    for j, s in enumerate(settings):
+        out.append(swept(files, {f.name: run_detector(kind, f, s) for f in files}))
+        label = ", ".join(f"{k}={v:g}" for k, v in s.items()) or "shipped settings"
+        print(f"cv: candidate {j + 1}/{len(settings)} scored ({label})", file=sys.stderr, flush=True)
+    return out
+
+
+def cross_validated(kind: str, files: list[NabFile], tuned: dict[str, list[float]]) -> dict:
+    """Leave-one-category-out (the figure of merit) and leave-one-file-out scores, and the same
+    procedure run on every file (in-sample) for comparison."""
+    for name in tuned:
+        try:
+            DETECTORS.create(kind, **{name: tuned[name][0]})
+        except (TypeError, ValueError) as e:
+            raise typer.BadParameter(f"--grid {name}: {kind} does not take this setting ({e})") from None
+    settings = cv.grid(tuned)
+    candidates = _candidates(kind, files, settings)
+    names = [f.name for f in files]
+    keys, folds = cv.folds_by(names, cv.category)
+    by_file_keys, by_file = cv.folds_by(names, lambda n: n)
+    k, thresholds = cv.choose(candidates, list(range(len(files))))
+    here = {p: score_at(candidates[k], p, thresholds[p]) for p in PROFILES}
+    return {"by": "category", **cv.summary(cv.cross_validate(candidates, folds), keys, settings, True),
+            "leave_one_file_out": cv.summary(cv.cross_validate(candidates, by_file), by_file_keys, settings,
+                                             False),
+            "tuned": tuned, "candidates": len(settings),
+            "in_sample": {**{cv.SHORT[p]: round(r.normalized, 2) for p, r in here.items()},
+                          "settings": settings[k], "thresholds": {cv.SHORT[p]: thresholds[p] for p in PROFILES}}}
+
+
 @app.command()
 def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and labels/ in NAB's layout"),
         detector: str = typer.Option("ensemble", "--detector", help="registered detector kind"),
-        write_results_to: Optional[Path] = typer.Option(None, "--write-results",
+        write_results_to: Path | None = typer.Option(None, "--write-results",
                                                         help="write OUT/<detector>/<category>/..."),
-        threshold: Optional[float] = typer.Option(None, "--threshold", help="one threshold for all profiles"),
+        threshold: float | None = typer.Option(None, "--threshold", help="one threshold for all profiles"),
         optimize_: bool = typer.Option(False, "--optimize", help="re-choose thresholds on this data"),
         categories: bool = typer.Option(False, "--by-category",
                                         help="also score each category (own and leave-one-out thresholds)"),
+        cross: bool = typer.Option(False, "--cv", help="also score cross-validated: every tuned setting and "
+                                   "threshold chosen without the category (and the file) scored"),
+        grid_: list[str] = typer.Option([], "--grid", help="with --cv: NAME=V1,V2,... a setting to choose "
+                                        "by cross-validation (repeatable; default: the detector's TUNED)"),
         as_json: bool = typer.Option(False, "--json", help="print one JSON object")) -> None:
     """Score a detector on a NAB-layout corpus with NAB's rules (all three profiles)."""
     if detector not in BASELINES and detector not in DETECTORS:
@@ -177,6 +256,8 @@ def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and lab
            "points_per_s": round(rows / elapsed) if elapsed > 0 else None}
     if categories:
         out["categories"] = by_category(files, scores, out["thresholds"])
+    if cross:
+        out["cv"] = cross_validated(detector, files, tuned_settings(detector, grid_))
     if as_json:
         print(orjson.dumps(out).decode())
         return
@@ -195,6 +276,8 @@ def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and lab
     if not full:
         console.print(f"published scores are for the full development corpus ({PUBLISHED_CORPUS[0]} files, "
                       f"{PUBLISHED_CORPUS[1]} windows) and are not shown beside a run on {len(files)} files")
+    if cross:
+        _print_cv(console, out["cv"])
     if categories:
         cat = Table(title="per category, standard profile: at the thresholds above / optimised on the category "
                           "/ thresholds optimised on the other categories")
@@ -206,3 +289,26 @@ def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and lab
                         *((f"{std['at_thresholds']:.1f}", f"{std['optimized_here']:.1f}", f"{std['leave_one_out']:.1f}")
                           if std else ("", "", "")))
         console.print(cat)
+
+
+def _print_cv(console: Console, c: dict) -> None:
+    table = Table(title=f"cross-validated ({c['candidates']} candidate settings; every setting and threshold "
+                        "chosen without the part scored)")
+    for col in ("held out", "std", "lowFP", "lowFN", "windows found", "FP", "settings chosen"):
+        table.add_column(col)
+    for label, row in (("each category (figure of merit)", c), ("each file", c["leave_one_file_out"])):
+        table.add_row(label, *(f"{row[k]:.1f}" for k in ("standard", "low_fp", "low_fn")),
+                      str(row["windows_found"]), str(row["false_positives"]),
+                      "; ".join(f"{s} x{n}" for s, n in row["settings_chosen"].items()))
+    ins = c["in_sample"]
+    table.add_row("nothing (in-sample)", *(f"{ins[k]:.1f}" for k in ("standard", "low_fp", "low_fn")), "", "",
+                  ", ".join(f"{k}={v:g}" for k, v in ins["settings"].items()) or "(shipped)")
+    console.print(table)
+    cat = Table(title="each category held out (settings and thresholds chosen on the others)")
+    for col in ("category", "files", "windows", "found", "FP", "std", "lowFP", "lowFN"):
+        cat.add_column(col)
+    for name, row in c["categories"].items():
+        cat.add_row(name, str(row["files"]), str(row["windows"]), str(row["windows_found"]),
+                    str(row["false_positives"]),
+                    *("" if row[k] is None else f"{row[k]:.1f}" for k in ("standard", "low_fp", "low_fn")))
+    console.print(cat)

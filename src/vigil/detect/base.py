@@ -48,6 +48,7 @@ class KernelDetector:
         K.P_QUIET_DAMP: 0.25, K.P_QUIET_DOUBLE: 2.0, K.P_RECALL_K: 3, K.P_DAILY_N: 1,
         K.P_DAILY_TOL: 600.0, K.P_DAILY_VTOL: 0.5, K.P_W_LIK: 0.0, K.P_LIK_WINDOW: K.LIK,
         K.P_LIK_SHORT: 20, K.P_LIK_WARM: 100, K.P_LIK_EVENT: 0.4, K.P_W_WEEK: 0.0, K.P_WEEK_MIN: 2,
+        K.P_SEASON_MISS: 0.0,
     }
     NAMES: ClassVar[dict[str, int]] = {
         "w_level": K.P_W_LEVEL, "w_season": K.P_W_SEASON, "w_spike": K.P_W_SPIKE, "w_cusum": K.P_W_CUSUM,
@@ -62,7 +63,7 @@ class KernelDetector:
         "daily_n": K.P_DAILY_N, "daily_tol": K.P_DAILY_TOL, "daily_vtol": K.P_DAILY_VTOL,
         "w_likelihood": K.P_W_LIK, "likelihood_window": K.P_LIK_WINDOW, "likelihood_short": K.P_LIK_SHORT,
         "likelihood_warm": K.P_LIK_WARM, "likelihood_event": K.P_LIK_EVENT, "w_week": K.P_W_WEEK,
-        "week_min": K.P_WEEK_MIN,
+        "week_min": K.P_WEEK_MIN, "season_miss": K.P_SEASON_MISS,
     }
 
     def __init__(self, **overrides: float) -> None:
@@ -111,6 +112,13 @@ class KernelDetector:
         out = np.zeros(xs.shape[0])
         self._run(self._s, ts, xs, out)
         return out
+
+    def expected(self) -> float | None:
+        """The value the last score compared against (None while learning or after a skipped point)."""
+        fs = self._s["fs"]
+        if int(fs[K.S_WHY]) in (K.WHY_NONE, K.WHY_SKIP, K.WHY_ORDER, K.WHY_LEARNING, K.WHY_SHIFT):
+            return None
+        return float(fs[K.S_EXPECTED])
 
     # -- explanation
     def reason(self, value: float, fs: np.ndarray) -> str:

@@ -15,6 +15,9 @@ so batch and streaming give the same numbers by construction. All state lives in
   job); once at least `week_min` past weeks know this hour, and on series whose residual from it is far
   below how much the hour of the week moves them, its verdict replaces novelty, the daily profile and the
   step.
+  The profile also counts how often it is surprised (runs of points at its alarm level, on every point
+  it judges, normal or not); while that happens more often than `season_miss` per point it does not
+  speak (bursts at any time of day are the series' behaviour, not a broken daily rhythm).
 - daily rhythm: an anomaly like one seen at about this time of day on `daily_n` earlier days is damped.
 - likelihood: the mean of the last few scores against the series' own history of scores (Gaussian tail,
   in log units), a second score with its own one-alarm-per-event quiet; the larger of the two counts.
@@ -49,8 +52,8 @@ WEEK_T_MAX = 3600.0 * (2 ** 31 - 1)  # hour numbers must fit the int32 slot labe
  P_SEASON_CAP, P_SEASON_DAYS, P_DAILY_DAMP, P_SHIFT_RESETS_SEASON, P_QUIET_EXTEND,
  P_CUSUM_NOVELTY, P_NN_K, P_QUIET_DAMP, P_QUIET_DOUBLE, P_RECALL_K, P_DAILY_N, P_DAILY_TOL,
  P_DAILY_VTOL, P_W_LIK, P_LIK_WINDOW, P_LIK_SHORT, P_LIK_WARM, P_LIK_EVENT, P_W_WEEK,
- P_WEEK_MIN) = range(36)
-N_PARAMS = 36
+ P_WEEK_MIN, P_SEASON_MISS) = range(37)
+N_PARAMS = 37
 LIK = 1024  # past scores of normal points (the likelihood's history)
 LIK_SHORT = 32  # most recent scores, all points
 
@@ -59,7 +62,7 @@ LIK_SHORT = 32  # most recent scores, all points
  S_PCNT, S_CUP, S_CDN, S_LAST_X, S_STREAK, S_BINS, S_NIVAL, S_EXPECTED, S_SCALE, S_Z, S_WHY,
  S_SHIFTS, S_QUIET, S_QSTR, S_RPOS, S_RES_EW, S_RES_N, S_LSUM, S_LSUM2, S_LCNT, S_LPOS, S_LSN,
  S_LQUIET, S_LIK, S_WHOUR, S_WSUM, S_WCNT, S_WRES_EW, S_WRES_N, S_WSPREAD, S_FLAT, S_WMISS,
- S_WMISSING, S_WORD_N, S_WORD_LO, S_WORD_OK) = range(45)
+ S_WMISSING, S_WORD_N, S_WORD_LO, S_WORD_OK, S_SMISS, S_SMISSING) = range(47)
 N_STATE = 48
 
 # S_WHY codes (for the human reason)
@@ -391,6 +394,17 @@ def run(p, fs, ring, srt, pending, season, ival, recalled, recalled_ts, lik, lik
                     rs = max(1.2533 * fs[S_RES_EW], p[P_REL_FLOOR] * abs(med), 1e-9)
                     zs = min(np.abs(good - x)[np.argsort(np.abs(good - x))[1]], res) / rs
                     s_se = p[P_W_SEASON] * zs / p[P_SEASON_CAP]
+                    # How often is the profile surprised (a run of points at its alarm level), counted on
+                    # every point it judges, once per run, as the weekly profile's check: on bursty series
+                    # the bursts come at any time of day, and a profile surprised that often does not
+                    # explain the series.
+                    if p[P_SEASON_MISS] > 0:
+                        miss = s_se >= 1.0
+                        start = 1.0 if miss and fs[S_SMISSING] == 0 else 0.0
+                        fs[S_SMISS] += (start - fs[S_SMISS]) / min(fs[S_RES_N] + 1.0, 1024.0)
+                        fs[S_SMISSING] = 1.0 if miss else 0.0
+                        if fs[S_SMISS] >= p[P_SEASON_MISS]:
+                            s_se = 0.0
                     if s_se > strength:
                         strength = s_se
                         why = WHY_SEASON

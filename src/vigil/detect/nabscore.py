@@ -130,8 +130,9 @@ def score_at(files: list[ScoredFile], profile: str, threshold: float) -> Profile
                          tp=len(best), fp=int(fp_rows.sum()), fn=n_windows - len(best))
 
 
-def optimize(files: list[ScoredFile], profile: str) -> ProfileResult:
-    """Sweep every distinct score, highest first, as NAB's optimiser does; return the best."""
+def sweep(files: list[ScoredFile], profile: str) -> tuple[np.ndarray, np.ndarray]:
+    """Every candidate threshold (NO_DETECTION first, then each distinct score, highest first) and the raw
+    total at it, as NAB's optimiser sweeps them."""
     a_tp, a_fp, a_fn = PROFILES[profile]
     s, win, tpv, fpv = _concat(files)
     n_windows = sum(f.n_windows for f in files)
@@ -151,7 +152,11 @@ def optimize(files: list[ScoredFile], profile: str) -> ProfileResult:
         delta[inw[by]] = d
     total = -a_fn * n_windows + np.cumsum(delta)
     ends = np.flatnonzero(np.r_[s[1:] != s[:-1], True]) if s.size else np.array([], dtype=np.int64)
-    thresholds = np.r_[NO_DETECTION, s[ends]]
-    totals = np.r_[-a_fn * n_windows, total[ends]]
+    return np.r_[NO_DETECTION, s[ends]], np.r_[-a_fn * n_windows, total[ends]]
+
+
+def optimize(files: list[ScoredFile], profile: str) -> ProfileResult:
+    """Sweep every distinct score, highest first, as NAB's optimiser does; return the best."""
+    thresholds, totals = sweep(files, profile)
     k = int(np.argmax(totals))  # first max = highest threshold among ties
     return score_at(files, profile, float(thresholds[k]))

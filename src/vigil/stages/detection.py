@@ -18,6 +18,7 @@ from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.detect import DetectConfig
 from vigil.config.types import Regex, compile_regex
+from vigil.detect.significance import significant
 from vigil.model import Alert, Sample, SeriesKey, Severity, Signal
 from vigil.pipeline import Batch, Offload
 from vigil.stages.alerts import AlertBook
@@ -158,7 +159,9 @@ class DetectionStage:
         watch.dirty = True
         series = str(key)
         opened = self.open.get(series)
-        if score.value < watch.threshold:
+        # A high score for a change below the practical significance of the series' unit is not a signal.
+        if score.value < watch.threshold or not significant(key.name, s.value, watch.detector,
+                                                            watch.config.min_change):
             watch.run, watch.run_start = 0, None
             if opened is not None and s.ts - opened.last_anomalous >= opened.resolve_after:
                 self._resolve(series, s.ts, batch)
