@@ -187,13 +187,14 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     state.elapsed_s = elapsed
                     state.day_hour = curve.hour(time.monotonic() - (fleet.load_started_at or started))
                     _note_transitions(state, engine.health(), elapsed)
+                    _note_trouble(state, engine)
                     state.stats = engine.stats()
                     state.readings = await readings.read(session)
                     await _note_scaling(state, scaler, elapsed)
                     if live is not None:
                         live.update(render(state))
                     else:
-                        _say(console, events.new(state, await _signals(engine, events)))
+                        _say(console, events.new(state, await _events(engine, events)))
                         if elapsed - last_status >= HEADLESS_STATUS_EVERY_S:
                             last_status = elapsed
                             _say(console, [status_line(state)])
@@ -228,12 +229,9 @@ def _say(console: Console, lines: list[str]) -> None:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
-async def _signals(engine: Any, events: EventLines) -> list[Any]:
-    """Signals recorded since the newest one printed (read off the event loop: it is a query)."""
-    store = getattr(engine, "store", None)
-    if store is None or not hasattr(store, "signals"):
-        return []
-    return await asyncio.to_thread(store.signals, since=events.signals_since, limit=200)
+async def _events(engine: Any, events: EventLines) -> list[Any]:
+    """Events recorded since the newest one printed (read off the event loop: it is a query)."""
+    return await asyncio.to_thread(engine.store.events, since=events.events_since, limit=500)
 
 
 async def _note_scaling(state: DemoState, scaler: Any, elapsed: float) -> None:
@@ -257,6 +255,14 @@ async def _note_scaling(state: DemoState, scaler: Any, elapsed: float) -> None:
             view.predictive = last.inputs.get("predictive")
         view.replicas, view.ready = replicas, ready
         view.history = (view.history + [replicas])[-HISTORY:]
+
+
+def _note_trouble(state: DemoState, engine: Any) -> None:
+    """Firing alerts per service and the incidents not resolved, as the engine holds them now."""
+    state.alerts = {}
+    for a in engine.stages.book.firing.values():
+        state.alerts.setdefault(a.service, []).append(a.name)
+    state.incidents = [(i.id, i.status.value, i.title) for i in engine.stages.incidents.known.values() if i.open]
 
 
 def _note_transitions(state: DemoState, health: dict[str, str], elapsed: float) -> None:

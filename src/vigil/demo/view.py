@@ -80,6 +80,8 @@ class DemoState:
     transitions: list[HealthTransition] = field(default_factory=list)
     scaling: dict[str, ScalingView] = field(default_factory=dict)
     replica_changes: list[ReplicaChange] = field(default_factory=list)
+    alerts: dict[str, list[str]] = field(default_factory=dict)  # service -> names of its firing alerts
+    incidents: list[tuple[int, str, str]] = field(default_factory=list)  # (id, status, title), not resolved
 
 
 def _num(value: float | None, fmt: str, empty: str = "-") -> str:
@@ -136,8 +138,9 @@ def scaling_text(name: str, v: ScalingView) -> Text:
 
 def services_table(state: DemoState) -> Table:
     table = Table(expand=False, header_style="bold")
-    for col, justify in (("service", "left"), ("vigil says", "left"), ("replicas", "right"),
-                         ("req/s", "right"), ("errors", "right"), ("p99 ms", "right"), ("memory MB", "right"), ("fault", "left")):
+    for col, justify in (("service", "left"), ("vigil says", "left"), ("alerts", "left"), ("replicas", "right"),
+                         ("req/s", "right"), ("errors", "right"), ("p99 ms", "right"), ("memory MB", "right"),
+                         ("fault", "left")):
         table.add_column(col, justify=justify)  # type: ignore[arg-type]
     for name in state.admin_urls:
         health = state.health.get(name, "unknown")
@@ -151,9 +154,17 @@ def services_table(state: DemoState) -> Table:
                      _num(None if r.p99_s is None else 1000 * r.p99_s, ".0f"),
                      _num(None if r.memory_bytes is None else r.memory_bytes / 2**20, ".0f"),
                      _fault_text(r.fault)]
-        table.add_row(name, Text(health, style=HEALTH_STYLE.get(health, "")),
+        table.add_row(name, Text(health, style=HEALTH_STYLE.get(health, "")), alerts_text(state.alerts.get(name, [])),
                       replicas_text(state.scaling.get(name)), *cells)
     return table
+
+
+def alerts_text(names: list[str]) -> Text:
+    """The firing alerts of a service, summarised: the first name and how many more."""
+    if not names:
+        return Text("-", style="dim")
+    first = sorted(names)[0]
+    return Text(first + (f" +{len(names) - 1}" if len(names) > 1 else ""), style="red")
 
 
 def render(state: DemoState) -> RenderableType:
@@ -170,6 +181,9 @@ def render(state: DemoState) -> RenderableType:
                           ("Ctrl-C stops everything.", "dim"))
     parts: list[RenderableType] = [Panel(head, title="vigil demo", expand=False), services_table(state)]
     parts += [scaling_text(name, v) for name, v in state.scaling.items()]
+    if state.incidents:
+        parts.append(Text("open incidents:\n" + "\n".join(f"  #{i} [{status}] {title}"
+                                                           for i, status, title in state.incidents[-5:])))
     if state.replica_changes:
         parts.append(Text("recent scaling:\n" + "\n".join(f"  {c}" for c in state.replica_changes[-5:])))
     if state.transitions:
