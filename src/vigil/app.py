@@ -8,11 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from vigil import __version__
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.engine import Engine
-from vigil.web.api import api_router, public_router
+from vigil.web.application import api_app
 from vigil.web.auth import ApiKeys
 
 
@@ -32,12 +31,7 @@ def build_app(config: VigilConfig, clock: Clock | None = None, store: Any = None
         from vigil.stages.scaling import ScalingStage
         engine.insert_stage(ScalingStage(config, store, engine.writer, engine.clock))
     keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys})
-    app = FastAPI(title="vigil", version=__version__,
-                  description="vigil's REST API. Every /api/v1 endpoint needs an API key: "
-                              "`Authorization: Bearer <key>`.")
-    app.include_router(public_router(engine))
-    app.include_router(api_router(engine, keys))
-    app.state.engine = engine
+    app = api_app(engine, keys)
     return app, engine
 
 
