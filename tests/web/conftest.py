@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -53,9 +54,11 @@ class RawResponse:
 
 
 async def call_asgi(app: object, method: str, path: str, headers: dict[str, str], chunks: Iterable[bytes],
-                    gate: asyncio.Event | None = None) -> RawResponse:
+                    gate: asyncio.Event | None = None, send_gate: asyncio.Event | None = None,
+                    query: dict[str, str] | None = None) -> RawResponse:
     """One request straight into the ASGI app, its body delivered chunk by chunk from `chunks` (which may
-    be endless), counting how many chunks the app pulled. With `gate`, the first pull waits for it."""
+    be endless), counting how many chunks the app pulled. With `gate`, the first pull waits for it; with
+    `send_gate`, the app's first send does (the request stays in flight)."""
     it = iter(chunks)
     pulled = 0
     pending = next(it, None)
@@ -72,10 +75,12 @@ async def call_asgi(app: object, method: str, path: str, headers: dict[str, str]
         return {"type": "http.request", "body": chunk, "more_body": pending is not None}
 
     async def send(message: dict) -> None:
+        if send_gate is not None:
+            await send_gate.wait()
         sent.append(message)
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": urlencode(query or {}).encode(), "root_path": "",
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
              "client": ("127.0.0.1", 50000), "server": ("vigil.test", 80)}
     await app(scope, receive, send)  # type: ignore[operator]
