@@ -67,7 +67,8 @@ def _bad(detail: str) -> HTTPException:
 
 
 def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> APIRouter:
-    r = APIRouter(prefix="/api/v1", dependencies=[Depends(keys)], responses=error_responses(401, 429, 503))
+    r = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(keys)],
+                  responses=error_responses(401, 429, 503))
     store = engine.store
     bodies = BodyReader(limits or WebLimits())
 
