@@ -6,7 +6,6 @@ costs the engine's event loop and threads no more than the caps allow."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -128,7 +127,9 @@ class BodyReader:
     def _busy(self) -> Refusal:
         return Refusal(429, f"too many large bodies (over {self.limits.large_body_bytes:,} bytes) in flight "
                             f"(at most {self.limits.max_large_bodies}); retry in {self.limits.retry_after_s} s, "
-                            "or send smaller batches", {"Retry-After": str(self.limits.retry_after_s)})
+                            "or send smaller batches",
+                       # close: the server would otherwise go on reading (and discarding) the body
+                       {"Retry-After": str(self.limits.retry_after_s), "Connection": "close"})
 
 
 def _too_large(found: str, cap: int) -> Refusal:
@@ -139,13 +140,3 @@ def _too_large(found: str, cap: int) -> Refusal:
 
 def content_type(request: Request) -> str:
     return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
-
-
-def cap_of(app: Any) -> ConcurrencyCap | None:
-    """The ConcurrencyCap in a built Starlette app's middleware stack (for metrics and tests)."""
-    node = getattr(app, "middleware_stack", None)
-    while node is not None:
-        if isinstance(node, ConcurrencyCap):
-            return node
-        node = getattr(node, "app", None)
-    return None
