@@ -39,6 +39,7 @@ class Relay:
         self.thread.start()
         self.server: asyncio.Server | None = None
         self.writers: set[asyncio.StreamWriter] = set()
+        self.tasks: set[asyncio.Task] = set()
 
     def _run(self, coro) -> None:  # type: ignore[no-untyped-def]
         asyncio.run_coroutine_threadsafe(coro, self.loop).result(10)
@@ -66,10 +67,17 @@ class Relay:
         self.server.close()
         for w in list(self.writers):
             w.close()
+        for t in list(self.tasks):
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
         await self.server.wait_closed()
         self.writers.clear()
 
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
         try:
             up_reader, up_writer = await asyncio.open_connection(PG_HOST, PG_PORT)
         except OSError:
