@@ -12,7 +12,6 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from vigil import __version__
 from vigil.act.actuators.base import Actuator
 from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
@@ -21,9 +20,7 @@ from vigil.model import SeriesKey
 from vigil.pipeline import Offload, Stage
 from vigil.selfmetrics import SelfMetrics
 from vigil.stages.scaling import ScaledService
-from vigil.web.alerts_in import alerts_in_router
-from vigil.web.api import api_router, public_router
-from vigil.web.incidents import incidents_router
+from vigil.web.application import api_app
 from vigil.web.auth import ApiKeys
 
 
@@ -116,14 +113,7 @@ def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
     """The API over a new engine (`parts` as for build_engine)."""
     engine = build_engine(config, **parts)
     keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys})
-    app = FastAPI(title="vigil", version=__version__,
-                  description="vigil's REST API. Every /api/v1 endpoint needs an API key: "
-                              "`Authorization: Bearer <key>`.")
-    app.include_router(public_router(engine))
-    app.include_router(api_router(engine, keys))
-    app.include_router(alerts_in_router(engine, keys))
-    app.include_router(incidents_router(engine, keys))
-    app.state.engine = engine
+    app = api_app(engine, keys)
     return app, engine
 
 

@@ -5,18 +5,34 @@ from __future__ import annotations
 
 import enum
 import functools
-import re
+import string
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 # --------------------------------------------------------------------------- series identity
 
-_NAME_RE = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
-_LABEL_RE = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-_SELECTOR_RE = re.compile(r'^\s*([a-zA-Z_:][a-zA-Z0-9_:]*)?\s*(?:\{(.*)\})?\s*$', re.S)
-_PAIR_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+# Size caps on what one series may be, in the spirit of Prometheus' label_limit,
+# label_name_length_limit and label_value_length_limit (these defaults follow Mimir's: 1024-character
+# names, 2048-character values, 30 labels). They bound what a series costs to store, cache and list;
+# change them here: SeriesKey.of and every parser of series text enforce them.
+MAX_NAME_CHARS = 1024  # a metric name or a label name
+MAX_LABEL_VALUE_CHARS = 2048
+MAX_LABELS = 30
+MAX_SERIES_CHARS = 8192  # the name, label names and label values together
+# Longer text cannot be a series within the caps (each value character escaped, plus the syntax), so
+# it is refused before any scanning.
+MAX_SERIES_TEXT_CHARS = 2 * MAX_SERIES_CHARS + 6 * MAX_LABELS + 2
+
+_NAME_FIRST = frozenset(string.ascii_letters + "_:")
+_NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_:")
+_LABEL_FIRST = frozenset(string.ascii_letters + "_")
+_LABEL_CHARS = frozenset(string.ascii_letters + string.digits + "_")
+_SPACE = frozenset(" \t\r\n")
+# The text exposition format's escapes inside a label value, and nothing else.
+_UNESCAPE = {"\\": "\\", '"': '"', "n": "\n"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,38 +56,52 @@ class SeriesKey:
         return (SeriesKey, (self.name, self.labels))
 
     @classmethod
-    def of(cls, name: str, labels: Mapping[str, str] | None = None) -> "SeriesKey":
-        if not _NAME_RE.match(name):
-            raise ValueError(f"invalid metric name {name!r}: use letters, digits, '_' and ':'")
+    def of(cls, name: str, labels: Mapping[str, str] | None = None) -> SeriesKey:
+        """A key from a name and labels, checked against the naming rules and the size caps."""
+        _check_name(name)
         items = tuple(sorted((labels or {}).items()))
+        if len(items) > MAX_LABELS:
+            raise ValueError(f"{name} has {len(items)} labels; at most {MAX_LABELS} are allowed")
+        total = len(name)
         for k, v in items:
-            if not _LABEL_RE.match(k):
-                raise ValueError(f"invalid label name {k!r} on {name}: use letters, digits and '_'")
+            if not isinstance(k, str) or not 0 < len(k) <= MAX_NAME_CHARS or k[0] not in _LABEL_FIRST \
+                    or not _LABEL_CHARS.issuperset(k):
+                raise ValueError(f"invalid label name {_show(k)} on {name}: use at most {MAX_NAME_CHARS} "
+                                 "letters, digits and '_', not starting with a digit")
             if not isinstance(v, str):
-                raise ValueError(f"label {k!r} on {name} must be a string, got {type(v).__name__}")
+                # ValueError, not TypeError: every caller reports bad input through ValueError
+                raise ValueError(f"label {k!r} on {name} must be a string, got {type(v).__name__}")  # noqa: TRY004
+            _check_value(name, k, v)
+            total += len(k) + len(v)
+        if total > MAX_SERIES_CHARS:
+            raise ValueError(f"series {name} is {total:,} characters long (name, label names and values); "
+                             f"at most {MAX_SERIES_CHARS:,} are allowed")
         return cls(name, items)
 
     @classmethod
-    def parse(cls, text: str) -> "SeriesKey":
-        """Parse `name{a="x",b="y"}` (Prometheus notation). Cached: pushed batches name the same
-        series over and over, and parsing costs far more than the write."""
-        return _parse_series(text)
+    def parse(cls, text: str) -> SeriesKey:
+        """Parse `name{a="x",b="y"}` (Prometheus notation) in one linear pass. Short texts are cached:
+        pushed batches name the same series over and over, and parsing costs more than the write."""
+        if isinstance(text, str) and len(text) <= _CACHED_TEXT_CHARS:
+            return _parse_cached(text)
+        return cls._parse_uncached(text)
 
     @classmethod
-    def _parse_uncached(cls, text: str) -> "SeriesKey":
-        m = _SELECTOR_RE.match(text)
-        if not m or not m.group(1):
-            raise ValueError(f'invalid series {text!r}: expected name{{label="value",...}}')
-        labels: dict[str, str] = {}
-        body = (m.group(2) or "").strip()
-        pos = 0
-        while pos < len(body):
-            pm = _PAIR_RE.match(body, pos)
-            if not pm:
-                raise ValueError(f"invalid series {text!r}: cannot parse labels at {body[pos:]!r}")
-            labels[pm.group(1)] = bytes(pm.group(2), "utf-8").decode("unicode_escape")
-            pos = pm.end()
-        return cls.of(m.group(1), labels)
+    def _parse_uncached(cls, text: str) -> SeriesKey:
+        if not isinstance(text, str):
+            raise ValueError(f"a series must be text; found {type(text).__name__}")  # noqa: TRY004
+        if len(text) > MAX_SERIES_TEXT_CHARS:  # refused before any scanning
+            raise ValueError(f"invalid series {_show(text)}: {len(text):,} characters long; a series is at "
+                             f"most {MAX_SERIES_TEXT_CHARS:,} characters")
+        try:
+            name, labels, end = scan_series(text)
+            end = _skip_space(text, end)
+            if end != len(text):
+                raise ValueError(f"unexpected {_show(text[end:])} at character {end}")
+        except ValueError as exc:
+            raise ValueError(f'invalid series {_show(text)}: {exc}; expected name{{label="value",...}}') \
+                from None
+        return cls.of(name, labels)
 
     @property
     def label_map(self) -> dict[str, str]:
@@ -84,9 +114,120 @@ class SeriesKey:
         return f"{self.name}{{{inner}}}"
 
 
-@functools.lru_cache(maxsize=100_000)
-def _parse_series(text: str) -> SeriesKey:
+_CACHED_TEXT_CHARS = 256  # longer texts are parsed each time: the cache's memory stays bounded
+
+
+@functools.lru_cache(maxsize=32_768)
+def _parse_cached(text: str) -> SeriesKey:
     return SeriesKey._parse_uncached(text)
+
+
+def scan_series(text: str, pos: int = 0) -> tuple[str, dict[str, str], int]:
+    """Scan `name{label="value",...}` starting at `pos`: one forward pass, no regular expression, each
+    character looked at a bounded number of times. Returns the name, the labels and the position just
+    after the series. Raises ValueError naming the position of the first thing that is wrong."""
+    n = len(text)
+    i = _skip_space(text, pos)
+    j = _scan_word(text, i, _NAME_CHARS, "metric name")
+    if j == i:
+        raise ValueError(f"expected a metric name at character {i}")
+    name = text[i:j]
+    i = _skip_space(text, j)
+    labels: dict[str, str] = {}
+    if i >= n or text[i] != "{":
+        return name, labels, j
+    i = _skip_space(text, i + 1)
+    while True:
+        if i < n and text[i] == "}":
+            return name, labels, i + 1
+        j = _scan_word(text, i, _LABEL_CHARS, "label name")
+        if j == i:
+            raise ValueError(f"expected a label name or '}}' at character {i}")
+        label = text[i:j]
+        i = _skip_space(text, j)
+        if i >= n or text[i] != "=":
+            raise ValueError(f"expected '=' after label {label!r} at character {i}")
+        i = _skip_space(text, i + 1)
+        if i >= n or text[i] != '"':
+            raise ValueError(f"expected '\"' to open the value of label {label!r} at character {i}")
+        value, i = _scan_quoted(text, i + 1)
+        if label in labels:
+            raise ValueError(f"label {label!r} is given twice")
+        if len(labels) == MAX_LABELS:
+            raise ValueError(f"more than {MAX_LABELS} labels")
+        labels[label] = value
+        i = _skip_space(text, i)
+        if i < n and text[i] == ",":
+            i = _skip_space(text, i + 1)
+        elif i >= n or text[i] != "}":
+            raise ValueError(f"expected ',' or '}}' at character {i}")
+
+
+def _skip_space(text: str, i: int) -> int:
+    n = len(text)
+    while i < n and text[i] in _SPACE:
+        i += 1
+    return i
+
+
+def _scan_word(text: str, i: int, chars: frozenset[str], what: str) -> int:
+    n, stop = len(text), i + MAX_NAME_CHARS
+    while i < n and text[i] in chars:
+        i += 1
+        if i > stop:  # stop at the cap rather than walk a hostile run to its end
+            raise ValueError(f"{what} longer than {MAX_NAME_CHARS} characters")
+    return i
+
+
+def _scan_quoted(text: str, i: int) -> tuple[str, int]:
+    """The label value from just after its opening quote; returns it unescaped and the position after
+    the closing quote. Each search starts where the previous one ended: linear however many escapes."""
+    start, parts = i, []
+    quote = text.find('"', i)
+    while True:
+        if quote < 0:
+            raise ValueError(f"label value opened at character {start - 1} is not closed")
+        slash = text.find("\\", i, quote)
+        if slash < 0:
+            parts.append(text[i:quote])
+            return "".join(parts), quote + 1
+        escaped = text[slash + 1]
+        plain = _UNESCAPE.get(escaped)
+        if plain is None:
+            raise ValueError(f"invalid escape {_show(chr(92) + escaped)} at character {slash}: a label value "
+                             'may use \\\\, \\" and \\n only')
+        parts.append(text[i:slash])
+        parts.append(plain)
+        i = slash + 2
+        if i > quote:  # that quote was escaped: find the next one
+            quote = text.find('"', i)
+
+
+def _check_name(name: Any) -> None:
+    if not isinstance(name, str) or not 0 < len(name) <= MAX_NAME_CHARS or name[0] not in _NAME_FIRST \
+            or not _NAME_CHARS.issuperset(name):
+        raise ValueError(f"invalid metric name {_show(name)}: use at most {MAX_NAME_CHARS} letters, digits, "
+                         "'_' and ':', not starting with a digit")
+
+
+def _check_value(name: str, label: str, value: str) -> None:
+    if len(value) > MAX_LABEL_VALUE_CHARS:
+        raise ValueError(f"label {label!r} on {name} is {len(value):,} characters long; at most "
+                         f"{MAX_LABEL_VALUE_CHARS:,} are allowed")
+    if not value.isascii():
+        try:  # lone surrogates (from a JSON escape) cannot be stored as UTF-8
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"label {label!r} on {name} is not valid Unicode text") from None
+    if "\0" in value:  # PostgreSQL text cannot hold it: refuse it on every store alike
+        raise ValueError(f"label {label!r} on {name} contains a NUL character")
+
+
+def _show(value: Any, limit: int = 60) -> str:
+    """A short repr for messages: never echo a 100,000-character input back."""
+    if isinstance(value, str) and len(value) > limit:
+        return repr(value[:limit]) + f"... ({len(value):,} characters)"
+    return repr(value)
 
 
 def _escape(value: str) -> str:

@@ -28,16 +28,16 @@ def test_format_duration_round_trips() -> None:
 
 
 def test_env_interpolation_and_defaults() -> None:
-    text = "server:\n  api_keys:\n    - name: a\n      key: ${K}\n    - name: b\n      key: ${MISSING:-dflt}\n"
-    cfg = parse_config(text, env={"K": "s3cret"})
-    assert cfg.server.api_keys[0].key.get_secret_value() == "s3cret"
-    assert cfg.server.api_keys[1].key.get_secret_value() == "dflt"
+    text = "server:\n  api_keys:\n    - name: a\n      key: ${K}\n    - name: b\n      key: ${MISSING:-dflt-0123456789ab}\n"
+    cfg = parse_config(text, env={"K": "s3cret-0123456789"})
+    assert cfg.server.api_keys[0].key.get_secret_value() == "s3cret-0123456789"
+    assert cfg.server.api_keys[1].key.get_secret_value() == "dflt-0123456789ab"
 
 
 def test_secrets_never_print() -> None:
-    cfg = parse_config("server:\n  api_keys:\n    - name: a\n      key: hunter2\n", env={})
-    assert "hunter2" not in repr(cfg) and "hunter2" not in str(cfg)
-    assert "hunter2" not in cfg.model_dump_json()
+    cfg = parse_config("server:\n  api_keys:\n    - name: a\n      key: hunter2-hunter2-hunter2\n", env={})
+    assert "hunter2-hunter2-hunter2" not in repr(cfg) and "hunter2-hunter2-hunter2" not in str(cfg)
+    assert "hunter2-hunter2-hunter2" not in cfg.model_dump_json()
 
 
 def test_dollar_escape() -> None:

@@ -28,7 +28,7 @@ def _gone(pids: list[int], within_s: float) -> bool:
 
 
 def test_generated_config_validates(fleet: Fleet) -> None:
-    cfg = parse_config(fleet.vigil_config(server_port=8123, api_key="demo-key"))
+    cfg = parse_config(fleet.vigil_config(server_port=8123, api_key="demo-key-0123456789"))
     assert [s.name for s in cfg.services] == ["catalog", "payments", "storefront"]
     assert cfg.service("storefront").depends_on == ["catalog", "payments"]
     for s in cfg.services:
@@ -39,7 +39,7 @@ def test_generated_config_validates(fleet: Fleet) -> None:
         (scrape,) = s.metrics
         assert scrape.kind == "scrape" and scrape.url == url + "/metrics"
     assert cfg.store.url == f"sqlite:///{fleet.workdir / 'vigil.db'}"
-    assert cfg.server.port == 8123 and cfg.server.api_keys[0].key.get_secret_value() == "demo-key"
+    assert cfg.server.port == 8123 and cfg.server.api_keys[0].key.get_secret_value() == "demo-key-0123456789"
     assert len(parse_config(fleet.vigil_config()).server.api_keys[0].key.get_secret_value()) >= 24
     assert fleet.admin_urls["catalog"] == fleet.urls["catalog"] + "/admin/fault"
 

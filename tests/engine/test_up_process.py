@@ -60,10 +60,10 @@ services:
           json_field: {{path: status, equals: ok}}}}
 """)
     vigil = Path(sys.executable).parent / "vigil"
-    proc = subprocess.Popen([str(vigil), "up", "-c", str(cfg)], env={"TEST_KEY": "k-123", "PATH": "/usr/bin:/bin"},
+    proc = subprocess.Popen([str(vigil), "up", "-c", str(cfg)], env={"TEST_KEY": "k-123-0123456789ab", "PATH": "/usr/bin:/bin"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{api_port}"
-    auth = {"Authorization": "Bearer k-123"}
+    auth = {"Authorization": "Bearer k-123-0123456789ab"}
     try:
         assert wait_for(lambda: httpx.get(f"{base}/readyz", timeout=5).status_code == 200, 90), "never ready"
         assert wait_for(lambda: httpx.get(f"{base}/api/v1/services", headers=auth, timeout=5)
@@ -85,7 +85,7 @@ services:
         target.shutdown()
     assert proc.returncode == 0, err
     assert "vigil is up" in out and "vigil stopped" in out
-    assert "k-123" not in out + err  # the key is never printed when it came from the config
+    assert "k-123-0123456789ab" not in out + err  # the key is never printed when it came from the config
     store = open_store(f"sqlite:///{db}")
     try:
         assert store.events(kind="engine")[-1].message == "vigil stopped"

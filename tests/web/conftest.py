@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
-from typing import AsyncIterator
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -44,3 +46,60 @@ async def api(tmp_path: Path, clock: FakeClock) -> AsyncIterator[tuple[httpx.Asy
         finally:
             await engine.stop()
             engine.store.close()
+
+
+class RawResponse:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes, pulled: int) -> None:
+        self.status, self.headers, self.body, self.pulled = status, headers, body, pulled
+
+
+async def call_asgi(app: object, method: str, path: str, headers: dict[str, str], chunks: Iterable[bytes],
+                    gate: asyncio.Event | None = None, send_gate: asyncio.Event | None = None,
+                    query: dict[str, str] | None = None) -> RawResponse:
+    """One request straight into the ASGI app, its body delivered chunk by chunk from `chunks` (which may
+    be endless), counting how many chunks the app pulled. With `gate`, the first pull waits for it; with
+    `send_gate`, the app's first send does (the request stays in flight)."""
+    it = iter(chunks)
+    pulled = 0
+    pending = next(it, None)
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        nonlocal pulled, pending
+        if gate is not None and pulled == 0:
+            await gate.wait()
+        if pending is None:
+            await asyncio.sleep(3600)  # nothing more to send: like a client that stopped
+        chunk, pending = pending, next(it, None)
+        pulled += 1
+        return {"type": "http.request", "body": chunk, "more_body": pending is not None}
+
+    async def send(message: dict) -> None:
+        if send_gate is not None:
+            await send_gate.wait()
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": urlencode(query or {}).encode(), "root_path": "",
+             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+             "client": ("127.0.0.1", 50000), "server": ("vigil.test", 80)}
+    await app(scope, receive, send)  # type: ignore[operator]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    return RawResponse(start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, body, pulled)
+
+
+@pytest.fixture
+def make_app(api):  # type: ignore[no-untyped-def]
+    """Another app over the running engine of `api`, with the limits given."""
+    from vigil.web.application import api_app
+    from vigil.web.auth import ApiKeys
+
+    _, engine = api
+
+    def build(**limits: int):  # type: ignore[no-untyped-def]
+        from vigil.web.limits import WebLimits
+
+        return api_app(engine, ApiKeys({"tests": API_KEY}), WebLimits(**limits))
+
+    return build

@@ -160,7 +160,8 @@ def api_ingest(store: Store, series: int, samples: int, advance: Callable[[int],
     for _last, ts, vals in scrape_stream(series, samples, 1, seed=2):  # one scrape per request
         bodies.append(orjson.dumps({"samples": [{"series": s, "ts": t, "value": v}
                                                 for s, t, v in zip(names, ts.tolist(), vals.tolist())]}))
-    config = VigilConfig.model_validate({"server": {"api_keys": [{"name": "bench", "key": "bench-key"}]}})
+    config = VigilConfig.model_validate(
+        {"server": {"api_keys": [{"name": "bench", "key": "bench-key-0123456789"}]}})
     return asyncio.run(_post_all(build_app, config, store, bodies, series, advance))
 
 
@@ -169,8 +170,7 @@ async def _post_all(build_app: Any, config: Any, store: Store, bodies: list[byte
     import httpx
 
     web, engine = build_app(config, store=store)
-    await engine.start()  # a push goes through the loop: persist, then detection and rules
-    headers = {"Authorization": "Bearer bench-key", "Content-Type": "application/json"}
+    headers = {"Authorization": "Bearer bench-key-0123456789", "Content-Type": "application/json"}
     written = 0
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://vigil") as client:
         started, cpu_started = time.perf_counter(), time.process_time()

@@ -77,9 +77,25 @@ class StoreConfig(Strict):
         return v
 
 
+MIN_API_KEY_CHARS = 16  # `secrets.token_urlsafe(24)`, what vigil generates, gives 32
+
+
 class ApiKey(Strict):
     name: str
     key: Secret
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, v: Secret) -> Secret:
+        # The messages say "found" so the loader does not append the value: a key never prints.
+        key = v.get_secret_value()
+        if key != key.strip():
+            raise ValueError("an API key cannot start or end with whitespace (clients' headers are stripped); "
+                             "found some")
+        if len(key) < MIN_API_KEY_CHARS:
+            raise ValueError(f"an API key needs at least {MIN_API_KEY_CHARS} characters (e.g. from `python -c "
+                             f"'import secrets; print(secrets.token_urlsafe(24))'`); found {len(key)} characters")
+        return v
 
 
 class ServerConfig(Strict):

@@ -1,11 +1,13 @@
-"""Parsing of pushed samples (POST /api/v1/samples): a JSON batch or Prometheus text.
+"""Parsing of pushed samples (POST /api/v1/samples): a JSON batch (here) or Prometheus text
+(vigil.web.pushtext).
 
 A batch is accepted whole or rejected whole: every item is checked before anything is written, and
-the error names the item and what is wrong with it."""
+the answer names each bad item and what is wrong with it. A refusal is returned as a `Rejection`
+value, not raised: an exception's traceback would keep the frames, and so the whole parsed body,
+alive until the next full garbage collection."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,15 +15,10 @@ import numpy as np
 import orjson
 
 from vigil.model import SeriesKey
+from vigil.web.timeparse import MAX_TS, sample_time
 
 MAX_BATCH = 1_000_000
-MAX_ERRORS_REPORTED = 20
-
-
-@dataclass
-class PushError(Exception):
-    message: str
-    errors: list[dict[str, Any]]
+MAX_ERRORS_LISTED = 20
 
 
 @dataclass
@@ -31,101 +28,113 @@ class Columns:
     values: np.ndarray
 
 
-def parse_json_batch(body: bytes, now: float) -> Columns:
+@dataclass
+class Rejection:
+    """Why a batch was refused. `count` is every problem found; at most MAX_ERRORS_LISTED are listed."""
+
+    message: str
+    errors: list[dict[str, Any]]
+    count: int = 0
+
+    def detail(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"error": self.message, "errors": self.errors}
+        if self.count:
+            body.update(error_count=self.count, errors_listed=len(self.errors))
+        return body
+
+
+class ErrorList:
+    """Collects item errors: counts all of them, keeps the first MAX_ERRORS_LISTED."""
+
+    def __init__(self) -> None:
+        self.listed: list[dict[str, Any]] = []
+        self.count = 0
+
+    def add(self, where: str, at: int, message: str) -> None:
+        self.count += 1
+        if len(self.listed) < MAX_ERRORS_LISTED:
+            self.listed.append({where: at, "error": message})
+
+    def rejection(self, what: str) -> Rejection:
+        shown = "" if self.count <= len(self.listed) else f" (the first {len(self.listed)} are listed)"
+        return Rejection(f"batch rejected: {self.count} invalid {what}(s){shown}; nothing was written",
+                         self.listed, self.count)
+
+
+def too_large() -> Rejection:
+    return Rejection(f"batch too large: more than {MAX_BATCH:,} samples; send at most {MAX_BATCH:,} "
+                     "per request", [], 0)
+
+
+class BadItem(ValueError):
+    """One item of a batch is wrong (its type or its value): reported with its index."""
+
+
+def parse_json_batch(body: bytes | bytearray, now: float) -> Columns | Rejection:
     """{"samples": [{"series": "name{a=\\"b\\"}", "ts": 1700000000.0, "value": 1.5}, ...]}; instead of
     "series", an item may give "name" and "labels". "ts" is optional (defaults to now)."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise PushError("body is not valid JSON", [{"error": str(exc)}]) from None
+        return Rejection("body is not valid JSON", [{"error": str(exc)}], 1)
     items = doc.get("samples") if isinstance(doc, dict) else None
     if not isinstance(items, list):
-        raise PushError('expected a JSON object {"samples": [...]}', [])
+        return Rejection('expected a JSON object {"samples": [...]}', [], 0)
     if len(items) > MAX_BATCH:
-        raise PushError(f"batch too large: {len(items)} samples, at most {MAX_BATCH}", [])
+        return too_large()
     keys: list[SeriesKey] = []
     ts = np.empty(len(items), dtype=np.float64)
     values = np.empty(len(items), dtype=np.float64)
-    errors: list[dict[str, Any]] = []
+    errors = ErrorList()
     cache: dict[str, SeriesKey] = {}
     for i, item in enumerate(items):
         try:
             key, t, v = _parse_item(item, now, cache)
         except ValueError as exc:
-            if len(errors) < MAX_ERRORS_REPORTED:
-                errors.append({"index": i, "error": str(exc)})
-            else:
-                errors.append({"index": i, "error": "..."})
-                break
+            errors.add("index", i, str(exc))
             continue
         keys.append(key)
         ts[i] = t
         values[i] = v
-    if errors:
-        raise PushError(f"batch rejected: {len(errors)} invalid item(s); nothing was written", errors)
+    if errors.count:
+        return errors.rejection("item")
     return Columns(keys, ts, values)
 
 
 def _parse_item(item: Any, now: float, cache: dict[str, SeriesKey]) -> tuple[SeriesKey, float, float]:
     if not isinstance(item, dict):
-        raise ValueError("each sample must be an object with series, ts and value")
+        raise BadItem("each sample must be an object with series, ts and value")
     series = item.get("series")
-    if isinstance(series, str):
+    if series is not None:
+        if "name" in item or "labels" in item:
+            raise ValueError('give either "series" or "name" and "labels", not both')
+        if not isinstance(series, str):
+            raise BadItem(f'"series" must be text like name{{label="value"}}; found {type(series).__name__}')
         key = cache.get(series)
         if key is None:
             key = cache[series] = SeriesKey.parse(series)
     elif "name" in item:
         labels = item.get("labels") or {}
         if not isinstance(labels, dict):
-            raise ValueError("labels must be an object of string values")
-        key = SeriesKey.of(str(item["name"]), labels)
+            raise BadItem("labels must be an object of string values")
+        key = SeriesKey.of(item["name"], labels)
     else:
         raise ValueError('missing "series" (or "name" and "labels")')
-    extra = set(item) - {"series", "name", "labels", "ts", "value"}
-    if extra:
-        raise ValueError(f"unknown field(s): {', '.join(sorted(extra))}")
+    if len(item) > 3:
+        extra = set(item) - {"series", "name", "labels", "ts", "value"}
+        if extra:
+            raise ValueError(f"unknown field(s): {', '.join(sorted(extra)[:10])}")
     value = item.get("value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f'"value" must be a number; found {value!r}')
-    if not math.isfinite(value):
-        raise ValueError(f'"value" must be finite; found {value!r}')
+        raise BadItem(f'"value" must be a number; found {_short(value)}')
     t = item.get("ts", now)
     if isinstance(t, bool) or not isinstance(t, (int, float)):
-        raise ValueError(f'"ts" must be seconds since the epoch; found {t!r}')
-    if t > 1e11:  # milliseconds are a common mistake: say so rather than store the year 50000
-        raise ValueError(f'"ts" {t} looks like milliseconds; send seconds since the epoch')
-    if t < 0:
-        raise ValueError(f'"ts" must not be negative; found {t}')
+        raise BadItem(f'"ts" must be seconds since the epoch; found {_short(t)}')
+    if not 0 <= t <= MAX_TS:  # the common case needs one comparison; sample_time says what is wrong
+        sample_time(t, millis=False)
     return key, float(t), float(value)
 
 
-def parse_prometheus_text(body: bytes, now: float) -> Columns:
-    """Prometheus text exposition: every sample line becomes a sample (timestamps in ms, as the
-    format defines; without one, now)."""
-    from prometheus_client.parser import text_string_to_metric_families
-
-    try:
-        text = body.decode("utf-8")
-        families = list(text_string_to_metric_families(text))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PushError("invalid Prometheus text exposition", [{"error": str(exc)}]) from None
-    keys: list[SeriesKey] = []
-    ts: list[float] = []
-    values: list[float] = []
-    errors: list[dict[str, Any]] = []
-    for fam in families:
-        for s in fam.samples:
-            try:
-                if not math.isfinite(s.value):
-                    raise ValueError(f"value {s.value} is not finite")
-                keys.append(SeriesKey.of(s.name, s.labels))
-            except ValueError as exc:
-                errors.append({"series": s.name, "error": str(exc)})
-                continue
-            t = s.timestamp
-            ts.append(float(t) if t is not None else now)
-            values.append(float(s.value))
-    if errors:
-        raise PushError(f"batch rejected: {len(errors)} invalid sample(s); nothing was written",
-                        errors[:MAX_ERRORS_REPORTED])
-    return Columns(keys, np.asarray(ts, dtype=np.float64), np.asarray(values, dtype=np.float64))
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:60] + "..."

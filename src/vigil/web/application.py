@@ -1,0 +1,39 @@
+"""The FastAPI application around an engine: routers, the OpenAPI description (security schemes,
+error responses), the docs UI from packaged files, error handlers and the concurrency cap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+
+from vigil import __version__
+from vigil.store.errors import STORE_ERRORS
+from vigil.web.alerts_in import alerts_in_router
+from vigil.web.api import api_router, public_router
+from vigil.web.auth import ApiKeys
+from vigil.web.docs import install_docs
+from vigil.web.errors import StoreOutage
+from vigil.web.incidents import incidents_router
+from vigil.web.limits import ConcurrencyCap, WebLimits
+
+DESCRIPTION = ("vigil's REST API. Every /api/v1 endpoint needs an API key: `Authorization: Bearer <key>` "
+               "or `X-API-Key: <key>`. Over the concurrency cap the answer is 429 with Retry-After; while "
+               "the store is unavailable, 503 with Retry-After.")
+
+
+def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> FastAPI:
+    limits = limits or WebLimits()
+    app = FastAPI(title="vigil", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None)
+    outage = StoreOutage()
+    for exc_type in STORE_ERRORS:
+        app.add_exception_handler(exc_type, outage.handler)
+    app.add_middleware(ConcurrencyCap, limits=limits)
+    app.include_router(public_router(engine))
+    app.include_router(api_router(engine, keys, limits))
+    app.include_router(alerts_in_router(engine, keys))
+    app.include_router(incidents_router(engine, keys))
+    install_docs(app)
+    app.state.engine = engine
+    app.state.store_outage = outage
+    return app

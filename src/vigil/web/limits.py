@@ -1,0 +1,142 @@
+"""What one client can make the API spend: requests in flight, body bytes, large bodies at once.
+
+Over a cap the answer is immediate (429 with Retry-After, or 413): nothing queues, so a load spike
+costs the engine's event loop and threads no more than the caps allow."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from vigil.web.errors import error
+
+# Probes and Prometheus must get through when the API is saturated: they have their own, smaller cap.
+EXEMPT_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass(frozen=True)
+class WebLimits:
+    max_concurrent: int = 32  # API requests in flight at once
+    max_concurrent_exempt: int = 8  # health and metrics requests in flight at once
+    max_body_bytes: int = 64 * 1024 * 1024
+    # A body over this is "large": parsing one costs up to ~10x its size in memory, so only a few at once.
+    large_body_bytes: int = 1024 * 1024
+    max_large_bodies: int = 2
+    retry_after_s: int = 1
+
+
+class ConcurrencyCap:
+    """ASGI middleware: at most `max_concurrent` HTTP requests in flight (health and metrics counted
+    apart); the next one gets 429 at once. Counters, not locks: the event loop is single-threaded."""
+
+    def __init__(self, app: ASGIApp, limits: WebLimits) -> None:
+        self.app = app
+        self.limits = limits
+        self.in_flight = 0
+        self.exempt_in_flight = 0
+        self.refused = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        exempt = scope["path"] in EXEMPT_PATHS
+        busy = self.exempt_in_flight >= self.limits.max_concurrent_exempt if exempt \
+            else self.in_flight >= self.limits.max_concurrent
+        if busy:
+            self.refused += 1
+            cap = self.limits.max_concurrent_exempt if exempt else self.limits.max_concurrent
+            response = error(429, f"too many requests in flight (at most {cap}); retry in "
+                                  f"{self.limits.retry_after_s} s", {"Retry-After": str(self.limits.retry_after_s)})
+            await response(scope, receive, send)
+            return
+        if exempt:
+            self.exempt_in_flight += 1
+        else:
+            self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if exempt:
+                self.exempt_in_flight -= 1
+            else:
+                self.in_flight -= 1
+
+
+@dataclass(frozen=True)
+class Refusal:
+    status: int
+    detail: str
+    headers: dict[str, str] | None = None
+
+    def response(self) -> JSONResponse:
+        return error(self.status, self.detail, self.headers)
+
+
+_LARGE_SLOT = "vigil.large_body_slot"
+
+
+class BodyReader:
+    """Reads a request body within the limits: refused by Content-Length before a byte is read, and
+    while streaming the moment it passes the limit (the rest is never read). A large body holds one of
+    `max_large_bodies` slots until release(request)."""
+
+    def __init__(self, limits: WebLimits) -> None:
+        self.limits = limits
+        self.large_in_flight = 0
+
+    async def read(self, request: Request) -> bytearray | Refusal:
+        cap = self.limits.max_body_bytes
+        declared = request.headers.get("content-length")
+        if declared is not None:
+            declared = declared.strip()
+            if not declared.isdigit() or not declared.isascii():
+                return Refusal(400, f"invalid Content-Length {declared[:40]!r}")
+            if len(declared) > 18 or int(declared) > cap:
+                return _too_large(f"Content-Length {declared[:20]} bytes", cap)
+            if int(declared) > self.limits.large_body_bytes and not self._take_slot(request):
+                return self._busy()
+        body = bytearray()
+        try:
+            async for chunk in request.stream():
+                if len(body) + len(chunk) > cap:
+                    return _too_large(f"more than {cap:,} bytes", cap)
+                body += chunk
+                if len(body) > self.limits.large_body_bytes and not request.scope.get(_LARGE_SLOT) \
+                        and not self._take_slot(request):
+                    return self._busy()
+        except ClientDisconnect:
+            return Refusal(400, "the client went away before sending the whole body")
+        return body
+
+    def release(self, request: Request) -> None:
+        if request.scope.pop(_LARGE_SLOT, False):
+            self.large_in_flight -= 1
+
+    def _take_slot(self, request: Request) -> bool:
+        if self.large_in_flight >= self.limits.max_large_bodies:
+            return False
+        self.large_in_flight += 1
+        request.scope[_LARGE_SLOT] = True
+        return True
+
+    def _busy(self) -> Refusal:
+        return Refusal(429, f"too many large bodies (over {self.limits.large_body_bytes:,} bytes) in flight "
+                            f"(at most {self.limits.max_large_bodies}); retry in {self.limits.retry_after_s} s, "
+                            "or send smaller batches",
+                       # close: the server would otherwise go on reading (and discarding) the body
+                       {"Retry-After": str(self.limits.retry_after_s), "Connection": "close"})
+
+
+def _too_large(found: str, cap: int) -> Refusal:
+    # Connection: close, so the server does not go on reading (and discarding) the rest of the body.
+    return Refusal(413, f"body too large: {found}; at most {cap:,} bytes per request, send smaller batches",
+                   {"Connection": "close"})
+
+
+def content_type(request: Request) -> str:
+    return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
