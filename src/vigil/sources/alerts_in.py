@@ -241,7 +241,11 @@ def parse_pagerduty(doc: Any, now: float, firing: dict[str, Alert]) -> tuple[Par
         service = str(payload.get("component") or payload["source"])[:MAX_NAME]
         labels = {"alertname": str(payload.get("class") or "PagerDutyEvent")[:MAX_NAME], "dedup_key": key,
                   "service": service, "severity": severity}
-        starts = parse_time(payload.get("timestamp"), "payload.timestamp") if "timestamp" in payload else None
+        try:
+            starts = parse_time(payload.get("timestamp"), "payload.timestamp")
+        except ValueError as exc:
+            raise AlertPayloadError("payload.timestamp is not a time",
+                                    [{"field": "payload.timestamp", "error": str(exc)}]) from None
         details = payload.get("custom_details")
         alert = Alert(labels, AlertStatus.FIRING, starts or now, None,
                       {"summary": str(payload["summary"])[:MAX_VALUE], "source": str(payload["source"])[:MAX_NAME]},

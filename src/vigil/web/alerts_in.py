@@ -22,7 +22,17 @@ from fastapi.responses import JSONResponse, Response
 from vigil.engine import NotRecorded, NotRunning
 from vigil.pipeline import AlertsIn
 from vigil.sources import alerts_in as parse
+from vigil.web.alerts_schema import (
+    GENERIC_ALERT,
+    PAGERDUTY_ANSWER,
+    PAGERDUTY_EVENT,
+    POSTABLE_ALERT,
+    WEBHOOK,
+    body,
+    listed,
+)
 from vigil.web.auth import ApiKeys
+from vigil.web.errors import error_responses
 
 MAX_BODY = 16 * 1024 * 1024
 OFF_LOOP_ABOVE = 64 * 1024  # bodies larger than this are parsed on a worker thread
@@ -55,7 +65,8 @@ def _bad(exc: parse.AlertPayloadError) -> HTTPException:
 
 
 def alerts_in_router(engine: Any, keys: ApiKeys) -> APIRouter:
-    r = APIRouter(dependencies=[Depends(keys)], tags=["alerts in"])
+    r = APIRouter(dependencies=[Depends(keys)], tags=["alerts in"],
+                  responses=error_responses(400, 401, 413, 429, 503))
 
     def parsed(fn: Callable[..., parse.Parsed], doc: Any, *args: Any) -> parse.Parsed:
         try:
@@ -63,7 +74,9 @@ def alerts_in_router(engine: Any, keys: ApiKeys) -> APIRouter:
         except parse.AlertPayloadError as exc:
             raise _bad(exc) from None
 
-    @r.post("/api/v2/alerts", summary="Alertmanager API v2: post alerts (what Prometheus sends)")
+    @r.post("/api/v2/alerts", summary="Alertmanager API v2: post alerts (what Prometheus sends)",
+            openapi_extra=body(listed(POSTABLE_ALERT)), response_class=Response,
+            responses={200: {"description": "Taken (an empty body, as Alertmanager answers)"}})
     async def alertmanager_api(request: Request) -> Response:
         result = parsed(parse.parse_alertmanager_api, await _json(request))
         await _take(engine, result)
@@ -72,7 +85,8 @@ def alerts_in_router(engine: Any, keys: ApiKeys) -> APIRouter:
                                                       f"{len(result.alerts)} taken", "errors": result.errors})
         return Response(status_code=200)
 
-    @r.post("/api/v1/alerts/webhook", summary="Alertmanager webhook receiver (payload version 4)")
+    @r.post("/api/v1/alerts/webhook", summary="Alertmanager webhook receiver (payload version 4)",
+            openapi_extra=body(WEBHOOK))
     async def alertmanager_webhook(request: Request) -> dict[str, int]:
         result = parsed(parse.parse_alertmanager_webhook, await _json(request))
         await _take(engine, result)
@@ -82,19 +96,31 @@ def alerts_in_router(engine: Any, keys: ApiKeys) -> APIRouter:
         firing = {a.labels["dedup_key"]: a for a in engine.stages.book.firing.values()
                   if a.source == "ingest:pagerduty" and "dedup_key" in a.labels}
         try:
-            result, key = parse.parse_pagerduty(await _json(request), engine.clock.now(), firing)
+            doc = await _json(request)
+        except HTTPException as exc:
+            if exc.status_code != 400:
+                raise
+            return JSONResponse({"status": "invalid event", "message": "the body is not valid JSON", "errors": []},
+                                status_code=400)
+        try:
+            result, key = parse.parse_pagerduty(doc, engine.clock.now(), firing)
         except parse.AlertPayloadError as exc:
             return JSONResponse({"status": "invalid event", "message": exc.message, "errors": exc.errors},
                                 status_code=400)
         await _take(engine, result)
         return JSONResponse({"status": "success", "message": "Event processed", "dedup_key": key}, status_code=202)
 
-    r.add_api_route("/api/v1/alerts/pagerduty", pagerduty, methods=["POST"], status_code=202,
-                    summary="PagerDuty Events API v2: trigger, acknowledge, resolve")
-    r.add_api_route("/v2/enqueue", pagerduty, methods=["POST"], status_code=202,
-                    summary="PagerDuty Events API v2 at PagerDuty's own path")
+    for path, what in (("/api/v1/alerts/pagerduty", "PagerDuty Events API v2: trigger, acknowledge, resolve"),
+                       ("/v2/enqueue", "PagerDuty Events API v2 at PagerDuty's own path")):
+        r.add_api_route(path, pagerduty, methods=["POST"], status_code=202, summary=what,
+                        openapi_extra=body(PAGERDUTY_EVENT), response_class=JSONResponse,
+                        responses={202: {"description": "Event processed", "content": {"application/json": {
+                                             "schema": PAGERDUTY_ANSWER}}},
+                                   400: {"description": "Invalid event (PagerDuty's own answer)", "content": {
+                                       "application/json": {"schema": PAGERDUTY_ANSWER}}}})
 
-    @r.post("/api/v1/alerts", summary="Post alerts in vigil's generic shape")
+    @r.post("/api/v1/alerts", summary="Post alerts in vigil's generic shape",
+            openapi_extra=body(listed(GENERIC_ALERT, "alerts")))
     async def generic(request: Request) -> dict[str, int]:
         result = parsed(parse.parse_generic, await _json(request))
         await _take(engine, result)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from vigil.engine import NotRecorded, NotRunning
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
 from vigil.web.auth import ApiKeys
+from vigil.web.errors import error_responses
 from vigil.web.timeparse import parse_time
 
 STATUSES = ("active", *(s.value for s in IncidentStatus), "all")
@@ -40,7 +41,8 @@ def _entry_view(e: TimelineEntry) -> dict[str, Any]:
 
 
 def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
-    r = APIRouter(prefix="/api/v1/incidents", dependencies=[Depends(keys)], tags=["incidents"])
+    r = APIRouter(prefix="/api/v1/incidents", dependencies=[Depends(keys)], tags=["incidents"],
+                  responses=error_responses(400, 401, 404, 409, 429, 503))
     store = engine.store
 
     @r.get("", summary="Incidents, newest first")
