@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 
+from vigil.config.alerting import AlertingConfig, resolve_alerting
 from vigil.config.detect import DetectConfig
 from vigil.config.forecast import ForecastConfig
 from vigil.config.loader import (
@@ -103,6 +104,7 @@ class VigilConfig(Strict):
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     engine: EngineConfig = EngineConfig()
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
 
     def service(self, name: str) -> Service:
         for s in self.services:
@@ -171,10 +173,11 @@ def validate(data: object, file: str, lines: dict) -> VigilConfig:
         cfg = VigilConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(problems_from_validation(exc, file, lines, data)) from None
-    problems = _reference_problems(cfg, file, lines)
+    alerting, problems = resolve_alerting(cfg.alerting, [s.name for s in cfg.services], file, lines)
+    problems = _reference_problems(cfg, file, lines) + problems
     if problems:
         raise ConfigError(problems)
-    return cfg
+    return cfg.model_copy(update={"alerting": alerting})
 
 
 def load_config(path: str | Path) -> VigilConfig:
