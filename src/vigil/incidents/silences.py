@@ -111,10 +111,10 @@ class SilenceBook:
         if ends_at is None:
             raise SilenceError("a silence needs an end time (ends_at): no silence lasts forever")
         end = float(ends_at)
-        if end < start:
-            raise SilenceError("ends_at is before starts_at: a silence must end after it starts")
         if end <= now:
             raise SilenceError("ends_at is in the past: this silence would already be expired")
+        if end < start:
+            raise SilenceError("ends_at is before starts_at: a silence must end after it starts")
         if end - start > self.max_duration:
             raise SilenceError(f"this silence would last {_days(end - start)}; at most "
                                f"{_days(self.max_duration)} is allowed (alerting.silences.max_duration): "

@@ -177,3 +177,16 @@ alerts = sa.Table(
     sa.Index("ix_alerts_status_starts", "status", "starts_at"),
     sa.Index("ix_alerts_service_starts", "service", "starts_at"),
 )
+
+# Silences (incidents/silences.py): every silence until its retention after the end has passed.
+silences = sa.Table(
+    "silences", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("matchers", sa.Text, nullable=False),  # JSON list of {name, value, isRegex, isEqual}
+    sa.Column("starts_at", sa.Double, nullable=False),
+    sa.Column("ends_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index("ix_silences_ends_at", "ends_at"),
+)

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
 from vigil.store import maintenance as mt
 from vigil.store import records, samples
+from vigil.store import silences as silence_rows
 from vigil.store.db import Engines, connect, migrate, try_maintenance_lock
 from vigil.store.query import RangeResult, query_range
 from vigil.store.records import ServiceRecord
@@ -219,6 +220,16 @@ class Store:
     def alerts(self, status: str | None = None, service: str | None = None, limit: int = 1000) -> list[Alert]:
         """Alerts by state (firing | resolved | None for all), newest first."""
         return self._read(records.read_alerts, status, service, limit)
+
+    def write_silence(self, silence: Any) -> None:
+        """Create or replace one silence (a vigil.incidents.silences.Silence)."""
+        self._write(silence_rows.write_silence, self.dialect, silence)
+
+    def silences(self) -> list[Any]:
+        return self._read(silence_rows.read_silences)
+
+    def delete_silences(self, ids: Sequence[str]) -> None:
+        self._write(silence_rows.delete_silences, ids)
 
     def save_state(self, key: str, blob: bytes) -> None:
         self._write(records.save_state, self.dialect, key, blob)
