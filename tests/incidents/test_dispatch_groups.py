@@ -153,7 +153,8 @@ def test_muters_inhibition_hook_and_maintenance_windows() -> None:
         return alert.labels.get("service") in by_dependency
 
     inhibitor = Inhibitor(hooks=[hook])
-    maintenance = MaintenanceWindows([MaintenanceWindow("upgrade", frozenset({"catalog"}), (), (), T0, T0 + 100)])
+    window = MaintenanceWindow("upgrade", frozenset({"catalog"}), (), (), T0, T0 + 100)
+    maintenance = MaintenanceWindows([window])
     d = Dispatcher(route("receiver: r\ngroup_by: [service]\ngroup_wait: 0s\ngroup_interval: 10s"), None,
                    [inhibitor, maintenance])
     for s in ("payments", "storefront", "catalog"):
@@ -191,7 +192,8 @@ def test_a_resend_after_a_crash_has_the_same_key_and_a_restored_log_sends_nothin
 
 
 def test_empty_groups_go_at_maintenance_and_max_groups_is_a_limit() -> None:
-    d = Dispatcher(route("receiver: r\ngroup_by: [alertname]\ngroup_wait: 0s\ngroup_interval: 10s"), max_groups=2)
+    tree = "receiver: r\ngroup_by: [alertname]\ngroup_wait: 0s\ngroup_interval: 10s"
+    d = Dispatcher(route(tree), max_groups=2)
     for name in ("A", "B", "C"):
         d.add(firing(alertname=name), T0)
     assert d.groups_refused == 1 and len(d.groups()) == 2
