@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, ValidationError, field_validator, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from vigil.config.loader import ConfigProblem, Path_, format_path, load_file, problems_from_validation
 from vigil.config.receivers import UNSUPPORTED_INTEGRATIONS, HttpConfig, Receiver
@@ -38,6 +38,9 @@ def parse_am_duration(value: Any) -> float:
 
 
 AmDuration = Annotated[float, BeforeValidator(parse_am_duration)]
+MatcherLine = Annotated[str, AfterValidator(validate_matcher_line)]
+"""One line of a `matchers:` list (it may hold several matchers), checked as Alertmanager parses it."""
+Regex = Annotated[str, AfterValidator(check_regex)]
 
 
 def _label_names(names: list[str], what: str) -> list[str]:
@@ -51,9 +54,9 @@ class RouteConfig(Strict):
     receiver: str | None = None
     group_by: list[str] | None = Field(None, description="labels to group by; ['...'] groups by all")
     continue_: bool = Field(False, alias="continue")
-    matchers: list[str] = Field(default_factory=list)
+    matchers: list[MatcherLine] = Field(default_factory=list)
     match: dict[str, str] = Field(default_factory=dict, description="deprecated: label: value")
-    match_re: dict[str, str] = Field(default_factory=dict, description="deprecated: label: regex")
+    match_re: dict[str, Regex] = Field(default_factory=dict, description="deprecated: label: regex")
     group_wait: AmDuration | None = None
     group_interval: AmDuration | None = None
     repeat_interval: AmDuration | None = None
@@ -77,23 +80,10 @@ class RouteConfig(Strict):
             seen.add(name)
         return v if v == ["..."] else _label_names(v, "group_by")
 
-    @field_validator("matchers")
-    @classmethod
-    def _matchers(cls, v: list[str]) -> list[str]:
-        return [validate_matcher_line(line) for line in v]
-
-    @field_validator("match")
+    @field_validator("match", "match_re")
     @classmethod
     def _match(cls, v: dict[str, str]) -> dict[str, str]:
         _label_names(list(v), "match")
-        return v
-
-    @field_validator("match_re")
-    @classmethod
-    def _match_re(cls, v: dict[str, str]) -> dict[str, str]:
-        _label_names(list(v), "match_re")
-        for pattern in v.values():
-            check_regex(pattern)
         return v
 
     @field_validator("group_interval")
@@ -112,27 +102,15 @@ class RouteConfig(Strict):
 
 
 class InhibitRuleConfig(Strict):
-    source_matchers: list[str] = Field(default_factory=list)
-    target_matchers: list[str] = Field(default_factory=list)
+    source_matchers: list[MatcherLine] = Field(default_factory=list)
+    target_matchers: list[MatcherLine] = Field(default_factory=list)
     source_match: dict[str, str] = Field(default_factory=dict, description="deprecated")
-    source_match_re: dict[str, str] = Field(default_factory=dict, description="deprecated")
+    source_match_re: dict[str, Regex] = Field(default_factory=dict, description="deprecated")
     target_match: dict[str, str] = Field(default_factory=dict, description="deprecated")
-    target_match_re: dict[str, str] = Field(default_factory=dict, description="deprecated")
+    target_match_re: dict[str, Regex] = Field(default_factory=dict, description="deprecated")
     equal: list[str] = Field(default_factory=list, description="labels whose values must be equal")
 
-    @field_validator("source_matchers", "target_matchers")
-    @classmethod
-    def _matchers(cls, v: list[str]) -> list[str]:
-        return [validate_matcher_line(line) for line in v]
-
-    @field_validator("source_match_re", "target_match_re")
-    @classmethod
-    def _regexes(cls, v: dict[str, str]) -> dict[str, str]:
-        for pattern in v.values():
-            check_regex(pattern)
-        return v
-
-    @field_validator("equal", "source_match", "target_match")
+    @field_validator("equal", "source_match", "target_match", "source_match_re", "target_match_re")
     @classmethod
     def _names(cls, v: Any) -> Any:
         _label_names(list(v), "an inhibit rule")
@@ -149,23 +127,20 @@ class TimeRangeConfig(Strict):
         return self
 
 
-def _each(parse: Any) -> Any:
-    def check(v: list[Any] | None) -> list[str] | None:
-        if v is None:
-            return None
-        out = [str(x) for x in v]
-        for x in out:
-            parse(x)
-        return out
-    return check
+def _ranges(parse: Any) -> Any:
+    """A list of ranges ("monday:friday", "1", ...), each item checked (its index in the error)."""
+    def check(x: Any) -> str:
+        parse(str(x))
+        return str(x)
+    return list[Annotated[str, BeforeValidator(check)]] | None
 
 
 class TimeIntervalSpec(Strict):
     times: list[TimeRangeConfig] | None = None
-    weekdays: Annotated[list[str] | None, BeforeValidator(_each(ti.parse_weekdays))] = None
-    days_of_month: Annotated[list[str] | None, BeforeValidator(_each(ti.parse_days_of_month))] = None
-    months: Annotated[list[str] | None, BeforeValidator(_each(ti.parse_months))] = None
-    years: Annotated[list[str] | None, BeforeValidator(_each(ti.parse_years))] = None
+    weekdays: _ranges(ti.parse_weekdays) = None  # type: ignore[valid-type]
+    days_of_month: _ranges(ti.parse_days_of_month) = None  # type: ignore[valid-type]
+    months: _ranges(ti.parse_months) = None  # type: ignore[valid-type]
+    years: _ranges(ti.parse_years) = None  # type: ignore[valid-type]
     location: str | None = Field(None, description="IANA time zone (default UTC)")
 
     @field_validator("location")
@@ -251,22 +226,18 @@ class AlertmanagerFile(Strict):
 class MaintenanceWindowConfig(Strict):
     name: str
     services: list[str] = Field(default_factory=list)
-    matchers: list[str] = Field(default_factory=list, description="alerts the window covers (with services)")
+    matchers: list[MatcherLine] = Field(default_factory=list, description="alerts the window covers")
     time_intervals: list[str] = Field(default_factory=list, description="recurring: names of time_intervals")
     starts_at: datetime | None = Field(None, description="one-off: start (RFC 3339 with a zone)")
     ends_at: datetime | None = None
     comment: str = ""
 
-    @field_validator("matchers")
-    @classmethod
-    def _matchers(cls, v: list[str]) -> list[str]:
-        return [validate_matcher_line(line) for line in v]
-
     @field_validator("starts_at", "ends_at")
     @classmethod
     def _zoned(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
-            raise ValueError("give the time zone, e.g. 2026-05-01T02:00:00Z or +02:00")
+            raise ValueError(f"give the time zone, e.g. 2026-05-01T02:00:00Z or +02:00; found "
+                             f"{v.isoformat()} without one")
         return v
 
     @model_validator(mode="after")
