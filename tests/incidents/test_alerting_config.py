@@ -134,7 +134,7 @@ A = "receivers: [{name: a}]\n"
      "no global SMTP smarthost set"),
     (R + "receivers:\n- name: a\n  webhook_configs: [{send_resolved: false}]\n", 6,
      "one of url or url_file must be configured"),
-    (R + "inhibit_rules:\n- source_matchers: ['a=']\n" + A, 5, "matcher value is not present"),
+    (R + "inhibit_rules:\n- source_matchers: ['a=\"b']\n" + A, 5, "unescaped double quote"),
     ("time_intervals:\n- name: x\n  time_intervals: [{weekdays: [funday]}]\n", 4,
      "funday is not a valid weekday"),
 ])

@@ -151,9 +151,6 @@ def parse_matcher(text: str) -> Matcher:
         raise MatcherError(f"bad matcher format: {text!r}; expected name=\"value\" with one of "
                            f"{', '.join(_OPS)}")
     name, op, raw = parts
-    if not raw:
-        raise MatcherError(f"matcher value is not present: {text.strip()}; write {name}{op}\"\" for "
-                           "the empty string")
     written = raw
     quoted = raw.startswith('"')
     if quoted:

@@ -158,8 +158,10 @@ def render_tree(root: Route, mark: Callable[[Route], bool] | None = None) -> lis
 
 
 def format_labelset(labels: Mapping[str, str]) -> str:
-    """`{a="x", b="y"}` as Go's model.LabelSet.String() writes it: names sorted, values Go-quoted."""
-    return "{" + ", ".join(f"{k}={go_quote(labels[k])}" for k in sorted(labels)) + "}"
+    """`{a="x", b="y"}` as Alertmanager 0.25's model.LabelSet.String() writes it: each pair formatted
+    (the value Go-quoted), then the pairs sorted as strings, so `a1="2"` comes before `a="1"`
+    (checked against the real Alertmanager's groupKey in test_routing_alertmanager.py)."""
+    return "{" + ", ".join(sorted(f"{k}={go_quote(v)}" for k, v in labels.items())) + "}"
 
 
 _GO_ESCAPES = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t", "\v": "\\v",
@@ -190,3 +192,30 @@ def routes_by_id(root: Route) -> dict[str, Route]:
 
 def route_names(routes: Sequence[Route]) -> list[str]:
     return [r.opts.receiver for r in routes]
+
+
+def parse_test_labels(args: Sequence[str]) -> dict[str, str]:
+    """`name=value` arguments (quotes optional, as amtool takes them) -> labels."""
+    from vigil.incidents.matchers import MatcherError, parse_matcher
+
+    labels: dict[str, str] = {}
+    for arg in args:
+        m = parse_matcher(arg)
+        if m.op != "=":
+            raise MatcherError(f"{arg!r}: give label values as name=value (an alert has values, not patterns)")
+        labels[m.name] = m.value
+    return labels
+
+
+def explain(root: Route, labels: Mapping[str, str]) -> list[str]:
+    """What `vigil routes test` prints: the receivers (comma-separated, as amtool prints them), then
+    for each matched route its path from the root and the group the alert would join."""
+    hits = root.match(labels)
+    lines = [",".join(receivers_for(root, labels))]
+    for r in hits:
+        path = " > ".join("(root)" if p.parent is None else format_matchers(p.matchers) for p in r.path())
+        group = r.group_labels(labels)
+        lines.append(f"  {r.opts.receiver}: {path}")
+        lines.append(f"    group_key {r.group_key(group)}  group_wait {r.opts.group_wait:g}s  "
+                     f"group_interval {r.opts.group_interval:g}s  repeat_interval {r.opts.repeat_interval:g}s")
+    return lines
