@@ -30,7 +30,8 @@ pytestmark = pytest.mark.alertmanager
 
 AMTOOL = shutil.which("amtool")
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
-needs_amtool = pytest.mark.skipif(AMTOOL is None, reason="amtool is not installed (Debian prometheus-alertmanager)")
+needs_amtool = pytest.mark.skipif(AMTOOL is None,
+                                  reason="amtool is not installed (Debian prometheus-alertmanager)")
 
 TREE = """
 route:
@@ -72,8 +73,8 @@ receivers:
 - name: web
 """
 
-VALUES = {"team": ["db", "web", None], "severity": ["critical", "warning", None], "instance": ["db-1", "db-22", None],
-          "service": ["payments", None], "env": ["dev", "prod", None], "region": ["eu", None]}
+VALUES = {"team": ["db", "web", None], "severity": ["critical", "warning", None],
+          "instance": ["db-1", "db-22", None], "service": ["payments", None], "env": ["dev", "prod", None], "region": ["eu", None]}
 
 
 def label_sets() -> list[dict[str, str]]:
@@ -100,8 +101,8 @@ def test_routes_test_answers_as_amtool(tmp_path: Path) -> None:
     differ = []
     for labels in sets:
         args = [f"{k}={v}" for k, v in labels.items()]
-        res = subprocess.run([AMTOOL, "config", "routes", "test", f"--config.file={tmp_path / 'am.yml'}", *args],
-                             capture_output=True, text=True, timeout=30, check=False)
+        res = subprocess.run([AMTOOL, "config", "routes", "test", f"--config.file={tmp_path / 'am.yml'}",
+                              *args], capture_output=True, text=True, timeout=30, check=False)
         theirs = res.stdout.strip().splitlines()[-1].split(",")
         ours = receivers_for(root, labels)
         if theirs != ours:
@@ -186,7 +187,8 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.mark.skipif(ALERTMANAGER is None, reason="Alertmanager is not installed (Debian prometheus-alertmanager)")
+@pytest.mark.skipif(ALERTMANAGER is None,
+                    reason="Alertmanager is not installed (Debian prometheus-alertmanager)")
 def test_group_keys_labels_and_alert_order_as_alertmanager_sends_them(tmp_path: Path) -> None:
     hook = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
     _Hook.received = []
@@ -209,7 +211,8 @@ def test_group_keys_labels_and_alert_order_as_alertmanager_sends_them(tmp_path: 
                         break
             except OSError:
                 pass
-            assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "alertmanager.log").read_text()
+            alive = proc.poll() is None
+            assert time.monotonic() < deadline and alive, (tmp_path / "alertmanager.log").read_text()
             time.sleep(0.1)
         body = orjson.dumps([{"labels": a} for a in ALERTS])
         req = urllib.request.Request(f"{base}/api/v2/alerts", data=body, method="POST",
