@@ -74,7 +74,8 @@ receivers:
 """
 
 VALUES = {"team": ["db", "web", None], "severity": ["critical", "warning", None],
-          "instance": ["db-1", "db-22", None], "service": ["payments", None], "env": ["dev", "prod", None], "region": ["eu", None]}
+          "instance": ["db-1", "db-22", None], "service": ["payments", None], "env": ["dev", "prod", None],
+          "region": ["eu", None]}
 
 
 def label_sets() -> list[dict[str, str]]:
