@@ -188,7 +188,8 @@ def routes_test(labels: list[str] = typer.Argument(None, help="the alert's label
 
     cfg = _load_or_exit(config)
     if cfg.alerting.route is None:
-        err_console.print(f"{config}: no alerting.route configured (alerting: route: or alertmanager_config:)")
+        err_console.print(f"{config}: no alerting.route configured (alerting: route: or alertmanager_config:)",
+                          markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     root = build_route(cfg.alerting.route)
     try:
@@ -203,7 +204,8 @@ def routes_test(labels: list[str] = typer.Argument(None, help="the alert's label
     for line in out:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     if verify is not None and labels and receivers_for(root, alert) != [v for v in verify.split(",") if v]:
-        err_console.print(f"WARNING: expected receivers {verify!r}, got {','.join(receivers_for(root, alert))!r}")
+        err_console.print(f"WARNING: expected receivers {verify!r}, got {','.join(receivers_for(root, alert))!r}",
+                          markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1)
 
 
