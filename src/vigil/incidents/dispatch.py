@@ -30,10 +30,11 @@ from typing import Any, Protocol
 from vigil.incidents.nflog import NotificationLog, needs_update
 from vigil.incidents.routing import Route
 from vigil.incidents.timeintervals import TimeIntervals
-from vigil.model import Alert, AlertStatus, Notice, fingerprint
+from vigil.model import Alert, AlertStatus, Notice
 
 log = logging.getLogger("vigil.dispatch")
 
+GroupId = tuple[str, tuple[tuple[str, str], ...]]  # route id, sorted group labels
 MAINTENANCE_S = 30.0  # Alertmanager's dispatcher maintenance period
 DEFAULT_INTEGRATIONS = (("default", True),)  # a receiver without a known config: one, send_resolved
 
@@ -123,8 +124,8 @@ class Dispatcher:
         self.nflog = nflog or NotificationLog()
         self.suppressed: Counter[str] = Counter()  # alerts left out of flushes, by reason
         self.groups_refused = 0  # alerts not grouped because max_groups was reached
-        self._groups: dict[tuple[str, str], AggregationGroup] = {}
-        self._heap: list[tuple[float, int, tuple[str, str]]] = []
+        self._groups: dict[GroupId, AggregationGroup] = {}
+        self._heap: list[tuple[float, int, GroupId]] = []
         self._seq = itertools.count()
         self._next_maintenance: float | None = None
 
@@ -141,7 +142,7 @@ class Dispatcher:
 
     def _insert(self, route: Route, alert: Alert, now: float) -> None:
         labels = route.group_labels(alert.labels)
-        gid = (route.id, fingerprint(labels))
+        gid = (route.id, tuple(sorted(labels.items())))
         group = self._groups.get(gid)
         if group is None:
             if self.max_groups and len(self._groups) >= self.max_groups:
@@ -162,7 +163,7 @@ class Dispatcher:
         if not group.has_flushed and alert.starts_at + route.opts.group_wait < now and group.next_flush > now:
             self._schedule(gid, group, now)
 
-    def _schedule(self, gid: tuple[str, str], group: AggregationGroup, at: float) -> None:
+    def _schedule(self, gid: GroupId, group: AggregationGroup, at: float) -> None:
         group.next_flush = at
         group.seq = next(self._seq)
         heapq.heappush(self._heap, (at, group.seq, gid))
