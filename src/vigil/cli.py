@@ -179,34 +179,20 @@ app.add_typer(routes_app, name="routes")
 
 @routes_app.command("test")
 def routes_test(labels: list[str] = typer.Argument(None, help="the alert's labels, as name=value"),
-                config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configuration file"),
-                tree: bool = typer.Option(False, "--tree", help="print the route tree, matched routes marked"),
-                verify: Optional[str] = typer.Option(None, "--verify-receivers",
-                                                     help="exit 1 unless exactly these receivers (a,b) match")) -> None:
-    """Which receivers an alert with these labels reaches, and through which routes (amtool config routes test)."""
-    from vigil.incidents.routing import build_route, explain, parse_test_labels, receivers_for, render_tree
+                config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the config file"),
+                tree: bool = typer.Option(False, "--tree", help="print the route tree, matches marked"),
+                verify: str | None = typer.Option(None, "--verify-receivers",
+                                                  help="exit 1 unless exactly these receivers (a,b) match"),
+                ) -> None:
+    """Which receivers an alert with these labels reaches, and through which routes (as amtool does)."""
+    from vigil.incidents.routing import routes_test as run
 
-    cfg = _load_or_exit(config)
-    if cfg.alerting.route is None:
-        err_console.print(f"{config}: no alerting.route configured (alerting: route: or alertmanager_config:)",
-                          markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2)
-    root = build_route(cfg.alerting.route)
-    try:
-        alert = parse_test_labels(labels or [])
-    except ValueError as exc:
-        err_console.print(str(exc), markup=False)
-        raise typer.Exit(2) from None
-    hits = root.match(alert) if labels else []
-    out = render_tree(root, lambda r: r in hits) if tree else []
-    if labels:
-        out += explain(root, alert)
+    out, problem, code = run(_load_or_exit(config).alerting, labels or [], tree, verify)
     for line in out:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
-    if verify is not None and labels and receivers_for(root, alert) != [v for v in verify.split(",") if v]:
-        err_console.print(f"WARNING: expected receivers {verify!r}, got {','.join(receivers_for(root, alert))!r}",
-                          markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1)
+    if problem:
+        err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
 
 
 @app.command("version")

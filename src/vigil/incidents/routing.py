@@ -202,7 +202,8 @@ def parse_test_labels(args: Sequence[str]) -> dict[str, str]:
     for arg in args:
         m = parse_matcher(arg)
         if m.op != "=":
-            raise MatcherError(f"{arg!r}: give label values as name=value (an alert has values, not patterns)")
+            raise MatcherError(f"{arg!r}: give label values as name=value (an alert has values, not "
+                               "patterns)")
         labels[m.name] = m.value
     return labels
 
@@ -216,6 +217,28 @@ def explain(root: Route, labels: Mapping[str, str]) -> list[str]:
         path = " > ".join("(root)" if p.parent is None else format_matchers(p.matchers) for p in r.path())
         group = r.group_labels(labels)
         lines.append(f"  {r.opts.receiver}: {path}")
-        lines.append(f"    group_key {r.group_key(group)}  group_wait {r.opts.group_wait:g}s  "
-                     f"group_interval {r.opts.group_interval:g}s  repeat_interval {r.opts.repeat_interval:g}s")
+        o = r.opts
+        lines.append(f"    group_key {r.group_key(group)}  group_wait {o.group_wait:g}s  "
+                     f"group_interval {o.group_interval:g}s  repeat_interval {o.repeat_interval:g}s")
     return lines
+
+
+def routes_test(alerting: Any, args: Sequence[str], tree: bool,
+                verify: str | None) -> tuple[list[str], str, int]:
+    """`vigil routes test`: (lines to print, a problem to report, exit code). Exit 2 for bad input,
+    1 when --verify-receivers does not hold (amtool's --verify.receivers), else 0."""
+    if alerting.route is None:
+        return [], "no alerting.route configured (alerting: route: or alertmanager_config:)", 2
+    root = build_route(alerting.route)
+    try:
+        labels = parse_test_labels(args)
+    except ValueError as exc:
+        return [], str(exc), 2
+    hits = root.match(labels) if args else []
+    out = render_tree(root, lambda r: r in hits) if tree else []
+    if args:
+        out += explain(root, labels)
+    got = receivers_for(root, labels)
+    if verify is not None and args and got != [v for v in verify.split(",") if v]:
+        return out, f"WARNING: expected receivers {verify!r}, got {','.join(got)!r}", 1
+    return out, "", 0
