@@ -29,6 +29,29 @@ class _NoAlerts:
         return []
 
 
+WEBHOOK = """
+route:
+  receiver: "default"
+  group_by: {group_by}
+  group_wait:      {group_wait}
+  group_interval:  {group_interval}
+  repeat_interval: {repeat_interval}
+
+receivers:
+- name: "default"
+  webhook_configs:
+  - url: 'http://127.0.0.1:1/'
+{extra}
+"""
+
+
+def conf(group_by: str = "[alertname]", group_wait: str = "1s", group_interval: str = "1s",
+         repeat_interval: str = "1ms", extra: str = "") -> str:
+    """The configuration most acceptance tests use: one webhook receiver, these timings."""
+    return WEBHOOK.format(group_by=group_by, group_wait=group_wait, group_interval=group_interval,
+                          repeat_interval=repeat_interval, extra=extra)
+
+
 @dataclass
 class A:
     """An alert as the acceptance tests write one: labels, and Active(start[, end])."""

@@ -7,28 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.incidents.am_timeline import Acceptance, active, alert
-
-WEBHOOK = """
-route:
-  receiver: "default"
-  group_by: {group_by}
-  group_wait:      {group_wait}
-  group_interval:  {group_interval}
-  repeat_interval: {repeat_interval}
-
-receivers:
-- name: "default"
-  webhook_configs:
-  - url: 'http://127.0.0.1:1/'
-{extra}
-"""
-
-
-def conf(group_by: str = "[alertname]", group_wait: str = "1s", group_interval: str = "1s",
-         repeat_interval: str = "1ms", extra: str = "") -> str:
-    return WEBHOOK.format(group_by=group_by, group_wait=group_wait, group_interval=group_interval,
-                          repeat_interval=repeat_interval, extra=extra)
+from tests.incidents.am_timeline import Acceptance, active, alert, conf
 
 
 def merge_script(at: Acceptance) -> None:
@@ -47,16 +26,16 @@ def merge_script(at: Acceptance) -> None:
     at.push(5.3, test)
 
 
+TEST = alert("alertname", "test")
+WHILE_FIRING = [(2, 2.5, [active(TEST, 1)]), (3, 3.5, [active(TEST, 1, ann="v1")]),
+                (4, 4.5, [active(TEST, 1, ann="v2")])]
+
+
 async def test_merge_alerts_while_firing(tmp_path) -> None:
     at = Acceptance(tmp_path, conf(extra="    send_resolved: true"))
     merge_script(at)
     await at.run(4.5)
-    test = alert("alertname", "test")
-    at.check("webhook/0", [
-        (2, 2.5, [active(test, 1)]),
-        (3, 3.5, [active(test, 1, ann="v1")]),
-        (4, 4.5, [active(test, 1, ann="v2")]),
-    ])
+    at.check("webhook/0", WHILE_FIRING)
 
 
 @pytest.mark.xfail(strict=True, reason="stages.alerts.AlertBook does not merge a resolved push into the "
@@ -66,14 +45,11 @@ async def test_merge_alerts(tmp_path) -> None:
     at = Acceptance(tmp_path, conf(extra="    send_resolved: true"))
     merge_script(at)
     await at.run(7)
-    test = alert("alertname", "test")
     at.check("webhook/0", [
-        (2, 2.5, [active(test, 1)]),
-        (3, 3.5, [active(test, 1, ann="v1")]),
-        (4, 4.5, [active(test, 1, ann="v2")]),
-        (5, 5.5, [active(test, 1, 4.8, ann="v3")]),
-        (6, 6.5, [active(test, 5.3)]),
-        (7, 7, [active(test, 5.3)]),  # repeat_interval 1ms: every group_interval, until the run ends
+        *WHILE_FIRING,
+        (5, 5.5, [active(TEST, 1, 4.8, ann="v3")]),
+        (6, 6.5, [active(TEST, 5.3)]),
+        (7, 7, [active(TEST, 5.3)]),  # repeat_interval 1ms: every group_interval, until the run ends
     ])
 
 

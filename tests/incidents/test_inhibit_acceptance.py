@@ -3,21 +3,9 @@ ported as timelines (see am_timeline.py)."""
 
 from __future__ import annotations
 
-from tests.incidents.am_timeline import Acceptance, active, alert
+from tests.incidents.am_timeline import Acceptance, active, alert, conf
 
-CONF = """
-route:
-  receiver: "default"
-  group_by: []
-  group_wait:      1s
-  group_interval:  1s
-  repeat_interval: 1s
-
-receivers:
-- name: "default"
-  webhook_configs:
-  - url: 'http://127.0.0.1:1/'
-
+CONF = conf(group_by="[]", repeat_interval="1s") + """
 inhibit_rules:
 - source_match:
     alertname: JobDown

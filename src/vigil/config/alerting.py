@@ -86,18 +86,11 @@ class RouteConfig(Strict):
         _label_names(list(v), "match")
         return v
 
-    @field_validator("group_interval")
+    @field_validator("group_interval", "repeat_interval")
     @classmethod
-    def _group_interval(cls, v: float | None) -> float | None:
+    def _not_zero(cls, v: float | None, info: Any) -> float | None:
         if v is not None and v == 0:
-            raise ValueError("group_interval cannot be zero")
-        return v
-
-    @field_validator("repeat_interval")
-    @classmethod
-    def _repeat_interval(cls, v: float | None) -> float | None:
-        if v is not None and v == 0:
-            raise ValueError("repeat_interval cannot be zero")
+            raise ValueError(f"{info.field_name} cannot be zero")
         return v
 
 
