@@ -205,7 +205,7 @@ ReceiverEntry = Annotated[Receiver, BeforeValidator(_refuse_unsupported)]
 class AlertmanagerFile(Strict):
     """An alertmanager.yml, as Alertmanager 0.25 reads it."""
 
-    global_: GlobalConfig = Field(default_factory=GlobalConfig, alias="global")
+    global_: GlobalConfig = Field(GlobalConfig(), alias="global")
     route: RouteConfig | None = None
     inhibit_rules: list[InhibitRuleConfig] = Field(default_factory=list)
     receivers: list[ReceiverEntry] = Field(default_factory=list)
@@ -247,14 +247,14 @@ class MaintenanceWindowConfig(Strict):
 
 
 class SilencesConfig(Strict):
-    max_duration: Duration = Field(30 * 86400.0, description="the longest silence that may be created")
-    retention: Duration = Field(120 * 3600.0, description="how long expired silences are kept")
+    max_duration: Duration = 30 * 86400.0  # the longest silence that may be created
+    retention: Duration = 120 * 3600.0  # how long an expired silence is kept
 
 
 class AlertingConfig(AlertmanagerFile):
     alertmanager_config: str | None = Field(None, description="an alertmanager.yml to load as it is")
     maintenance_windows: list[MaintenanceWindowConfig] = Field(default_factory=list)
-    silences: SilencesConfig = Field(default_factory=SilencesConfig)
+    silences: SilencesConfig = SilencesConfig()
 
     def named_time_intervals(self) -> list[NamedTimeInterval]:
         return [*self.time_intervals, *self.mute_time_intervals]
@@ -273,7 +273,8 @@ def resolve_alerting(alerting: AlertingConfig, services: list[str], file: str,
     line and key)."""
     problems: list[ConfigProblem] = []
     base: Path_ = ("alerting",)
-    src_file, src_lines, prefix, am = file, lines, base, alerting
+    src_file, src_lines, prefix = file, lines, base
+    am: AlertmanagerFile = alerting
     if alerting.alertmanager_config is not None:
         given = alerting.model_fields_set
         inline = [k for k in _AM_KEYS if k in given or f"{k}_" in given]
@@ -349,18 +350,18 @@ def _check(am: AlertmanagerFile, alerting: AlertingConfig, services: list[str], 
         if am.receivers or am.inhibit_rules:
             bad(("route",), "no routes provided: alerting.route names the default receiver of every alert")
     else:
-        r = am.route
-        if not r.receiver:
+        root = am.route
+        if not root.receiver:
             bad(("route", "receiver"), "root route must specify a default receiver")
-        if r.matchers or r.match or r.match_re:
+        if root.matchers or root.match or root.match_re:
             bad(("route",), "root route must not have any matchers")
-        if r.continue_:
+        if root.continue_:
             bad(("route", "continue"), "cannot have continue in root route")
-        if r.mute_time_intervals:
+        if root.mute_time_intervals:
             bad(("route", "mute_time_intervals"), "root route must not have any mute time intervals")
-        if r.active_time_intervals:
+        if root.active_time_intervals:
             bad(("route", "active_time_intervals"), "root route must not have any active time intervals")
-        _check_routes(r, ("route",), names, intervals, bad)
+        _check_routes(root, ("route",), names, intervals, bad)
     known = set(services)
     for i, w in enumerate(alerting.maintenance_windows):
         for j, s in enumerate(w.services):

@@ -10,6 +10,7 @@ kept for `retention` (Alertmanager's 120h default) and then forgotten."""
 from __future__ import annotations
 
 import asyncio
+import builtins
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -151,10 +152,10 @@ class SilenceBook:
     def mutes(self, alert: Alert, now: float) -> bool:
         return any(s.active(now) and s.matches(alert.labels) for s in self._by_id.values())
 
-    def silenced_by(self, labels: dict[str, str], now: float) -> list[str]:
+    def silenced_by(self, labels: dict[str, str], now: float) -> builtins.list[str]:
         return [s.id for s in self._by_id.values() if s.active(now) and s.matches(labels)]
 
-    async def tick(self, now: float) -> list[SilenceChange]:
+    async def tick(self, now: float) -> builtins.list[SilenceChange]:
         """State changes since the last tick (for events), and forget silences expired longer ago
         than the retention."""
         changes = []
