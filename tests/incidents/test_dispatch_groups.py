@@ -203,3 +203,29 @@ def test_empty_groups_go_at_maintenance_and_max_groups_is_a_limit() -> None:
     d.flush_due(T0 + 31)
     d.add(firing(T0 + 32, alertname="C"), T0 + 32)
     assert sorted(g.labels["alertname"] for g in d.groups()) == ["B", "C"]
+
+
+def test_a_receiver_told_of_a_firing_alert_hears_it_resolve_after_a_long_mute() -> None:
+    # repeat_interval 1m: the log entry expires after 2m; a mute of an hour must not make vigil
+    # forget that the receiver was told (Alertmanager would, at its next log GC).
+    muted = {"on": False}
+
+    class Mute:
+        reason = "silence"
+
+        def mutes(self, alert: Alert, now: float) -> bool:
+            return muted["on"] and alert.status is AlertStatus.FIRING
+
+    tree = "receiver: r\ngroup_wait: 0s\ngroup_interval: 10s\nrepeat_interval: 1m"
+    d = Dispatcher(route(tree), None, [Mute()])
+    a, b = firing(alertname="A"), firing(alertname="B")
+    d.add(a, T0)
+    d.add(b, T0)
+    assert len(d.flush_due(T0)) == 1
+    muted["on"] = True
+    assert run(d, T0 + 3600, step=10, start=T0 + 10) == []
+    muted["on"] = False
+    d.add(a.resolve(T0 + 3601, "ok"), T0 + 3601)
+    d.add(b.resolve(T0 + 3601, "ok"), T0 + 3601)
+    sent = run(d, T0 + 3620, step=10, start=T0 + 3610)
+    assert [n.status for _, n in sent] == [AlertStatus.RESOLVED]

@@ -269,7 +269,7 @@ class Dispatcher:
         self._next_maintenance = now + MAINTENANCE_S
         for gid in [gid for gid, g in self._groups.items() if not g.alerts]:
             del self._groups[gid]
-        self.nflog.gc(now)
+        self.nflog.gc(now, {g.key for g in self._groups.values()})
         if len(self._heap) > 4 * len(self._groups) + 64:  # drop stale entries now and then
             live = self._groups
             self._heap = [e for e in self._heap if (g := live.get(e[2])) is not None and g.seq == e[1]]

@@ -58,8 +58,12 @@ class NotificationLog:
         self.changed = True
         return entry
 
-    def gc(self, now: float) -> int:
-        gone = [k for k, e in self._entries.items() if e.expires_at < now]
+    def gc(self, now: float, live: set[str] | frozenset[str] = frozenset()) -> int:
+        """Forget expired entries. An entry of a live group that still holds firing alerts is kept
+        past its expiry (Alertmanager would forget it at its next GC): whoever was told an alert
+        fired is told it resolved, however long a mute lasted."""
+        gone = [k for k, e in self._entries.items()
+                if e.expires_at < now and not (e.firing and k[0] in live)]
         for k in gone:
             del self._entries[k]
         self.changed |= bool(gone)
