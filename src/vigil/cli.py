@@ -182,6 +182,28 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
             console.print("  no rule would fire on this data")
 
 
+routes_app = typer.Typer(no_args_is_help=True, help="Where alerts go: the alerting route tree.")
+app.add_typer(routes_app, name="routes")
+
+
+@routes_app.command("test")
+def routes_test(labels: list[str] = typer.Argument(None, help="the alert's labels, as name=value"),
+                config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the config file"),
+                tree: bool = typer.Option(False, "--tree", help="print the route tree, matches marked"),
+                verify: str | None = typer.Option(None, "--verify-receivers",
+                                                  help="exit 1 unless exactly these receivers (a,b) match"),
+                ) -> None:
+    """Which receivers an alert with these labels reaches, and through which routes (as amtool does)."""
+    from vigil.incidents.routing import routes_test as run
+
+    out, problem, code = run(_load_or_exit(config).alerting, labels or [], tree, verify)
+    for line in out:
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    if problem:
+        err_console.print(problem, markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
 @app.command("version")
 def version() -> None:
     """Print vigil's version."""

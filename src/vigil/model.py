@@ -397,6 +397,10 @@ class Notice:
     truncated_alerts: int = 0
     incident: dict[str, Any] | None = None  # id, title, summary, root cause, links (filled by incidents)
     kind: str = "alerts"  # alerts | escalation | reminder | report
+    # Which of the receiver's integrations ("webhook/0", "slack/1": kind and index, in the order of
+    # Receiver.integrations()) this notice is for; empty for all. Alertmanager decides per integration
+    # (send_resolved differs), so one flush may tell some integrations of a receiver and not others.
+    integrations: tuple[str, ...] = ()
 
     @property
     def common_labels(self) -> dict[str, str]:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError, field_validator
 
+from vigil.config.alerting import AlertingConfig, resolve_alerting
 from vigil.config.detect import DetectConfig
 from vigil.config.forecast import ForecastConfig
 from vigil.config.incidents import IncidentsConfig
@@ -123,6 +124,7 @@ class VigilConfig(Strict):
     server: ServerConfig = ServerConfig()
     engine: EngineConfig = EngineConfig()
     incidents: IncidentsConfig = IncidentsConfig()
+    alerting: AlertingConfig = Field(default_factory=AlertingConfig)
 
     def service(self, name: str) -> Service:
         for s in self.services:
@@ -206,9 +208,13 @@ def validate(doc: Document) -> VigilConfig:
     except ValidationError as exc:
         problems += problems_from_validation(exc, doc, secret_paths(VigilConfig, data))
     problems += _reference_problems(data, doc.file, doc.lines)
-    if problems or cfg is None:
+    if cfg is None:
         raise ConfigError(problems)
-    return cfg
+    alerting, more = resolve_alerting(cfg.alerting, [s.name for s in cfg.services], doc.file, doc.lines)
+    problems += more
+    if problems:
+        raise ConfigError(problems)
+    return cfg.model_copy(update={"alerting": alerting})
 
 
 def config_warnings(cfg: VigilConfig) -> list[str]:

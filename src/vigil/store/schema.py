@@ -226,4 +226,16 @@ incident_timeline = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", sa.Text, nullable=False),  # JSON object
     sa.Index("ix_incident_timeline_incident_ts", "incident_id", "ts"),
+
+# Silences (incidents/silences.py): every silence until its retention after the end has passed.
+silences = sa.Table(
+    "silences", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("matchers", sa.Text, nullable=False),  # JSON list of {name, value, isRegex, isEqual}
+    sa.Column("starts_at", sa.Double, nullable=False),
+    sa.Column("ends_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index("ix_silences_ends_at", "ends_at"),
 )

@@ -17,6 +17,7 @@ from vigil.incidents.model import Incident, Member, TimelineEntry
 from vigil.store import incidents as incident_rows
 from vigil.store import maintenance as mt
 from vigil.store import records, samples
+from vigil.store import silences as silence_rows
 from vigil.store.db import Engines, connect, migrate, try_maintenance_lock, unavailable
 from vigil.store.query import RangeResult, query_range
 from vigil.store.records import ServiceRecord
@@ -239,6 +240,16 @@ class Store:
 
     def last_incident_id(self) -> int:
         return self._read(incident_rows.max_id)
+
+    def write_silence(self, silence: Any) -> None:
+        """Create or replace one silence (a vigil.incidents.silences.Silence)."""
+        self._write(silence_rows.write_silence, self.dialect, silence)
+
+    def silences(self) -> list[Any]:
+        return self._read(silence_rows.read_silences)
+
+    def delete_silences(self, ids: Sequence[str]) -> None:
+        self._write(silence_rows.delete_silences, ids)
 
     def save_state(self, key: str, blob: bytes) -> None:
         self._write(records.save_state, self.dialect, key, blob)

@@ -1,7 +1,7 @@
 """incidents: incidents, their member alerts and their timeline
 
 Revision ID: 0005_incidents
-Revises: 0002_alerts
+Revises: 0004_silences
 Create Date: 2026-12-01
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0005_incidents"
-down_revision = "0002_alerts"
+down_revision = "0004_silences"
 branch_labels = None
 depends_on = None
 
