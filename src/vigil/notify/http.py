@@ -1,0 +1,160 @@
+"""What the HTTP notifiers share: one httpx client per notifier (connections reused), the part of
+Alertmanager's `http_config` vigil honours, and the one place that says whether a failure is worth
+retrying. Details never quote a URL or a credential: every secret the notifier holds is scrubbed."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from vigil.config.receivers import HttpConfig
+from vigil.model import Delivery
+from vigil.notify.base import NotifierBase
+
+DEFAULT_TIMEOUT_S = 10.0
+TLS_KEYS = {"ca_file", "cert_file", "key_file", "insecure_skip_verify"}
+RETRY_STATUS = {408, 425, 429}
+
+
+class ConfigError(ValueError):
+    """A receiver configuration that cannot work (a missing URL, an unreadable file)."""
+
+
+def secret_or_file(value: Any, file: str | None, what: str, required: bool = True) -> str | None:
+    """A secret given inline or in a file (Alertmanager's `*_file` keys), never both."""
+    if value is not None and file:
+        raise ConfigError(f"{what}: set it inline or in {what}_file, not both")
+    if file:
+        try:
+            return Path(file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(f"{what}_file {file!r} cannot be read: {exc.strerror}") from None
+    if value is not None:
+        return value.get_secret_value() if hasattr(value, "get_secret_value") else str(value)
+    if required:
+        raise ConfigError(f"{what} is missing: set {what} or {what}_file")
+    return None
+
+
+def tls_context(tls: dict[str, str | bool] | None) -> ssl.SSLContext | None:
+    if not tls:
+        return None
+    unknown = sorted(set(tls) - TLS_KEYS)
+    if unknown:
+        raise ConfigError(f"tls_config: {', '.join(unknown)} not supported; vigil honours "
+                          f"{', '.join(sorted(TLS_KEYS))}")
+    ca = tls.get("ca_file")
+    try:
+        ctx = ssl.create_default_context(cafile=str(ca) if ca else None)
+        if tls.get("cert_file"):
+            ctx.load_cert_chain(str(tls["cert_file"]), str(tls["key_file"]) if tls.get("key_file") else None)
+    except (OSError, ssl.SSLError) as exc:
+        raise ConfigError(f"tls_config: cannot load certificates: {exc}") from None
+    if tls.get("insecure_skip_verify") is True:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def scrubber(secrets: Iterable[str | None]) -> list[str]:
+    """The strings to hide from details: each secret, and the path and query of secret URLs (a
+    Slack or Discord webhook URL is a credential as a whole)."""
+    out: set[str] = set()
+    for s in secrets:
+        if not s:
+            continue
+        out.add(s)
+        parts = urlsplit(s)
+        if parts.scheme and parts.netloc:
+            tail = parts.path + (f"?{parts.query}" if parts.query else "")
+            if len(tail) > 8:
+                out.add(tail)
+            if parts.password:
+                out.add(parts.password)
+    return sorted(out, key=len, reverse=True)
+
+
+def scrub(text: str, hidden: list[str]) -> str:
+    for s in hidden:
+        text = text.replace(s, "***")
+    return text
+
+
+def classify(status: int) -> tuple[bool, bool]:
+    """(ok, retryable) for an HTTP status: 2xx delivered; 408, 425, 429 and 5xx worth retrying."""
+    if 200 <= status < 300:
+        return True, False
+    return False, status >= 500 or status in RETRY_STATUS
+
+
+class HttpNotifier(NotifierBase):
+    """Base of the HTTP notifiers: POST a JSON body, classify the answer."""
+
+    kind = "http"
+
+    def __init__(self, http_config: HttpConfig | None, timeout: float = 0.0,
+                 secrets: Iterable[str | None] = ()) -> None:
+        hc = http_config or HttpConfig()
+        self._timeout = timeout or DEFAULT_TIMEOUT_S
+        self._headers: dict[str, str] = {"Content-Type": "application/json", "User-Agent": "vigil"}
+        held: list[str | None] = list(secrets)
+        if hc.bearer_token is not None:
+            token = hc.bearer_token.get_secret_value()
+            self._headers["Authorization"] = f"Bearer {token}"
+            held.append(token)
+        self._auth: httpx.BasicAuth | None = None
+        if hc.basic_auth:
+            user = hc.basic_auth.get("username")
+            pw = hc.basic_auth.get("password")
+            unknown = sorted(set(hc.basic_auth) - {"username", "password"})
+            if unknown or user is None:
+                raise ConfigError("http_config.basic_auth takes username and password")
+            self._auth = httpx.BasicAuth(user.get_secret_value(), pw.get_secret_value() if pw else "")
+            held.append(pw.get_secret_value() if pw else None)
+        self._verify: ssl.SSLContext | bool = tls_context(hc.tls_config) or True
+        self._proxy = hc.proxy_url
+        self._follow = hc.follow_redirects
+        self._hidden = scrubber(held + [hc.proxy_url])
+        self._client: httpx.AsyncClient | None = None
+
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._client = httpx.AsyncClient(timeout=self._timeout, headers=self._headers, auth=self._auth,
+                                             verify=self._verify, proxy=self._proxy,
+                                             follow_redirects=self._follow)
+        return self._client
+
+    async def post_json(self, url: str, body: bytes) -> Delivery:
+        try:
+            resp = await self._http().post(url, content=body)
+        except httpx.TimeoutException:
+            return Delivery(False, True, f"{self.kind}: no answer within {self._timeout:g}s")
+        except httpx.HTTPError as exc:
+            return Delivery(False, True, f"{self.kind}: {self._reason(exc)}")
+        ok, retry = classify(resp.status_code)
+        if ok:
+            return Delivery(True, False, f"{self.kind} answered {resp.status_code}", resp.status_code)
+        snippet = " ".join(resp.text[:200].split())
+        detail = f"{self.kind} answered {resp.status_code}" + (f": {snippet}" if snippet else "")
+        return Delivery(False, retry, scrub(detail, self._hidden), resp.status_code)
+
+    def _reason(self, exc: BaseException) -> str:
+        cause: BaseException | None = exc
+        while cause is not None and cause.__cause__ is not None:
+            cause = cause.__cause__
+        if isinstance(exc, httpx.ConnectError):
+            what = "connection refused" if isinstance(cause, ConnectionRefusedError) else "cannot connect"
+            if isinstance(cause, ssl.SSLError):
+                what = f"TLS handshake failed ({cause.reason or type(cause).__name__})"
+            return what
+        return scrub(f"{type(exc).__name__}: {exc}", self._hidden)[:200]
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
