@@ -3,10 +3,20 @@ notices to send, and real receivers on free loopback ports."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.notify.receivers import HttpReceiver
 from tests.store.conftest import pg_url, store, store_url  # noqa: F401  (fixtures, reused)
 from vigil.model import Alert, AlertStatus, Notice
 
 T0 = 1_700_000_000.0
+INCIDENT_EXAMPLE = {"id": "42", "title": "payments is failing", "summary": "Error rate of payments rose to 20%.",
+            "root_cause": [{"service": "payments", "score": 0.91, "why": "errors rose 40 s before storefront"},
+                           "db"],
+            "links": {"Acknowledge": "http://vigil.test/ack/42?sig=abc", "Resolve": "http://vigil.test/res/42"},
+            "url": "http://vigil.test/incidents/42"}
 
 
 def alert(name: str = "HighErrorRate", service: str = "payments", status: str = "firing", severity: str = "critical",
@@ -22,3 +32,14 @@ def notice(key: str, group: str = "g1", status: str = "firing", receiver: str = 
         alerts = [alert(status=status, ends_at=at if st is AlertStatus.RESOLVED else None)]
     return Notice(key, receiver, f"{{}}:{{group=\"{group}\"}}", st, alerts, at, {"group": group},
                   incident=incident)
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[HttpReceiver]:
+    r = await HttpReceiver().start()
+    try:
+        yield r
+    finally:
+        if r.hold is not None:
+            r.hold.set()
+        await r.stop()

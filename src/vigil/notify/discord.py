@@ -56,7 +56,7 @@ class DiscordNotifier(HttpNotifier):
         return body
 
     async def send(self, notice: Notice) -> Delivery:
-        return await self.post_json(self._url, orjson.dumps(self.payload(notice)))
+        return await self.post_json(self._url, orjson.dumps(self.payload(notice)), notice.key)
 
 
 def _description(v: render.View) -> str:

@@ -101,11 +101,13 @@ class EmailNotifier(NotifierBase):
                                tls_context=self._tls)
         try:
             await smtp.connect()
+            await smtp.ehlo()
             if self._port != 465 and self._require_tls:
                 if not smtp.supports_extension("starttls"):
                     return Delivery(False, False, "email: require_tls is set but the server does not offer "
                                                   "STARTTLS")
                 await smtp.starttls(tls_context=self._tls, server_hostname=self._host)
+                await smtp.ehlo()  # the extensions offered change once the session is encrypted
             if self._user and smtp.supports_extension("auth"):
                 await smtp.login(self._user, self._password or "")
             refused, _ = await smtp.send_message(msg, sender=self._from_address(), recipients=self._to)

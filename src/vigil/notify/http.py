@@ -8,7 +8,7 @@ import ssl
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
@@ -129,9 +129,11 @@ class HttpNotifier(NotifierBase):
                                              follow_redirects=self._follow)
         return self._client
 
-    async def post_json(self, url: str, body: bytes) -> Delivery:
+    async def post_json(self, url: str, body: bytes, key: str = "") -> Delivery:
+        """POST `body`; `key` goes in an Idempotency-Key header, so a receiver can drop a re-send."""
         try:
-            resp = await self._http().post(url, content=body)
+            headers = {"Idempotency-Key": key if key.isascii() else quote(key)} if key else None
+            resp = await self._http().post(url, content=body, headers=headers)
         except httpx.TimeoutException:
             return Delivery(False, True, f"{self.kind}: no answer within {self._timeout:g}s")
         except httpx.HTTPError as exc:
@@ -144,17 +146,26 @@ class HttpNotifier(NotifierBase):
         return Delivery(False, retry, scrub(detail, self._hidden), resp.status_code)
 
     def _reason(self, exc: BaseException) -> str:
-        cause: BaseException | None = exc
-        while cause is not None and cause.__cause__ is not None:
-            cause = cause.__cause__
         if isinstance(exc, httpx.ConnectError):
-            what = "connection refused" if isinstance(cause, ConnectionRefusedError) else "cannot connect"
-            if isinstance(cause, ssl.SSLError):
-                what = f"TLS handshake failed ({cause.reason or type(cause).__name__})"
-            return what
+            chain = _chain(exc)
+            tls = next((e for e in chain if isinstance(e, ssl.SSLError)), None)
+            if tls is not None:
+                return f"TLS handshake failed ({tls.reason or type(tls).__name__})"
+            refused = any(isinstance(e, ConnectionRefusedError) for e in chain)
+            return "connection refused" if refused else "cannot connect"
         return scrub(f"{type(exc).__name__}: {exc}", self._hidden)[:200]
 
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
             self._client = None
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    """The exception and its causes (httpx wraps the OS error two or three levels down)."""
+    out: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(out) < 10:
+        out.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return out

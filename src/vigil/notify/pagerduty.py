@@ -81,7 +81,7 @@ class PagerDutyNotifier(HttpNotifier):
         return body
 
     async def send(self, notice: Notice) -> Delivery:
-        return await self.post_json(self._url, orjson.dumps(self.payload(notice)))
+        return await self.post_json(self._url, orjson.dumps(self.payload(notice)), notice.key)
 
 
 def _lines(v: render.View, status: str) -> list[str]:

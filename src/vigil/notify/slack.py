@@ -78,7 +78,7 @@ class SlackNotifier(HttpNotifier):
         return body
 
     async def send(self, notice: Notice) -> Delivery:
-        return await self.post_json(self._url, orjson.dumps(self.payload(notice)))
+        return await self.post_json(self._url, orjson.dumps(self.payload(notice)), notice.key)
 
 
 def _section(text: str) -> dict[str, Any]:

@@ -85,4 +85,4 @@ class WebhookNotifier(HttpNotifier):
         return orjson.dumps(payload_v4(notice, self.config.max_alerts, self.external_url))
 
     async def send(self, notice: Notice) -> Delivery:
-        return await self.post_json(self._url, self.body(notice))
+        return await self.post_json(self._url, self.body(notice), notice.key)
