@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-class BreakerState(str, enum.Enum):
+class BreakerState(enum.StrEnum):
     CLOSED = "closed"
     OPEN = "open"
     HALF_OPEN = "half_open"

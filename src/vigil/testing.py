@@ -162,8 +162,8 @@ class FakeNotifier(NotifierBase):
     retrying, or a Delivery); once it is empty every send answers `default`. With `hold` set to an
     asyncio.Event, each send waits for it (to keep notices in flight, e.g. across a simulated crash)."""
 
-    def __init__(self, kind: str = "webhook", send_resolved: bool = True, script: list[str | Delivery] | None = None,
-                 default: str | Delivery = "ok") -> None:
+    def __init__(self, kind: str = "webhook", send_resolved: bool = True,
+                 script: list[str | Delivery] | None = None, default: str | Delivery = "ok") -> None:
         self.kind = kind
         self._send_resolved = send_resolved
         self.script: deque[str | Delivery] = deque(script or [])

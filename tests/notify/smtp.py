@@ -46,7 +46,11 @@ class Mailbox:
         return "250 OK"
 
     def authenticate(self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
-        ok = isinstance(data, LoginPassword) and data.login.decode() == USER and data.password.decode() == PASSWORD
+        ok = (
+            isinstance(data, LoginPassword)
+            and data.login.decode() == USER
+            and data.password.decode() == PASSWORD
+        )
         if ok:
             self.logins.append(mechanism)
         return AuthResult(success=ok, handled=False)  # unhandled: aiosmtpd answers 535 itself
@@ -67,8 +71,13 @@ class SmtpServer:
         self.controller.stop()
 
 
-def start_smtp(folder: Path | None = None, starttls: bool = False, auth: bool = False,
-               port: int | None = None, mailbox: Mailbox | None = None) -> SmtpServer:
+def start_smtp(
+    folder: Path | None = None,
+    starttls: bool = False,
+    auth: bool = False,
+    port: int | None = None,
+    mailbox: Mailbox | None = None,
+) -> SmtpServer:
     box = mailbox or Mailbox()
     kwargs: dict[str, Any] = {}
     cert = None

@@ -15,8 +15,11 @@ from vigil.notify.http import ConfigError
 
 
 def email_config(server, **kw) -> EmailConfig:  # type: ignore[no-untyped-def]
-    base = {"to": "oncall@example.test, Boss <boss@example.test>", "from": "vigil@example.test",
-            "smarthost": server.smarthost}
+    base = {
+        "to": "oncall@example.test, Boss <boss@example.test>",
+        "from": "vigil@example.test",
+        "smarthost": server.smarthost,
+    }
     return EmailConfig(**{**base, **kw})
 
 
@@ -55,8 +58,11 @@ async def test_resolved_mail_threads_under_the_firing_one(plain):
 
 
 async def test_custom_headers_and_plain_text_keys(plain):
-    n = EmailNotifier(email_config(plain, require_tls=False, headers={"Subject": "Page!", "X-Team": "pay",
-                                                                      "Message-ID": "<mine@x>"}))
+    n = EmailNotifier(
+        email_config(
+            plain, require_tls=False, headers={"Subject": "Page!", "X-Team": "pay", "Message-ID": "<mine@x>"}
+        )
+    )
     await n.send(notice("k1"))
     [msg] = plain.mailbox.messages
     assert msg["Subject"] == "Page!" and msg["X-Team"] == "pay"
@@ -73,13 +79,18 @@ async def test_require_tls_refuses_a_server_without_starttls(plain):
 async def test_starttls_and_auth(tmp_path):
     server = start_smtp(tmp_path, starttls=True, auth=True)
     try:
-        cfg = email_config(server, auth_username=USER, auth_password=PASSWORD,
-                           tls_config={"ca_file": str(server.cert)})
+        cfg = email_config(
+            server, auth_username=USER, auth_password=PASSWORD, tls_config={"ca_file": str(server.cert)}
+        )
         d = await EmailNotifier(cfg).send(notice("k1"))
         assert d.ok, d.detail
         assert len(server.mailbox.messages) == 1 and server.mailbox.logins
-        wrong = email_config(server, auth_username=USER, auth_password="wrong-password-123",
-                             tls_config={"ca_file": str(server.cert)})
+        wrong = email_config(
+            server,
+            auth_username=USER,
+            auth_password="wrong-password-123",
+            tls_config={"ca_file": str(server.cert)},
+        )
         d = await EmailNotifier(wrong).send(notice("k2"))
         assert not d.ok and not d.retryable and d.status_code == 535
         assert "wrong-password-123" not in d.detail and len(server.mailbox.messages) == 1
@@ -95,8 +106,12 @@ async def test_auth_password_from_a_file_and_global_defaults(tmp_path):
     try:
         secret = tmp_path / "pw"
         secret.write_text(PASSWORD + "\n")
-        g = GlobalConfig(smtp_from="vigil@example.test", smtp_smarthost=server.smarthost, smtp_auth_username=USER,
-                         smtp_auth_password_file=str(secret))
+        g = GlobalConfig(
+            smtp_from="vigil@example.test",
+            smtp_smarthost=server.smarthost,
+            smtp_auth_username=USER,
+            smtp_auth_password_file=str(secret),
+        )
         cfg = EmailConfig(to="oncall@example.test", tls_config={"ca_file": str(server.cert)})
         d = await EmailNotifier(cfg, g).send(notice("k1"))
         assert d.ok, d.detail
@@ -104,8 +119,9 @@ async def test_auth_password_from_a_file_and_global_defaults(tmp_path):
         server.stop()
 
 
-@pytest.mark.parametrize("answer, retryable", [("451 4.3.0 try again later", True),
-                                               ("554 5.7.1 message rejected", False)])
+@pytest.mark.parametrize(
+    "answer, retryable", [("451 4.3.0 try again later", True), ("554 5.7.1 message rejected", False)]
+)
 async def test_refusals_say_whether_to_retry(plain, answer, retryable):
     plain.mailbox.refuse(answer)
     d = await EmailNotifier(email_config(plain, require_tls=False)).send(notice("k1"))
@@ -115,8 +131,12 @@ async def test_refusals_say_whether_to_retry(plain, answer, retryable):
 async def test_a_server_that_is_down_is_worth_retrying():
     from vigil.demo.run import free_port
 
-    cfg = EmailConfig(to="a@example.test", **{"from": "v@example.test"}, smarthost=f"127.0.0.1:{free_port()}",
-                      require_tls=False)
+    cfg = EmailConfig(
+        to="a@example.test",
+        **{"from": "v@example.test"},
+        smarthost=f"127.0.0.1:{free_port()}",
+        require_tls=False,
+    )
     d = await asyncio.wait_for(EmailNotifier(cfg).send(notice("k1")), 10)
     assert not d.ok and d.retryable
 

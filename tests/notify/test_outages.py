@@ -18,8 +18,10 @@ from vigil.notify.policy import OutboxPolicy, RetryPolicy
 from vigil.notify.webhook import WebhookNotifier
 from vigil.testing import InlineWriter
 
-POLICY = OutboxPolicy(RetryPolicy(initial_backoff=1.0, max_backoff=8.0, max_attempts=50, max_age=3600.0),
-                      BreakerPolicy(failure_ratio=0.5, window=60.0, min_calls=5, open_for=20.0, trial_calls=3))
+POLICY = OutboxPolicy(
+    RetryPolicy(initial_backoff=1.0, max_backoff=8.0, max_attempts=50, max_age=3600.0),
+    BreakerPolicy(failure_ratio=0.5, window=60.0, min_calls=5, open_for=20.0, trial_calls=3),
+)
 
 
 def webhook_box(store, url: str, seed: int = 11) -> Outbox:  # type: ignore[no-untyped-def]
@@ -86,11 +88,18 @@ async def test_a_webhook_answering_503_then_200(store, receiver):
 async def test_smtp_refusing_then_accepting_and_a_dead_letter_requeued(store):
     server = start_smtp()
     try:
-        cfg = EmailConfig(to="oncall@example.test", **{"from": "vigil@example.test"}, smarthost=server.smarthost,
-                          require_tls=False, send_resolved=True)
+        cfg = EmailConfig(
+            to="oncall@example.test",
+            **{"from": "vigil@example.test"},
+            smarthost=server.smarthost,
+            require_tls=False,
+            send_resolved=True,
+        )
         box = Outbox(store, InlineWriter(), {"mail": [EmailNotifier(cfg)]}, POLICY, rng=random.Random(3))
         server.mailbox.refuse("451 4.7.1 greylisted, try again", times=3)
-        await box.enqueue([notice("fire", receiver="mail"), notice("res", status="resolved", receiver="mail")], T0)
+        await box.enqueue(
+            [notice("fire", receiver="mail"), notice("res", status="resolved", receiver="mail")], T0
+        )
         await drive(box, T0, 60)
         assert [m["X-Vigil-Key"] for m in server.mailbox.messages] == ["fire", "res"]
         server.mailbox.refuse("554 5.7.1 rejected by policy")

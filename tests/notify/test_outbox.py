@@ -13,8 +13,10 @@ from vigil.notify.outbox import Outbox
 from vigil.notify.policy import OutboxPolicy, RetryPolicy
 from vigil.testing import FakeNotifier, InlineWriter
 
-FAST = OutboxPolicy(RetryPolicy(initial_backoff=1.0, max_backoff=60.0, max_attempts=5, max_age=3600.0),
-                    BreakerPolicy(min_calls=1000))  # breaker out of the way unless a test wants it
+FAST = OutboxPolicy(
+    RetryPolicy(initial_backoff=1.0, max_backoff=60.0, max_attempts=5, max_age=3600.0),
+    BreakerPolicy(min_calls=1000),
+)  # breaker out of the way unless a test wants it
 
 
 def outbox(store, policy: OutboxPolicy = FAST, seed: int = 7, **receivers: list) -> Outbox:
@@ -34,7 +36,9 @@ async def test_a_notice_is_written_before_anything_is_sent_and_delivered_once(st
     result = await box.enqueue([notice("k1")], T0)
     assert result.added == 1
     rows = store.outbox_entries()
-    assert [(r.key, r.receiver, r.integration, r.state) for r in rows] == [("k1", "team", "webhook[0]", "pending")]
+    assert [(r.key, r.receiver, r.integration, r.state) for r in rows] == [
+        ("k1", "team", "webhook[0]", "pending")
+    ]
     assert hook.attempts == []  # written, not yet sent: sending starts at the tick
     await run(box, T0)
     out = await box.tick(T0 + 1)
@@ -72,7 +76,7 @@ async def test_retries_back_off_with_full_jitter_then_a_dead_letter(store):
         now = max(now + 0.001, row.next_at)  # jump to when it is due
     assert len(hook.attempts) == 5  # max_attempts
     # the delay after attempt n is uniform in [0, min(60, 1 * 2^(n-1))]
-    assert len(waits) == 4 and all(0 <= w <= min(60.0, 2.0 ** i) for i, w in enumerate(waits))
+    assert len(waits) == 4 and all(0 <= w <= min(60.0, 2.0**i) for i, w in enumerate(waits))
     dead = store.outbox_entries(state="dead")
     assert [r.key for r in dead] == ["k1"] and dead[0].attempts == 5
     assert "gave up after 5 attempt(s)" in dead[0].last_error and "503" in dead[0].last_error
@@ -82,6 +86,7 @@ async def test_jitter_is_seeded(store):
     def delays(seed: int) -> list[float]:
         rng = random.Random(seed)
         return [RetryPolicy().delay(n, rng) for n in range(1, 8)]
+
     assert delays(3) == delays(3) and delays(3) != delays(4)
 
 
@@ -120,8 +125,10 @@ async def test_resolved_waits_for_its_firing_notice_while_that_one_retries(store
 async def test_groups_are_independent_and_in_order_within_each(store):
     hook = FakeNotifier()
     box = outbox(store, team=[hook])
-    await box.enqueue([notice("a1", "A"), notice("b1", "B"), notice("a2", "A", "resolved"),
-                       notice("b2", "B", "resolved")], T0)
+    await box.enqueue(
+        [notice("a1", "A"), notice("b1", "B"), notice("a2", "A", "resolved"), notice("b2", "B", "resolved")],
+        T0,
+    )
     for step in range(4):
         await run(box, T0 + step)
     keys = hook.keys
@@ -167,7 +174,10 @@ async def test_send_resolved_false_gets_no_resolved_notice(store):
         await run(box, T0 + step)
     assert slack.keys == ["fire"] and hook.keys == ["fire", "res"]
     assert {(r.key, r.integration) for r in store.outbox_entries()} == {
-        ("fire", "slack[0]"), ("fire", "webhook[0]"), ("res", "webhook[0]")}
+        ("fire", "slack[0]"),
+        ("fire", "webhook[0]"),
+        ("res", "webhook[0]"),
+    }
 
 
 async def test_a_notice_for_an_unknown_receiver_is_a_dead_letter_not_lost(store):
@@ -179,8 +189,9 @@ async def test_a_notice_for_an_unknown_receiver_is_a_dead_letter_not_lost(store)
 
 
 async def test_the_breaker_opens_holds_notices_and_half_opens(store):
-    policy = OutboxPolicy(RetryPolicy(1.0, 2.0, 100, 86400.0), BreakerPolicy(0.5, 60.0, 5, 60.0, 3),
-                          max_in_flight=1)
+    policy = OutboxPolicy(
+        RetryPolicy(1.0, 2.0, 100, 86400.0), BreakerPolicy(0.5, 60.0, 5, 60.0, 3), max_in_flight=1
+    )
     hook = FakeNotifier(default="retry")
     box = outbox(store, policy, team=[hook])
     await box.enqueue([notice(f"k{i}", f"G{i}") for i in range(10)], T0)
@@ -212,10 +223,14 @@ async def test_concurrency_is_bounded_in_all_and_per_endpoint(store):
     policy = OutboxPolicy(FAST.retry, FAST.breaker, max_in_flight=5, max_in_flight_per_endpoint=3)
     a, b = FakeNotifier(), FakeNotifier()
     import asyncio
+
     a.hold = b.hold = asyncio.Event()
     box = outbox(store, policy, ra=[a], rb=[b])
-    await box.enqueue([notice(f"a{i}", f"G{i}", receiver="ra") for i in range(10)]
-                      + [notice(f"b{i}", f"G{i}", receiver="rb") for i in range(10)], T0)
+    await box.enqueue(
+        [notice(f"a{i}", f"G{i}", receiver="ra") for i in range(10)]
+        + [notice(f"b{i}", f"G{i}", receiver="rb") for i in range(10)],
+        T0,
+    )
     await box.tick(T0)
     for _ in range(5):
         await asyncio.sleep(0)
@@ -250,7 +265,9 @@ async def test_a_crash_mid_send_resends_only_what_was_in_flight_with_the_same_ke
     # three more notices; the receiver holds them in flight, then vigil dies (the object is dropped
     # without close: nothing more is written)
     hook.hold = asyncio.Event()
-    await box.enqueue([notice(f"n{i}", f"H{i}") for i in range(3)] + [notice("late", "H0", "resolved")], T0 + 2)
+    await box.enqueue(
+        [notice(f"n{i}", f"H{i}") for i in range(3)] + [notice("late", "H0", "resolved")], T0 + 2
+    )
     await box.tick(T0 + 2)
     await asyncio.sleep(0)
     in_flight = [n.key for n in hook.attempts[6:]]

@@ -61,7 +61,7 @@ def _notices(n: int, prefix: str, now: float) -> list[Notice]:
 
 
 async def _direct(url: str, notices: list[Notice], concurrency: int) -> float:
-    hook = WebhookNotifier(WebhookConfig(url=url))
+    hook = WebhookNotifier(WebhookConfig.model_validate({"url": url}))
     gate = asyncio.Semaphore(concurrency)
 
     async def one(n: Notice) -> None:
@@ -77,13 +77,14 @@ async def _direct(url: str, notices: list[Notice], concurrency: int) -> float:
     return elapsed
 
 
-async def _through_outbox(url: str, store_url: str, notices: list[Notice], concurrency: int, batch: int) -> float:
+async def _through_outbox(url: str, store_url: str, notices: list[Notice], concurrency: int,
+                          batch: int) -> float:
     from vigil.store import open_store
     from vigil.writer import StoreWriter
 
     store = open_store(store_url)
     writer = StoreWriter()
-    hook = WebhookNotifier(WebhookConfig(url=url))
+    hook = WebhookNotifier(WebhookConfig.model_validate({"url": url}))
     policy = OutboxPolicy(max_in_flight=concurrency, max_in_flight_per_endpoint=concurrency)
     box = Outbox(store, writer, {"bench": [hook]}, policy)
     try:
@@ -114,7 +115,8 @@ def _count(outcomes: list[Any]) -> int:
     return sum(1 for o in outcomes if o.state == "delivered")
 
 
-def measure(n: int = 5000, store_url: str | None = None, concurrency: int = 8, batch: int = 500) -> dict[str, Any]:
+def measure(n: int = 5000, store_url: str | None = None, concurrency: int = 8,
+            batch: int = 500) -> dict[str, Any]:
     """Deliver `n` notices through the outbox (SQLite in a temporary folder unless `store_url`) and
     directly, to a webhook receiver in a child process; figures for `vigil bench incidents`."""
     proc = subprocess.Popen([sys.executable, "-c", _RECEIVER], stdout=subprocess.PIPE, text=True)
@@ -136,4 +138,5 @@ def measure(n: int = 5000, store_url: str | None = None, concurrency: int = 8, b
     return {"notifications": n, "concurrency": concurrency, "store": "sqlite" if store_url is None else
             store_url.split(":", 1)[0], "outbox_seconds": round(outbox_s, 3),
             "outbox_notifications_per_s": round(n / outbox_s, 1),
-            "direct_notifications_per_s": round(n / direct_s, 1), "ratio_to_direct": round(direct_s / outbox_s, 3)}
+            "direct_notifications_per_s": round(n / direct_s, 1),
+            "ratio_to_direct": round(direct_s / outbox_s, 3)}

@@ -21,7 +21,8 @@ TITLE_MAX, DESCRIPTION_MAX, FIELD_MAX, CONTENT_MAX = 256, 4096, 1024, 2000
 class DiscordNotifier(HttpNotifier):
     kind = "discord"
 
-    def __init__(self, config: DiscordConfig, globals_: GlobalConfig | None = None, external_url: str = "") -> None:
+    def __init__(self, config: DiscordConfig, globals_: GlobalConfig | None = None,
+                 external_url: str = "") -> None:
         self._url = secret_or_file(config.webhook_url, config.webhook_url_file, "webhook_url") or ""
         super().__init__(config.http_config or (globals_.http_config if globals_ else None), 0.0, [self._url])
         self.config = config
@@ -65,7 +66,8 @@ def _description(v: render.View) -> str:
     if inc is not None and inc.summary:
         parts.append(inc.summary)
     if inc is not None and inc.root_cause:
-        parts.append("**Probable root cause**\n" + "\n".join(f"{i}. {c}" for i, c in enumerate(inc.root_cause, 1)))
+        causes = "\n".join(f"{i}. {c}" for i, c in enumerate(inc.root_cause, 1))
+        parts.append(f"**Probable root cause**\n{causes}")
     parts.append(render.bullet_lines(v, escape=False))
     links = render.all_links(v)
     if links:

@@ -32,14 +32,15 @@ _OWN = {"message-id", "in-reply-to", "references", "date", "content-type", "mime
 class EmailNotifier(NotifierBase):
     kind = "email"
 
-    def __init__(self, config: EmailConfig, globals_: GlobalConfig | None = None, external_url: str = "") -> None:
+    def __init__(self, config: EmailConfig, globals_: GlobalConfig | None = None,
+                 external_url: str = "") -> None:
         g = globals_ or GlobalConfig()
         given = config.model_fields_set
         self.config = config
         self._to = [addr for _, addr in email.utils.getaddresses([config.to]) if addr]
         if not self._to:
             raise ConfigError("email_configs: to has no address")
-        self._from = config.from_ or g.smtp_from
+        self._from: str = config.from_ or g.smtp_from or ""
         if not self._from:
             raise ConfigError("email_configs: from is missing (set from or global.smtp_from)")
         smarthost = config.smarthost or g.smtp_smarthost
@@ -119,16 +120,18 @@ class EmailNotifier(NotifierBase):
                             f"email: every recipient refused ({', '.join(map(str, codes))})", min(codes))
         except aiosmtplib.SMTPResponseException as exc:
             text = scrub(" ".join(exc.message.split())[:200], self._hidden)
-            return Delivery(False, 400 <= exc.code < 500, f"email: server answered {exc.code} {text}", exc.code)
-        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError, aiosmtplib.SMTPServerDisconnected,
-                TimeoutError, ConnectionError) as exc:
+            retry = 400 <= exc.code < 500
+            return Delivery(False, retry, f"email: server answered {exc.code} {text}", exc.code)
+        except (aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError,
+                aiosmtplib.SMTPServerDisconnected, TimeoutError, ConnectionError) as exc:
             if isinstance(exc.__cause__, ssl.SSLError) or isinstance(exc, ssl.SSLError):
                 return Delivery(False, False, f"email: TLS failed ({_ssl_reason(exc)})")
-            return Delivery(False, True, f"email: {type(exc).__name__}: {scrub(str(exc), self._hidden)[:200]}")
+            return Delivery(False, True, f"email: {_connect_reason(exc)}")
         except ssl.SSLError as exc:
             return Delivery(False, False, f"email: TLS failed ({_ssl_reason(exc)})")
         except (aiosmtplib.SMTPException, OSError) as exc:
-            return Delivery(False, False, f"email: {type(exc).__name__}: {scrub(str(exc), self._hidden)[:200]}")
+            why = scrub(str(exc), self._hidden)[:160]
+            return Delivery(False, False, f"email: {type(exc).__name__}: {why}")
         finally:
             if smtp.is_connected:
                 try:
@@ -147,3 +150,14 @@ def _ssl_reason(exc: BaseException) -> str:
     if isinstance(err, ssl.SSLError):
         return err.reason or type(err).__name__
     return type(exc).__name__
+
+
+def _connect_reason(exc: BaseException) -> str:
+    """Why the session failed, without the server's address (as the HTTP notifiers say it)."""
+    if isinstance(exc, (aiosmtplib.SMTPTimeoutError, TimeoutError)):
+        return f"no answer within {SMTP_TIMEOUT_S:g}s"
+    if isinstance(exc, aiosmtplib.SMTPServerDisconnected):
+        return "the server closed the connection"
+    refused = isinstance(exc, ConnectionRefusedError) or isinstance(exc.__cause__, ConnectionRefusedError) \
+        or "Errno 111" in str(exc)
+    return "connection refused" if refused else "cannot connect"

@@ -143,11 +143,13 @@ class HttpNotifier(NotifierBase):
         except TimeoutError:
             return Delivery(False, True, f"{self.kind}: no answer within {self._timeout:g}s")
         except (aiohttp.ClientConnectorCertificateError, aiohttp.ClientConnectorSSLError) as exc:
-            reason = getattr(exc, "certificate_error", None) or getattr(exc, "os_error", None) or exc
-            detail = f"{self.kind}: TLS failed ({scrub(str(getattr(reason, 'reason', '') or type(reason).__name__), self._hidden)})"
-            return Delivery(False, False, detail)  # a certificate problem is configuration, not bad luck
+            cause = getattr(exc, "certificate_error", None) or getattr(exc, "os_error", None) or exc
+            why = scrub(str(getattr(cause, "reason", "") or type(cause).__name__), self._hidden)
+            # a certificate problem is configuration, not bad luck: not worth retrying
+            return Delivery(False, False, f"{self.kind}: TLS failed ({why})")
         except aiohttp.ClientConnectorError as exc:
-            what = "connection refused" if isinstance(exc.os_error, ConnectionRefusedError) else "cannot connect"
+            refused = isinstance(exc.os_error, ConnectionRefusedError)
+            what = "connection refused" if refused else "cannot connect"
             return Delivery(False, True, f"{self.kind}: {what}")
         except (aiohttp.ClientError, OSError) as exc:
             return Delivery(False, True, f"{self.kind}: {type(exc).__name__}")

@@ -106,7 +106,7 @@ class Outbox:
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._by_receiver: dict[str, list[_Lane]] = {}
         for receiver, notifiers in receivers.items():
-            for name, n in zip(integration_names(list(notifiers)), notifiers):
+            for name, n in zip(integration_names(list(notifiers)), notifiers, strict=True):
                 lane = _Lane(receiver, name, n, bool(getattr(n, "send_resolved", True)),
                              CircuitBreaker(f"{receiver}/{name}", self.policy.breaker))
                 self._lanes[(receiver, name)] = lane
@@ -120,6 +120,7 @@ class Outbox:
         self._keys: set[tuple[str, str, str]] = set()  # unfinished rows in memory
         self._dirty: dict[int, _Entry] = {}  # rows whose store state lags memory
         self._told_dirty: dict[Told, str | None] = {}
+        self._orphans: list[RowUpdate] = []  # rows of integrations no longer configured: dead letters
         self._finished: list[tuple[_Entry, Delivery]] = []
         self._outcomes: list[Outcome] = []
         self._tasks: set[asyncio.Task[None]] = set()
@@ -215,7 +216,8 @@ class Outbox:
 
     def snapshot(self, now: float) -> dict[str, Any]:
         lanes = [{"endpoint": lane.name, "queued": sum(len(q) for q in lane.groups.values()),
-                  "in_flight": lane.in_flight, "breaker": lane.breaker.state(now).value} for lane in self._order]
+                  "in_flight": lane.in_flight, "breaker": lane.breaker.state(now).value}
+                 for lane in self._order]
         return {"in_flight": self._in_flight, "queued": len(self._keys), "unsaved": len(self._unsaved),
                 "endpoints": lanes}
 
@@ -237,11 +239,11 @@ class Outbox:
         for row in rows:
             lane = self._lanes.get((row.receiver, row.integration))
             if lane is None:  # the configuration no longer has it: say so in the dead letters
-                entry = self._entry_of(row, None)
-                entry.state, entry.updated_at = DEAD, self._now
-                entry.last_error = f"receiver {row.receiver!r} has no integration {row.integration} any more"
-                self._dirty[entry.id] = entry
-                self._report(entry, DEAD, self._now)
+                why = f"receiver {row.receiver!r} has no integration {row.integration} any more"
+                self._orphans.append(RowUpdate(row.id, DEAD, row.attempts, row.next_at, row.first_attempt_at,
+                                               None, why, row.status_code, self._now))
+                self._outcomes.append(_outcome(row.notice, row.id, row.receiver, row.integration, DEAD,
+                                               row.attempts, why, row.status_code, None, self._now))
                 continue
             entry = self._entry_of(row, lane)
             if row.state == SENDING:
@@ -249,10 +251,10 @@ class Outbox:
             self._admit(entry)
         self._loaded = True
 
-    def _entry_of(self, row: OutboxRow, lane: _Lane | None) -> _Entry:
+    def _entry_of(self, row: OutboxRow, lane: _Lane) -> _Entry:
         assert row.notice is not None
-        return _Entry(row.id, row.notice, lane, row.attempts, row.next_at,  # type: ignore[arg-type]
-                      row.first_attempt_at, PENDING, row.last_error, row.status_code, None, row.updated_at)
+        return _Entry(row.id, row.notice, lane, row.attempts, row.next_at, row.first_attempt_at, PENDING,
+                      row.last_error, row.status_code, None, row.updated_at)
 
     async def _enqueue(self, notices: list[Notice], now: float) -> EnqueueResult:
         result = EnqueueResult()
@@ -262,8 +264,9 @@ class Outbox:
             lanes = self._by_receiver.get(n.receiver)
             body = encode_notice(n)
             if not lanes:
-                rows.append(NewRow(n.key, n.receiver, "-", n.group_key, n.status.value, n.kind, body, DEAD, now,
-                                   now, f"no receiver named {n.receiver!r} in the configuration"))
+                why = f"no receiver named {n.receiver!r} in the configuration"
+                rows.append(NewRow(n.key, n.receiver, "-", n.group_key, n.status.value, n.kind, body, DEAD,
+                                   now, now, why))
                 plan.append((n, None))
                 continue
             for lane in lanes:
@@ -272,15 +275,15 @@ class Outbox:
                 elif (n.key, n.receiver, lane.integration) in self._keys:
                     result.duplicates += 1
                 else:
-                    rows.append(NewRow(n.key, n.receiver, lane.integration, n.group_key, n.status.value, n.kind,
-                                       body, PENDING, now, now))
+                    rows.append(NewRow(n.key, n.receiver, lane.integration, n.group_key, n.status.value,
+                                       n.kind, body, PENDING, now, now))
                     plan.append((n, lane))
         if not rows:
             return result
         try:
             ids = await self._writer.call(self._store.outbox_add, rows)
         except Exception:
-            log.exception("outbox: cannot write %d notification(s); keeping them for the next tick", len(rows))
+            log.exception("outbox: cannot write %d notification(s); kept for the next tick", len(rows))
             self._unsaved += [(n, now) for n in notices]
             if len(self._unsaved) > UNSAVED_MAX:
                 log.error("outbox: %d unsaved notifications dropped (store down too long)",
@@ -288,16 +291,16 @@ class Outbox:
                 del self._unsaved[:-UNSAVED_MAX]
             result.deferred = len(rows)
             return result
-        for (n, lane), new_id in zip(plan, ids):
+        for (n, target), new_id in zip(plan, ids, strict=True):
             if new_id is None:
                 result.duplicates += 1
-            elif lane is None:
+            elif target is None:
                 result.unknown_receiver += 1
                 log.warning("outbox: notice %s names receiver %r, which is not configured", n.key, n.receiver)
             else:
                 result.added += 1
                 if self._loaded:  # else the load will read it
-                    self._admit(_Entry(new_id, n, lane, 0, now, None, PENDING, "", None, None, now))
+                    self._admit(_Entry(new_id, n, target, 0, now, None, PENDING, "", None, None, now))
         return result
 
     def _admit(self, entry: _Entry) -> None:
@@ -328,9 +331,9 @@ class Outbox:
         for entry, delivery in finished:
             self._settle(entry, delivery, now)
         claims = [] if self._closing or not self._loaded else self._claim(now)
-        if not self._dirty and not self._told_dirty:
+        if not self._dirty and not self._told_dirty and not self._orphans:
             return
-        updates = [e.update() for e in self._dirty.values()]
+        updates = [e.update() for e in self._dirty.values()] + self._orphans
         told = list(self._told_dirty.items())
         try:
             await self._writer.call(self._store.outbox_update, updates, told, now)
@@ -341,6 +344,7 @@ class Outbox:
             return
         self._dirty.clear()
         self._told_dirty.clear()
+        self._orphans = []
         for entry, _ in claims:
             task = asyncio.create_task(self._attempt(entry), name=f"notify {entry.lane.name} {entry.id}")
             self._tasks.add(task)
@@ -394,7 +398,8 @@ class Outbox:
             delivery = Delivery(False, True, f"no answer within {self.policy.attempt_timeout:g}s")
         except Exception as exc:  # a notifier must not raise; if one does, it is not the receiver's fault
             log.exception("outbox: notifier %s raised", entry.lane.name)
-            delivery = Delivery(False, True, f"the {entry.lane.notifier.kind} notifier raised {type(exc).__name__}")
+            kind = entry.lane.notifier.kind
+            delivery = Delivery(False, True, f"the {kind} notifier raised {type(exc).__name__}")
         self._finished.append((entry, delivery))
         if self._pump_task is None or self._pump_task.done():
             self._pump_task = asyncio.create_task(self._pump_finished())
@@ -444,13 +449,11 @@ class Outbox:
             self._finish(entry)
 
     def _report(self, entry: _Entry, state: str, now: float, detail: str | None = None) -> None:
-        n = entry.notice
         lane = entry.lane
-        receiver, integration = (lane.receiver, lane.integration) if lane is not None else (n.receiver, "-")
-        self._outcomes.append(Outcome(now, entry.id, n.key, receiver, integration, n.group_key, n.status.value,
-                                      state, entry.attempts, entry.last_error if detail is None else detail,
-                                      entry.status_code, entry.next_at if state == "retrying" else None,
-                                      sorted({a.service for a in n.alerts if a.service})))
+        next_at = entry.next_at if state == "retrying" else None
+        self._outcomes.append(_outcome(entry.notice, entry.id, lane.receiver, lane.integration, state,
+                                       entry.attempts, entry.last_error if detail is None else detail,
+                                       entry.status_code, next_at, now))
 
     async def _prune(self, now: float) -> None:
         self._next_prune = now + PRUNE_EVERY_S
@@ -461,3 +464,11 @@ class Outbox:
             return
         if removed:
             log.info("outbox: pruned %d finished notification(s)", removed)
+
+
+def _outcome(n: Notice | None, row_id: int, receiver: str, integration: str, state: str, attempts: int,
+             detail: str, status_code: int | None, next_at: float | None, now: float) -> Outcome:
+    key, group, status = (n.key, n.group_key, n.status.value) if n is not None else ("", "", "")
+    services = sorted({a.service for a in n.alerts if a.service}) if n is not None else []
+    return Outcome(now, row_id, key, receiver, integration, group, status, state, attempts, detail,
+                   status_code, next_at, services)

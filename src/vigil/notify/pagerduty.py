@@ -18,7 +18,8 @@ from vigil.notify.http import ConfigError, HttpNotifier, secret_or_file
 from vigil.notify.webhook import rfc3339
 
 SUMMARY_MAX = 1024  # PagerDuty truncates summaries there; so does Alertmanager
-PD_SEVERITY = {"critical": "critical", "high": "error", "error": "error", "warning": "warning", "info": "info"}
+PD_SEVERITY = {"critical": "critical", "high": "error", "error": "error", "warning": "warning",
+               "info": "info"}
 
 
 def dedup_key(group_key: str) -> str:
@@ -36,9 +37,11 @@ class PagerDutyNotifier(HttpNotifier):
         if key is None and config.service_key is not None:
             key = config.service_key.get_secret_value()  # a v1 key: sent as the routing key of v2
         if not key:
-            raise ConfigError("pagerduty_configs: routing_key is missing (set routing_key or routing_key_file)")
+            raise ConfigError("pagerduty_configs: routing_key is missing (set routing_key or "
+                              "routing_key_file)")
         self._key = key
-        self._url = g.pagerduty_url if g.pagerduty_url and "url" not in config.model_fields_set else config.url
+        use_global = g.pagerduty_url and "url" not in config.model_fields_set
+        self._url = g.pagerduty_url if use_global and g.pagerduty_url else config.url
         super().__init__(config.http_config or g.http_config, 0.0, [key])
         self.config = config
 

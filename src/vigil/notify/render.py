@@ -57,7 +57,9 @@ class View:
 
     @property
     def colour(self) -> str:
-        return COLOURS["resolved"] if self.status == "resolved" else COLOURS.get(self.severity, COLOURS["warning"])
+        if self.status == "resolved":
+            return COLOURS["resolved"]
+        return COLOURS.get(self.severity, COLOURS["warning"])
 
 
 def highest_severity(alerts: list[Alert]) -> str:
@@ -85,7 +87,8 @@ def view(notice: Notice) -> View:
 
 
 def _summary(a: Alert) -> str:
-    text = a.annotations.get("summary") or a.annotations.get("description") or a.annotations.get("message", "")
+    ann = a.annotations
+    text = ann.get("summary") or ann.get("description") or ann.get("message", "")
     if not a.firing and a.annotations.get("resolution"):
         text = f"{text} (resolved: {a.annotations['resolution']})" if text else a.annotations["resolution"]
     return text
@@ -182,7 +185,8 @@ def text(v: View) -> str:
         if v.incident.summary:
             out += ["", v.incident.summary]
         if v.incident.root_cause:
-            out += ["", "Probable root cause:"] + [f"  {i}. {c}" for i, c in enumerate(v.incident.root_cause, 1)]
+            out += ["", "Probable root cause:"]
+            out += [f"  {i}. {c}" for i, c in enumerate(v.incident.root_cause, 1)]
     out += ["", "Alerts:"] + [f"  - {line_text(line)}" for line in v.lines]
     if v.more:
         out.append(f"  ... and {v.more} more")
@@ -223,7 +227,8 @@ def html_body(v: View) -> str:
                  + (f"<li>... and {v.more} more</li>" if v.more else "") + "</ul>")
     shown = all_links(v)
     if shown:
-        parts.append("<p>" + " | ".join(f'<a href="{e(u, quote=True)}">{e(t)}</a>' for t, u in shown) + "</p>")
+        anchors = " | ".join(f'<a href="{e(u, quote=True)}">{e(t)}</a>' for t, u in shown)
+        parts.append(f"<p>{anchors}</p>")
     return "<html><body>" + "\n".join(parts) + "</body></html>"
 
 

@@ -23,7 +23,8 @@ HEADER_MAX, SECTION_MAX, FIELD_MAX, BUTTONS_MAX = 150, 3000, 2000, 5
 class SlackNotifier(HttpNotifier):
     kind = "slack"
 
-    def __init__(self, config: SlackConfig, globals_: GlobalConfig | None = None, external_url: str = "") -> None:
+    def __init__(self, config: SlackConfig, globals_: GlobalConfig | None = None,
+                 external_url: str = "") -> None:
         g = globals_ or GlobalConfig()
         url = secret_or_file(config.api_url, config.api_url_file, "api_url", required=False)
         if url is None:
@@ -57,7 +58,8 @@ class SlackNotifier(HttpNotifier):
             causes = "\n".join(f"{i}. {render.mrkdwn_escape(c)}" for i, c in enumerate(inc.root_cause, 1))
             blocks.append(_section(f"*Probable root cause*\n{causes}"))
         custom = render.literal(c.text)
-        blocks.append(_section(render.mrkdwn_escape(custom) if custom else render.bullet_lines(v, escape=True)))
+        alerts_text = render.mrkdwn_escape(custom) if custom else render.bullet_lines(v, escape=True)
+        blocks.append(_section(alerts_text))
         buttons = [{"type": "button", "text": {"type": "plain_text", "text": render.clip(t, 75)}, "url": u}
                    for t, u in render.all_links(v)[:BUTTONS_MAX]]
         if c.title_link and render.literal(c.title_link):
@@ -66,10 +68,12 @@ class SlackNotifier(HttpNotifier):
         if buttons:
             blocks.append({"type": "actions", "elements": buttons[:BUTTONS_MAX]})
         footer = render.literal(c.footer) or f"vigil · {notice.receiver}"
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": render.mrkdwn_escape(footer)}]})
+        blocks.append({"type": "context",
+                       "elements": [{"type": "mrkdwn", "text": render.mrkdwn_escape(footer)}]})
         body: dict[str, Any] = {
             "text": fallback, "link_names": c.link_names,
-            "attachments": [{"color": render.literal(c.color) or v.colour, "fallback": fallback, "blocks": blocks}],
+            "attachments": [{"color": render.literal(c.color) or v.colour, "fallback": fallback,
+                             "blocks": blocks}],
         }
         for key in ("channel", "username", "icon_emoji", "icon_url"):
             value = getattr(c, key)

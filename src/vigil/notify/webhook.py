@@ -71,7 +71,8 @@ def template_values(notice: Notice, max_alerts: int = 0, external_url: str = "")
 class WebhookNotifier(HttpNotifier):
     kind = "webhook"
 
-    def __init__(self, config: WebhookConfig, globals_: GlobalConfig | None = None, external_url: str = "") -> None:
+    def __init__(self, config: WebhookConfig, globals_: GlobalConfig | None = None,
+                 external_url: str = "") -> None:
         self._url = secret_or_file(config.url, config.url_file, "url") or ""
         super().__init__(config.http_config or (globals_.http_config if globals_ else None), config.timeout,
                          [self._url])

@@ -106,9 +106,9 @@ def encode_notice(n: Notice) -> str:
         "key": n.key, "receiver": n.receiver, "group_key": n.group_key, "status": n.status.value,
         "created_at": n.created_at, "group_labels": n.group_labels, "truncated_alerts": n.truncated_alerts,
         "incident": n.incident, "kind": n.kind,
-        "alerts": [{"labels": a.labels, "status": a.status.value, "starts_at": a.starts_at, "ends_at": a.ends_at,
-                    "annotations": a.annotations, "source": a.source, "evidence": a.evidence,
-                    "fingerprint": a.fingerprint} for a in n.alerts],
+        "alerts": [{"labels": a.labels, "status": a.status.value, "starts_at": a.starts_at,
+                    "ends_at": a.ends_at, "annotations": a.annotations, "source": a.source,
+                    "evidence": a.evidence, "fingerprint": a.fingerprint} for a in n.alerts],
     })
 
 
@@ -153,13 +153,14 @@ def add(conn: sa.Connection, rows: Sequence[NewRow]) -> list[int | None]:
         fresh.append(i)
         values.append({"key": r.key, "receiver": r.receiver, "integration": r.integration,
                        "group_key": r.group_key, "status": r.status, "kind": r.kind, "notice": r.notice,
-                       "state": r.state, "attempts": 0, "created_at": r.created_at, "updated_at": r.created_at,
+                       "state": r.state, "attempts": 0, "created_at": r.created_at,
+                       "updated_at": r.created_at,
                        "next_at": r.next_at, "first_attempt_at": None, "delivered_at": None,
                        "last_error": r.last_error, "status_code": None})
     ids: list[int | None] = [None] * len(rows)
     if values:
         result = conn.execute(sa.insert(outbox).returning(c.id, sort_by_parameter_order=True), values)
-        for i, (new_id,) in zip(fresh, result):
+        for i, (new_id,) in zip(fresh, result, strict=True):
             ids[i] = int(new_id)
     return ids
 
@@ -174,16 +175,16 @@ def update(conn: sa.Connection, dialect: str, updates: Sequence[RowUpdate],
                         next_at=sa.bindparam("b_next_at"), first_attempt_at=sa.bindparam("b_first"),
                         delivered_at=sa.bindparam("b_delivered"), last_error=sa.bindparam("b_error"),
                         status_code=sa.bindparam("b_code"), updated_at=sa.bindparam("b_updated")))
-        conn.execute(stmt, [{"b_id": u.id, "b_state": u.state, "b_attempts": u.attempts, "b_next_at": u.next_at,
-                             "b_first": u.first_attempt_at, "b_delivered": u.delivered_at,
-                             "b_error": u.last_error, "b_code": u.status_code, "b_updated": u.updated_at}
-                            for u in updates])
+        conn.execute(stmt, [{"b_id": u.id, "b_state": u.state, "b_attempts": u.attempts,
+                             "b_next_at": u.next_at, "b_first": u.first_attempt_at,
+                             "b_delivered": u.delivered_at, "b_error": u.last_error, "b_code": u.status_code,
+                             "b_updated": u.updated_at} for u in updates])
     sets = [{"receiver": r, "integration": i, "group_key": g, "key": k, "updated_at": now}
             for (r, i, g), k in told if k is not None]
     clears = [{"b_r": r, "b_i": i, "b_g": g} for (r, i, g), k in told if k is None]
     if sets:
-        conn.execute(upsert(dialect, outbox_told, ["receiver", "integration", "group_key"], ["key", "updated_at"]),
-                     sets)
+        keys = ["receiver", "integration", "group_key"]
+        conn.execute(upsert(dialect, outbox_told, keys, ["key", "updated_at"]), sets)
     if clears:
         t = outbox_told.c
         conn.execute(sa.delete(outbox_told).where(t.receiver == sa.bindparam("b_r"),
@@ -198,7 +199,8 @@ def unfinished(conn: sa.Connection) -> list[OutboxRow]:
 
 def read_told(conn: sa.Connection) -> dict[Told, str]:
     t = outbox_told.c
-    return {(r, i, g): k for r, i, g, k in conn.execute(sa.select(t.receiver, t.integration, t.group_key, t.key))}
+    q = sa.select(t.receiver, t.integration, t.group_key, t.key)
+    return {(r, i, g): k for r, i, g, k in conn.execute(q)}
 
 
 def entries(conn: sa.Connection, state: str | None, receiver: str | None, key: str | None, limit: int,
@@ -226,7 +228,8 @@ def requeue(conn: sa.Connection, ids: Sequence[int], now: float,
     notice of the same group and integration has superseded (sending it now would tell the receiver
     something older than what it was told since)."""
     c = outbox.c
-    found = {r.id: r for r in (_row(x, True) for x in conn.execute(sa.select(outbox).where(c.id.in_(list(ids)))))}
+    rows = conn.execute(sa.select(outbox).where(c.id.in_(list(ids))))
+    found = {r.id: r for r in (_row(x, True) for x in rows)}
     done: list[OutboxRow] = []
     refused: dict[int, str] = {}
     for i in ids:
@@ -238,7 +241,8 @@ def requeue(conn: sa.Connection, ids: Sequence[int], now: float,
             refused[i] = f"it is {row.state}, not a dead letter"
             continue
         if (row.receiver, row.integration) not in known:
-            refused[i] = f"receiver {row.receiver!r} has no integration {row.integration} in the configuration"
+            refused[i] = (f"receiver {row.receiver!r} has no integration {row.integration} in the "
+                          "configuration")
             continue
         later = conn.execute(sa.select(c.key).where(
             c.receiver == row.receiver, c.integration == row.integration, c.group_key == row.group_key,
@@ -249,7 +253,8 @@ def requeue(conn: sa.Connection, ids: Sequence[int], now: float,
         conn.execute(sa.update(outbox).where(c.id == i).values(
             state=PENDING, attempts=0, next_at=now, first_attempt_at=None, updated_at=now,
             last_error=f"re-queued after: {row.last_error}"[:500]))
-        row.state, row.attempts, row.next_at, row.first_attempt_at, row.updated_at = PENDING, 0, now, None, now
+        row.state, row.attempts, row.next_at, row.first_attempt_at = PENDING, 0, now, None
+        row.updated_at = now
         done.append(row)
     return done, refused
 
