@@ -84,6 +84,7 @@ def test_secrets_from_files_and_globals(tmp_path):
             "receiver 'r' webhook_configs[0]: url is missing",
         ),
         ({"name": "r", "slack_configs": [{}]}, "api_url is missing"),
+    ({"name": "r", "webhook_configs": [{"url": f"hooks.example.test/{SECRET}"}]}, "must be an http:// or https://"),
         (
             {"name": "r", "discord_configs": [{"webhook_url": "http://x/", "webhook_url_file": "/nope"}]},
             "not both",

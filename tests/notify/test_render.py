@@ -65,3 +65,9 @@ def test_only_plain_text_config_values_are_used():
     assert render.literal("Payments down") == "Payments down"
     assert render.literal('{{ template "slack.default.title" . }}') is None
     assert render.literal(None) is None
+
+
+def test_reminders_and_escalations_say_so():
+    n = notice("k", incident=INCIDENT_EXAMPLE)
+    n.kind = "reminder"
+    assert render.view(n).title == "Reminder: [FIRING] #42 payments is failing"

@@ -88,7 +88,7 @@ async def _through_outbox(url: str, store_url: str, notices: list[Notice], concu
     policy = OutboxPolicy(max_in_flight=concurrency, max_in_flight_per_endpoint=concurrency)
     box = Outbox(store, writer, {"bench": [hook]}, policy)
     try:
-        await box.start()
+        await box.start(time.time())
         delivered = 0
         started = time.perf_counter()
         for i in range(0, len(notices), batch):  # as the engine's passes hand them over

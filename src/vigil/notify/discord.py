@@ -11,7 +11,7 @@ import orjson
 from vigil.config.receivers import DiscordConfig, GlobalConfig
 from vigil.model import Delivery, Notice
 from vigil.notify import render
-from vigil.notify.http import HttpNotifier, secret_or_file
+from vigil.notify.http import HttpNotifier, check_url, secret_or_file
 from vigil.notify.webhook import rfc3339
 
 # Discord's limits: title 256, description 4096, a field's value 1024, content 2000 characters.
@@ -23,7 +23,8 @@ class DiscordNotifier(HttpNotifier):
 
     def __init__(self, config: DiscordConfig, globals_: GlobalConfig | None = None,
                  external_url: str = "") -> None:
-        self._url = secret_or_file(config.webhook_url, config.webhook_url_file, "webhook_url") or ""
+        url = secret_or_file(config.webhook_url, config.webhook_url_file, "webhook_url") or ""
+        self._url = check_url(url, "webhook_url")
         super().__init__(config.http_config or (globals_.http_config if globals_ else None), 0.0, [self._url])
         self.config = config
 

@@ -42,6 +42,14 @@ def secret_or_file(value: Any, file: str | None, what: str, required: bool = Tru
     return None
 
 
+def check_url(url: str, what: str) -> str:
+    """An http(s) URL with a host, or a ConfigError that does not quote it (it may hold a token)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{what} must be an http:// or https:// URL with a host")
+    return url
+
+
 def tls_context(tls: dict[str, str | bool] | None) -> ssl.SSLContext | None:
     if not tls:
         return None

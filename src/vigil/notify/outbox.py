@@ -131,9 +131,11 @@ class Outbox:
 
     # --------------------------------------------------------------------------------- the engine
 
-    async def start(self) -> None:
+    async def start(self, now: float | None = None) -> None:
         """Load what is unfinished. Rows still `sending` were in flight when vigil stopped: they are
         sent again, with the same key. Safe to call again; tick() calls it until it succeeds."""
+        if now is not None:
+            self._now = max(self._now, now)
         async with self._lock:
             await self._load()
 
@@ -146,15 +148,14 @@ class Outbox:
 
     async def tick(self, now: float) -> list[Outcome]:
         """Once per pass: record finished attempts, start the due ones, and return every outcome
-        since the last call. Never waits for a receiver; waits for at most one store write."""
+        since the last call. Never waits for a receiver, only for its own short store writes."""
         self._now = max(self._now, now)
         async with self._lock:
             if not self._loaded:
                 await self._load()
-            if self._unsaved:
+            if self._unsaved:  # written when the store refused: try again, in one write
                 backlog, self._unsaved = self._unsaved, []
-                for notice, at in backlog:
-                    await self._enqueue([notice], at)
+                await self._enqueue([n for n, _ in backlog], backlog[0][1])
             await self._pump(now)
             if self._loaded and now >= self._next_prune:
                 await self._prune(now)
@@ -397,7 +398,8 @@ class Outbox:
         except TimeoutError:
             delivery = Delivery(False, True, f"no answer within {self.policy.attempt_timeout:g}s")
         except Exception as exc:  # a notifier must not raise; if one does, it is not the receiver's fault
-            log.exception("outbox: notifier %s raised", entry.lane.name)
+            # the type only: an exception's text may quote a URL with a token in it
+            log.error("outbox: the notifier of %s raised %s", entry.lane.name, type(exc).__name__)
             kind = entry.lane.notifier.kind
             delivery = Delivery(False, True, f"the {kind} notifier raised {type(exc).__name__}")
         self._finished.append((entry, delivery))

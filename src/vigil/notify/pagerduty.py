@@ -14,7 +14,7 @@ import orjson
 from vigil.config.receivers import GlobalConfig, PagerDutyConfig
 from vigil.model import Delivery, Notice
 from vigil.notify import render
-from vigil.notify.http import ConfigError, HttpNotifier, secret_or_file
+from vigil.notify.http import ConfigError, HttpNotifier, check_url, secret_or_file
 from vigil.notify.webhook import rfc3339
 
 SUMMARY_MAX = 1024  # PagerDuty truncates summaries there; so does Alertmanager
@@ -41,7 +41,7 @@ class PagerDutyNotifier(HttpNotifier):
                               "routing_key_file)")
         self._key = key
         use_global = g.pagerduty_url and "url" not in config.model_fields_set
-        self._url = g.pagerduty_url if use_global and g.pagerduty_url else config.url
+        self._url = check_url(g.pagerduty_url if use_global and g.pagerduty_url else config.url, "url")
         super().__init__(config.http_config or g.http_config, 0.0, [key])
         self.config = config
 

@@ -94,13 +94,17 @@ def _summary(a: Alert) -> str:
     return text
 
 
+KIND_PREFIX = {"escalation": "Escalated: ", "reminder": "Reminder: ", "report": "Report: "}
+
+
 def _title(notice: Notice, v: View) -> str:
     word = v.status.upper()
+    prefix = KIND_PREFIX.get(notice.kind, "")
     if v.incident is not None:
         ident = f"#{v.incident.id} " if v.incident.id else ""
-        return f"[{word}] {ident}{v.incident.title or _what(notice)}"
+        return f"{prefix}[{word}] {ident}{v.incident.title or _what(notice)}"
     count = f":{v.firing}" if v.status == "firing" else ""
-    return f"[{word}{count}] {_what(notice)}"
+    return f"{prefix}[{word}{count}] {_what(notice)}"
 
 
 def _what(notice: Notice) -> str:

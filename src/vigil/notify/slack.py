@@ -14,7 +14,7 @@ import orjson
 from vigil.config.receivers import GlobalConfig, SlackConfig
 from vigil.model import Delivery, Notice
 from vigil.notify import render
-from vigil.notify.http import ConfigError, HttpNotifier, secret_or_file
+from vigil.notify.http import ConfigError, HttpNotifier, check_url, secret_or_file
 
 # Slack's limits (Block Kit reference): header 150 characters, a section's text 3000, a field 2000.
 HEADER_MAX, SECTION_MAX, FIELD_MAX, BUTTONS_MAX = 150, 3000, 2000, 5
@@ -32,7 +32,7 @@ class SlackNotifier(HttpNotifier):
         if url is None:
             raise ConfigError("slack_configs: api_url is missing (set api_url, api_url_file or "
                               "global.slack_api_url)")
-        self._url = url
+        self._url = check_url(url, "api_url")
         super().__init__(config.http_config or g.http_config, 0.0, [url])
         self.config = config
 

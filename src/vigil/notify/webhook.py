@@ -17,7 +17,7 @@ import orjson
 from vigil.config.receivers import GlobalConfig, WebhookConfig
 from vigil.model import Alert, Delivery, Notice, _common
 from vigil.notify import render
-from vigil.notify.http import HttpNotifier, secret_or_file
+from vigil.notify.http import HttpNotifier, check_url, secret_or_file
 from vigil.notify.template import render_template
 
 GO_ZERO_TIME = "0001-01-01T00:00:00Z"
@@ -73,7 +73,7 @@ class WebhookNotifier(HttpNotifier):
 
     def __init__(self, config: WebhookConfig, globals_: GlobalConfig | None = None,
                  external_url: str = "") -> None:
-        self._url = secret_or_file(config.url, config.url_file, "url") or ""
+        self._url = check_url(secret_or_file(config.url, config.url_file, "url") or "", "url")
         super().__init__(config.http_config or (globals_.http_config if globals_ else None), config.timeout,
                          [self._url])
         self.config = config
