@@ -180,6 +180,13 @@ async def test_send_resolved_false_gets_no_resolved_notice(store):
     }
 
 
+async def test_a_receiver_without_integrations_takes_notices_and_sends_nothing(store):
+    box = outbox(store, blackhole=[])
+    result = await box.enqueue([notice("k1", receiver="blackhole")], T0)
+    assert (result.added, result.not_wanted, result.unknown_receiver) == (0, 1, 0)
+    assert store.outbox_entries() == []
+
+
 async def test_a_notice_for_an_unknown_receiver_is_a_dead_letter_not_lost(store):
     box = outbox(store, team=[FakeNotifier()])
     result = await box.enqueue([notice("k1", receiver="nobody")], T0)

@@ -106,11 +106,12 @@ class Outbox:
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._by_receiver: dict[str, list[_Lane]] = {}
         for receiver, notifiers in receivers.items():
+            self._by_receiver[receiver] = []  # a receiver may have no integration (Alertmanager's null one)
             for name, n in zip(integration_names(list(notifiers)), notifiers, strict=True):
                 lane = _Lane(receiver, name, n, bool(getattr(n, "send_resolved", True)),
                              CircuitBreaker(f"{receiver}/{name}", self.policy.breaker))
                 self._lanes[(receiver, name)] = lane
-                self._by_receiver.setdefault(receiver, []).append(lane)
+                self._by_receiver[receiver].append(lane)
         self._order = list(self._lanes.values())
         self._turn = itertools.count()
         self._lock = asyncio.Lock()
@@ -263,8 +264,11 @@ class Outbox:
         plan: list[tuple[Notice, _Lane | None]] = []
         for n in notices:
             lanes = self._by_receiver.get(n.receiver)
+            if lanes == []:
+                result.not_wanted += 1  # a receiver without integrations: nothing to send, by design
+                continue
             body = encode_notice(n)
-            if not lanes:
+            if lanes is None:
                 why = f"no receiver named {n.receiver!r} in the configuration"
                 rows.append(NewRow(n.key, n.receiver, "-", n.group_key, n.status.value, n.kind, body, DEAD,
                                    now, now, why))

@@ -89,7 +89,8 @@ class Outcome:
 class EnqueueResult:
     added: int = 0  # rows written (one per notice and wanted integration)
     duplicates: int = 0  # already in the outbox under the same key
-    not_wanted: int = 0  # resolved notices for integrations with send_resolved false
+    not_wanted: int = 0  # resolved notices for integrations with send_resolved false, notices for a
+    # receiver without integrations
     unknown_receiver: int = 0  # written as dead letters: no receiver of that name
     deferred: int = 0  # the store refused the write: kept in memory, written at a later tick
 
