@@ -10,6 +10,7 @@ their own adapters can test them the same way.
 | scale target | `act.actuators.base.Actuator` | `MemoryActuator` |
 | detector | `detect.base.Detector` | `ScriptedDetector` |
 | state blobs | `store.faces.StateStore` | `MemoryStateStore` |
+| notifier | `notify.base.Notifier` | `FakeNotifier` |
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections import deque
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
 
@@ -24,14 +26,15 @@ import numpy as np
 
 from vigil.act.actuators.memory import MemoryActuator
 from vigil.forecast.champion import MemoryStateStore
-from vigil.model import Score
+from vigil.model import Delivery, Notice, Score
+from vigil.notify.base import NotifierBase
 from vigil.pipeline import Batch
 from vigil.sources.base import FakeCollector
 
 T = TypeVar("T")
 
-__all__ = ["FakeClock", "FakeCollector", "InlineWriter", "MemoryActuator", "MemoryStateStore", "RecordingStage",
-           "ScriptedDetector"]
+__all__ = ["FakeClock", "FakeCollector", "FakeNotifier", "InlineWriter", "MemoryActuator", "MemoryStateStore",
+           "RecordingStage", "ScriptedDetector"]
 
 
 class FakeClock:
@@ -151,3 +154,63 @@ class ScriptedDetector:
         det = cls()
         det.seen = int(blob.decode())
         return det
+
+
+class FakeNotifier(NotifierBase):
+    """A notifier that records what it is sent and answers as scripted: `script` holds the answers of
+    the next sends in order ("ok", "retry" for a retryable failure, "fail" for one not worth
+    retrying, or a Delivery); once it is empty every send answers `default`. With `hold` set to an
+    asyncio.Event, each send waits for it (to keep notices in flight, e.g. across a simulated crash)."""
+
+    def __init__(self, kind: str = "webhook", send_resolved: bool = True,
+                 script: list[str | Delivery] | None = None, default: str | Delivery = "ok") -> None:
+        self.kind = kind
+        self._send_resolved = send_resolved
+        self.script: deque[str | Delivery] = deque(script or [])
+        self.default = default
+        self.hold: asyncio.Event | None = None
+        self.attempts: list[Notice] = []  # every send, in order
+        self.delivered: list[Notice] = []  # the sends answered ok, in order
+        self.closed = False
+
+    @property
+    def send_resolved(self) -> bool:
+        return self._send_resolved
+
+    def fail(self, retryable: bool = True, times: int | None = None) -> None:
+        """Fail the next `times` sends (None: every send until recover())."""
+        answer = "retry" if retryable else "fail"
+        if times is None:
+            self.default = answer
+        else:
+            self.script.extend([answer] * times)
+
+    def recover(self) -> None:
+        self.script.clear()
+        self.default = "ok"
+
+    @property
+    def keys(self) -> list[str]:
+        return [n.key for n in self.delivered]
+
+    async def send(self, notice: Notice) -> Delivery:
+        self.attempts.append(notice)
+        if self.hold is not None:
+            await self.hold.wait()
+        answer = self.script.popleft() if self.script else self.default
+        if isinstance(answer, Delivery):
+            delivery = answer
+        elif answer == "ok":
+            delivery = Delivery(True, False, "accepted", 200)
+        elif answer == "retry":
+            delivery = Delivery(False, True, "scripted failure: 503", 503)
+        elif answer == "fail":
+            delivery = Delivery(False, False, "scripted refusal: 400", 400)
+        else:
+            raise ValueError(f"FakeNotifier script: {answer!r} is not ok, retry, fail or a Delivery")
+        if delivery.ok:
+            self.delivered.append(notice)
+        return delivery
+
+    async def aclose(self) -> None:
+        self.closed = True

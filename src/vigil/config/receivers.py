@@ -94,6 +94,18 @@ class WebhookConfig(Integration):
     max_alerts: int = Field(0, ge=0, description="alerts per message at most (0: all); the rest counted "
                                                  "in truncatedAlerts")
     timeout: Duration = 0.0
+    # vigil's own (Alertmanager has no such key): a JSON body with ${name} placeholders instead of the
+    # payload v4; checked when the configuration loads (see docs/notifications.md).
+    body_template: str | None = None
+
+    @field_validator("body_template")
+    @classmethod
+    def _template(cls, v: str | None) -> str | None:
+        if v is not None:
+            from vigil.notify.template import check_template  # lazy: config stays light
+
+            check_template(v)
+        return v
 
 
 class PagerDutyConfig(Integration):
@@ -112,6 +124,56 @@ class PagerDutyConfig(Integration):
     details: dict[str, str] = Field(default_factory=dict)
 
     model_config = {**Strict.model_config, "populate_by_name": True}
+
+
+class GlobalConfig(Strict):
+    """The part of Alertmanager's `global:` section the notifiers use: defaults for every integration
+    that does not set its own."""
+
+    smtp_from: str | None = None
+    smtp_hello: str = "localhost"
+    smtp_smarthost: str | None = None
+    smtp_auth_username: str | None = None
+    smtp_auth_password: Secret | None = None
+    smtp_auth_password_file: str | None = None
+    smtp_auth_secret: Secret | None = None
+    smtp_auth_identity: str | None = None
+    smtp_require_tls: bool = True
+    slack_api_url: Secret | None = None
+    slack_api_url_file: str | None = None
+    pagerduty_url: str | None = None
+    http_config: HttpConfig | None = None
+
+
+class BreakerConfig(Strict):
+    """A circuit breaker per endpoint (receiver integration)."""
+
+    failure_ratio: float = Field(0.5, gt=0, le=1, description="opens at this share of failed calls")
+    window: Duration = Field(60.0, description="over the calls of this sliding window")
+    min_calls: int = Field(5, ge=1, description="with at least this many calls in the window")
+    open_for: Duration = Field(60.0, description="stays open this long, then half-opens")
+    trial_calls: int = Field(3, ge=1, description="calls let through half-open; all must succeed to close")
+
+
+class OutboxConfig(Strict):
+    """Delivery of notifications: retries, give-up, concurrency, retention of delivered rows."""
+
+    initial_backoff: Duration = Field(1.0, description="the first retry waits up to this long")
+    max_backoff: Duration = Field(300.0, description="a retry never waits longer than this")
+    max_attempts: int = Field(20, ge=1, description="attempts before a notification is a dead letter")
+    max_age: Duration = Field(3600.0, description="time since its first attempt before a dead letter")
+    max_in_flight: int = Field(32, ge=1, description="deliveries under way at once, in all")
+    max_in_flight_per_endpoint: int = Field(8, ge=1, description="deliveries under way at once per endpoint")
+    attempt_timeout: Duration = Field(30.0, description="an attempt that takes longer has failed (retryable)")
+    keep_finished: Duration = Field(7 * 86400.0, description="delivered and skipped rows kept this long")
+    breaker: BreakerConfig = BreakerConfig()
+
+    @field_validator("initial_backoff", "attempt_timeout")
+    @classmethod
+    def _positive(cls, v: float) -> float:
+        if v <= 0:
+            raise ValueError("must be longer than 0s")
+        return v
 
 
 class Receiver(Strict):

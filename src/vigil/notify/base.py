@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from vigil.model import Delivery, Notice
 
 
+@runtime_checkable
 class Notifier(Protocol):
     kind: str  # slack | discord | email | webhook | pagerduty
 
@@ -15,3 +16,18 @@ class Notifier(Protocol):
         ok False and retryable True (timeouts, 5xx, 429, connection refused) or False (4xx, bad
         credentials, a payload the receiver refuses)."""
         ...
+
+
+class NotifierBase:
+    """Optional parts with defaults: whether resolved notices are wanted (the config's
+    `send_resolved`), and `aclose()` to release connections when the outbox closes."""
+
+    kind = "notifier"
+    config: Any = None
+
+    @property
+    def send_resolved(self) -> bool:
+        return bool(getattr(self.config, "send_resolved", True))
+
+    async def aclose(self) -> None:
+        return None

@@ -238,4 +238,44 @@ silences = sa.Table(
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Index("ix_silences_ends_at", "ends_at"),
+
+# The notification outbox: one row per notice and receiver integration (`webhook[0]`), written before
+# anything is sent. `state` is pending | sending | delivered | dead | skipped; `sending` is written
+# before each attempt, so after a crash the rows still `sending` are exactly those in flight. The
+# notice is stored whole (JSON) with its receiver's name, never an endpoint URL or credential.
+outbox = sa.Table(
+    "outbox", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=True),
+    sa.Column("key", sa.Text, nullable=False),  # the notice's idempotency key
+    sa.Column("receiver", sa.Text, nullable=False),
+    sa.Column("integration", sa.Text, nullable=False),
+    sa.Column("group_key", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False),  # firing | resolved
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("notice", sa.Text, nullable=False),  # JSON
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("next_at", sa.Double, nullable=False),
+    sa.Column("first_attempt_at", sa.Double),
+    sa.Column("delivered_at", sa.Double),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.UniqueConstraint("key", "receiver", "integration", name="uq_outbox_key_receiver_integration"),
+    sa.Index("ix_outbox_state_id", "state", "id"),
+    sa.Index("ix_outbox_group", "receiver", "integration", "group_key", "id"),
+    sa.Index("ix_outbox_state_updated", "state", "updated_at"),
+)
+
+# What each receiver integration was last told about a group, when that was "firing": a resolved
+# notice is delivered only where its firing one was (Alertmanager's notification log does the same),
+# and this survives restarts and the pruning of old outbox rows.
+outbox_told = sa.Table(
+    "outbox_told", metadata,
+    sa.Column("receiver", sa.Text, primary_key=True),
+    sa.Column("integration", sa.Text, primary_key=True),
+    sa.Column("group_key", sa.Text, primary_key=True),
+    sa.Column("key", sa.Text, nullable=False),  # the firing notice delivered
+    sa.Column("updated_at", sa.Double, nullable=False),
 )

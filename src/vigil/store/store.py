@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, Ser
 from vigil.incidents.model import Incident, Member, TimelineEntry
 from vigil.store import incidents as incident_rows
 from vigil.store import maintenance as mt
+from vigil.store import outbox as ob
 from vigil.store import records, samples
 from vigil.store import silences as silence_rows
 from vigil.store.db import Engines, connect, migrate, try_maintenance_lock, unavailable
@@ -256,6 +257,42 @@ class Store:
 
     def load_state(self, key: str) -> bytes | None:
         return self._read(records.load_state, key)
+
+    # ------------------------------------------------------------------------------------- outbox
+
+    def outbox_add(self, rows: Sequence[ob.NewRow]) -> list[int | None]:
+        """Write notices before they are sent; ids of the new rows, None for duplicates."""
+        with self._write_lock, self._db.write.begin() as conn:
+            return ob.add(conn, rows)
+
+    def outbox_update(self, updates: Sequence[ob.RowUpdate], told: Sequence[tuple[ob.Told, str | None]],
+                      now: float) -> None:
+        self._write(ob.update, self.dialect, updates, told, now)
+
+    def outbox_unfinished(self) -> list[ob.OutboxRow]:
+        return self._read(ob.unfinished)
+
+    def outbox_told(self) -> dict[ob.Told, str]:
+        return self._read(ob.read_told)
+
+    def outbox_entries(self, state: str | None = None, receiver: str | None = None, key: str | None = None,
+                       limit: int = 100, before_id: int | None = None,
+                       with_notice: bool = False) -> list[ob.OutboxRow]:
+        """Notifications with their delivery state, newest first (state=dead: the dead letters)."""
+        return self._read(ob.entries, state, receiver, key, limit, before_id, with_notice)
+
+    def outbox_counts(self) -> dict[str, int]:
+        return self._read(ob.counts)
+
+    def outbox_requeue(self, ids: Sequence[int], now: float,
+                       known: Collection[tuple[str, str]]) -> tuple[list[ob.OutboxRow], dict[int, str]]:
+        """Dead letters back to pending; the refused ones with the reason."""
+        with self._write_lock, self._db.write.begin() as conn:
+            return ob.requeue(conn, ids, now, known)
+
+    def outbox_prune(self, before: float) -> int:
+        with self._write_lock, self._db.write.begin() as conn:
+            return ob.prune(conn, before)
 
     def _write(self, fn: Any, *args: Any) -> None:
         with self._write_lock, self._db.write.begin() as conn:

@@ -1,7 +1,7 @@
 """silences: one row per silence (matchers, start, end, creator, comment)
 
 Revision ID: 0004_silences
-Revises: 0002_alerts
+Revises: 0003_outbox
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_silences"
-down_revision = "0002_alerts"
+down_revision = "0003_outbox"
 branch_labels = None
 depends_on = None
 
