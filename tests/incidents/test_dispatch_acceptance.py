@@ -38,9 +38,6 @@ async def test_merge_alerts_while_firing(tmp_path) -> None:
     at.check("webhook/0", WHILE_FIRING)
 
 
-@pytest.mark.xfail(strict=True, reason="stages.alerts.AlertBook does not merge a resolved push into the "
-                   "firing alert as Alertmanager does (earliest start, latest end, newest annotations) and "
-                   "drops a second resolved push: the notification at 5 says start 3, end 4.5, ann v2")
 async def test_merge_alerts(tmp_path) -> None:
     at = Acceptance(tmp_path, conf(extra="    send_resolved: true"))
     merge_script(at)

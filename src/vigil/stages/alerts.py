@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import logging
+from collections import OrderedDict
 from dataclasses import replace
 
 from vigil.model import Alert, AlertStatus, Event
@@ -21,6 +22,8 @@ from vigil.store.faces import AlertReader
 log = logging.getLogger("vigil.alerts")
 
 MAX_FIRING_LOADED = 100_000
+RECENT_S = 3600.0  # resolved alerts are kept this long for merging a late report of the same occurrence
+MAX_RECENT = 100_000
 
 
 class AlertBook:
@@ -29,7 +32,8 @@ class AlertBook:
     def __init__(self, store: AlertReader, worker: Offload) -> None:
         self.store, self.worker = store, worker
         self.firing: dict[str, Alert] = {}
-        self.refreshed: list[Alert] = []  # firing alerts seen again (new end time, annotations): stored, no change
+        self.recent: OrderedDict[str, Alert] = OrderedDict()  # resolved lately, oldest first
+        self.refreshed: list[Alert] = []  # seen again (new end time, annotations): stored quietly, no change
         self._ends: list[tuple[float, str]] = []  # (ends_at, fingerprint), stale entries skipped
         self._loaded = False
         self._lock = asyncio.Lock()
@@ -55,22 +59,38 @@ class AlertBook:
             heapq.heappush(self._ends, (alert.ends_at, alert.fingerprint))
 
     def apply(self, alert: Alert) -> Alert | None:
-        """Book one proposed change: the change to pass on, or None when it changes nothing. A firing
-        alert seen again is merged as Alertmanager merges it (earliest start; the sender's own end time
-        wins over a timeout) and is not a change."""
-        known = self.firing.get(alert.fingerprint)
+        """Book one proposed change: the change to pass on, or None when it changes nothing.
+
+        An alert seen again while its activity overlaps the one known is merged as Alertmanager merges
+        it (`types.Alert.Merge`: the earliest start, the newest annotations, for a resolved one the
+        latest end, for a firing one the sender's own end over a timeout). A firing alert seen again,
+        or a resolved one resolved again, is stored quietly (`refreshed`): not a change."""
+        fp = alert.fingerprint
+        known = self.firing.get(fp) or self.recent.get(fp)
+        if known is not None and _overlaps(known, alert):
+            alert = _merge(known, alert)
         if alert.firing:
-            if known is None:
-                self._keep(alert)
-                return alert
-            merged = _merge(known, alert)
-            self._keep(merged)
-            self.refreshed.append(merged)
-            return None
-        if known is None:
-            return None
-        del self.firing[alert.fingerprint]
-        return alert
+            self.recent.pop(fp, None)
+            self._keep(alert)
+            if fp in self.firing and known is not None and known.firing:
+                self.refreshed.append(alert)
+                return None
+            return alert
+        if fp in self.firing:
+            del self.firing[fp]
+            self._remember(alert)
+            return alert
+        if fp in self.recent:
+            self._remember(alert)
+            self.refreshed.append(alert)
+        return None
+
+    def _remember(self, alert: Alert) -> None:
+        """Resolved alerts are kept a while, so a later report of the same occurrence merges into it."""
+        self.recent.pop(alert.fingerprint, None)
+        self.recent[alert.fingerprint] = alert
+        while len(self.recent) > MAX_RECENT:
+            self.recent.popitem(last=False)
 
     def expire(self, now: float) -> list[Alert]:
         """Firing alerts whose end time has passed without their sender repeating them: resolved."""
@@ -82,13 +102,28 @@ class AlertBook:
                 why = ("not repeated by its sender within resolve_timeout" if alert.timeout
                        else "its end time passed")
                 over.append(alert.resolve(ends_at, why))
+        cutoff = now - RECENT_S
+        while self.recent and float(next(iter(self.recent.values())).ends_at or now) < cutoff:
+            self.recent.popitem(last=False)
         return over
 
 
+def _overlaps(old: Alert, new: Alert) -> bool:
+    """Alertmanager merges a new report into the known alert only when their activity overlaps."""
+    inf = float("inf")
+    old_end, new_end = old.ends_at if old.ends_at is not None else inf, new.ends_at if new.ends_at is not None else inf
+    return (old.starts_at < new_end < old_end) or (old.starts_at < new.starts_at < old_end)
+
+
 def _merge(old: Alert, new: Alert) -> Alert:
+    """Alertmanager's `Merge`, `new` being the younger report."""
     merged = replace(new, starts_at=min(old.starts_at, new.starts_at))
-    if old.ends_at is not None and (new.ends_at is None or (old.ends_at > new.ends_at and not old.timeout)):
-        merged.ends_at, merged.timeout = old.ends_at, old.timeout
+    old_end = old.ends_at if old.ends_at is not None else float("inf")
+    if not new.firing:
+        if not old.firing and new.ends_at is not None and old_end > new.ends_at:
+            merged.ends_at = old.ends_at
+    elif old.ends_at is not None and not old.timeout and (new.ends_at is None or old.ends_at > new.ends_at):
+        merged.ends_at = old.ends_at
     return merged
 
 

@@ -226,6 +226,7 @@ incident_timeline = sa.Table(
     sa.Column("message", sa.Text, nullable=False),
     sa.Column("data", sa.Text, nullable=False),  # JSON object
     sa.Index("ix_incident_timeline_incident_ts", "incident_id", "ts"),
+)
 
 # Silences (incidents/silences.py): every silence until its retention after the end has passed.
 silences = sa.Table(
@@ -238,6 +239,7 @@ silences = sa.Table(
     sa.Column("comment", sa.Text, nullable=False),
     sa.Column("updated_at", sa.Double, nullable=False),
     sa.Index("ix_silences_ends_at", "ends_at"),
+)
 
 # The notification outbox: one row per notice and receiver integration (`webhook[0]`), written before
 # anything is sent. `state` is pending | sending | delivered | dead | skipped; `sending` is written
