@@ -16,7 +16,7 @@ from vigil.config import parse_config
 from vigil.config.redact import Redactor, mask, secret_values
 from vigil.runner import configure_logging
 
-PW = "Pa55-w0rd-xyz"
+PW = "Pa55-w0rd-xyz-0123"
 
 LEAKY = """\
 store:
@@ -88,12 +88,12 @@ def test_mask_is_linear_on_hostile_text() -> None:
 def test_every_secret_of_a_config_is_known() -> None:
     cfg = parse_config("""
 store: {url: "postgresql+psycopg://vig:db%2Fpw@h/x"}
-server: {api_keys: [{name: a, key: key-one-1234}]}
+server: {api_keys: [{name: a, key: key-one-1234-5678}]}
 services:
   - name: w
     probes: [{kind: http, url: "http://u:probe-pw@h/", headers: {Authorization: Bearer tok-999}}]
 """, env={})
-    assert {"db%2Fpw", "db/pw", "key-one-1234", "probe-pw", "Bearer tok-999"} <= secret_values(cfg)
+    assert {"db%2Fpw", "db/pw", "key-one-1234-5678", "probe-pw", "Bearer tok-999"} <= secret_values(cfg)
 
 
 def test_log_lines_and_tracebacks_are_masked() -> None:

@@ -36,7 +36,7 @@ def run(tmp_path: Path, *args: str, config: str = CONFIG):  # type: ignore[no-un
 def test_receivers_first_then_each_route_path_and_group(tmp_path: Path) -> None:
     r = run(tmp_path, "alertname=Lag", "severity=critical", "service=abc")
     assert r.exit_code == 0, r.output
-    lines = r.output.splitlines()
+    lines = r.stdout.splitlines()  # warnings (nothing is watched) go to stderr
     assert lines[0] == "oncall,svc"  # as amtool config routes test prints it
     assert lines[1] == '  oncall: (root) > {severity="critical"}'
     assert '{}/{severity="critical"}:{alertname="Lag"}' in lines[2]
@@ -46,11 +46,11 @@ def test_receivers_first_then_each_route_path_and_group(tmp_path: Path) -> None:
 def test_tree_marks_the_matched_routes(tmp_path: Path) -> None:
     r = run(tmp_path, "--tree", "database=pg", "severity=critical")
     assert r.exit_code == 0, r.output
-    marked = [line for line in r.output.splitlines() if line.endswith("<-- matched")]
+    marked = [line for line in r.stdout.splitlines() if line.endswith("<-- matched")]
     assert len(marked) == 1 and "receiver: team-DB-pager" in marked[0]
-    assert r.output.splitlines()[0].startswith("(root)  receiver: default")
+    assert r.stdout.splitlines()[0].startswith("(root)  receiver: default")
     whole = run(tmp_path, "--tree")
-    assert whole.exit_code == 0 and len(whole.output.splitlines()) == 5 and "matched" not in whole.output
+    assert whole.exit_code == 0 and len(whole.stdout.splitlines()) == 5 and "matched" not in whole.output
 
 
 def test_verify_receivers_and_bad_input(tmp_path: Path) -> None:

@@ -311,18 +311,20 @@ def _load_alertmanager_file(name: str, vigil_file: str) -> tuple[AlertmanagerFil
         path = Path(vigil_file).resolve().parent / path
     from vigil.config.loader import ConfigError
 
+    from vigil.config.redact import secret_paths
+
     try:
-        data, lines, file = load_file(path)
+        doc = load_file(path)
     except ConfigError as exc:
         return None, str(path), {}, list(exc.problems)
-    if data is None:
-        data = {}
+    file, lines, data = doc.file, doc.lines, {} if doc.data is None else doc.data
     if not isinstance(data, dict):
-        return None, file, lines, [ConfigProblem(file, 1, "", "an alertmanager.yml must be a mapping")]
+        return None, file, lines, [*doc.problems, ConfigProblem(file, 1, "", "an alertmanager.yml must be a mapping")]
     try:
-        return AlertmanagerFile.model_validate(data), file, lines, []
+        am = AlertmanagerFile.model_validate(data)
     except ValidationError as exc:
-        return None, file, lines, problems_from_validation(exc, file, lines, data)
+        return None, file, lines, [*doc.problems, *problems_from_validation(exc, doc, secret_paths(AlertmanagerFile, data))]
+    return (None if doc.problems else am), file, lines, list(doc.problems)
 
 
 def _check(am: AlertmanagerFile, alerting: AlertingConfig, services: list[str], file: str, lines: dict,
