@@ -50,7 +50,7 @@ def test_tree_marks_the_matched_routes(tmp_path: Path) -> None:
     assert len(marked) == 1 and "receiver: team-DB-pager" in marked[0]
     assert r.stdout.splitlines()[0].startswith("(root)  receiver: default")
     whole = run(tmp_path, "--tree")
-    assert whole.exit_code == 0 and len(whole.stdout.splitlines()) == 5 and "matched" not in whole.output
+    assert whole.exit_code == 0 and len(whole.stdout.splitlines()) == 5 and "matched" not in whole.stdout
 
 
 def test_verify_receivers_and_bad_input(tmp_path: Path) -> None:
