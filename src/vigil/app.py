@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -17,9 +17,13 @@ from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
 from vigil.engine import Engine, Stages
 from vigil.model import SeriesKey
+from vigil.notify.base import Notifier
 from vigil.pipeline import Offload, Stage
 from vigil.selfmetrics import SelfMetrics
 from vigil.stages.scaling import ScaledService
+
+if TYPE_CHECKING:
+    from vigil.notify.outbox import Outbox
 from vigil.web.application import api_app
 from vigil.web.auth import ApiKeys
 
@@ -28,16 +32,21 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
                  collectors: Sequence[Any] | None = None, actuators: Mapping[str, Actuator] | None = None,
                  writer: Offload | None = None, worker: Offload | None = None,
                  extra_stages: Sequence[Stage] = (), replace: Mapping[str, Any] | None = None,
+                 notifiers: Mapping[str, Sequence[Notifier]] | None = None,
                  metrics: SelfMetrics | None = None) -> Engine:
     """The engine for `config`. Each keyword replaces one part: a test's FakeClock, InlineWriter,
-    scripted collectors, a MemoryActuator per service name, stages of its own after scale
-    (`extra_stages`) or in the place of one of the loop's (`replace={"rules": ...}`)."""
+    scripted collectors, a MemoryActuator per service name, FakeNotifiers per receiver name, stages
+    of its own after scale (`extra_stages`) or in the place of one of the loop's
+    (`replace={"rules": ...}`)."""
     from vigil.sources import HealthTracker, HttpPool, build_collectors
     from vigil.stages.alerts import AlertBook, AlertStage
     from vigil.stages.detection import DetectionStage
     from vigil.stages.forecasting import ForecastingStage
     from vigil.stages.health import HealthStage
+    from vigil.incidents.router import AlertRouter
     from vigil.stages.incidents import IncidentStage
+    from vigil.stages.notify import NotifyStage
+    from vigil.stages.route import RouteStage
     from vigil.stages.persist import PersistStage
     from vigil.stages.record import RecordStage
     from vigil.stages.rules import RulesStage
@@ -57,6 +66,8 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         collectors = build_collectors(config, http)
     book = AlertBook(store, worker)
     record = RecordStage(store, writer)
+    incidents = IncidentStage(config, store, worker, clock)
+    router = AlertRouter.from_config(config.alerting, store, writer) if config.alerting.route is not None else None
     stages = Stages(
         persist=PersistStage(store, writer, metrics),
         health=HealthStage(HealthTracker.from_config(config), store, writer, metrics, book,
@@ -65,8 +76,10 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         rules=RulesStage(config, store, clock, writer, worker),
         forecast=ForecastingStage(config, store, writer, worker, clock, record),
         alerts=AlertStage(book),
-        incidents=IncidentStage(config, store, worker, clock),
+        incidents=incidents,
         scale=ScalingStage(clock, scaled_services(config, clock, actuators or {}), record),
+        route=RouteStage(router, incidents, book, store, worker, record),
+        notify=NotifyStage(outbox(config, store, writer, notifiers)),
         record=record,
         book=book,
         extra=list(extra_stages))
@@ -76,6 +89,21 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         setattr(stages, role, stage)
     return Engine(config, store, stages, clock=clock, writer=writer, worker=worker, collectors=collectors,
                   metrics=metrics, http=http)
+
+
+def outbox(config: VigilConfig, store: Any, writer: Offload,
+           notifiers: Mapping[str, Sequence[Notifier]] | None) -> Outbox | None:
+    """The durable outbox over every configured receiver (each integration a notifier), or None
+    when nothing is routed."""
+    from vigil.notify import build_notifiers
+    from vigil.notify.outbox import Outbox
+
+    alerting = config.alerting
+    if alerting.route is None:
+        return None
+    external = config.server.external_url or f"http://{config.server.host}:{config.server.port}"
+    built = {r.name: (notifiers or {}).get(r.name) or build_notifiers(r, None, external) for r in alerting.receivers}
+    return Outbox(store, writer, built, alerting.outbox)
 
 
 def scaled_services(config: VigilConfig, clock: Clock, actuators: Mapping[str, Actuator]) -> list[ScaledService]:

@@ -1,8 +1,9 @@
 """The loop, written down once. Every pass runs these stages, in this order:
 
-    collect → persist → health → detect → rules → forecast → alerts → incidents → scale → record
+    collect → persist → health → detect → rules → forecast → alerts → incidents → scale → route
+            → notify → record
 
-(remediate will go between incidents and scale, route and notify between scale and record.)
+(remediate will go between incidents and scale.)
 
 - collect: the scheduler runs every probe and metric source on the injected Clock and hands each
   Collection to the queue; `submit()` puts pushed samples (and later, alerts from outside) on the same
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
     from vigil.stages.forecasting import ForecastingStage
     from vigil.stages.health import HealthStage
     from vigil.stages.incidents import IncidentStage
+    from vigil.stages.notify import NotifyStage
+    from vigil.stages.route import RouteStage
     from vigil.stages.persist import PersistStage
     from vigil.stages.record import RecordStage
     from vigil.stages.rules import RulesStage
@@ -75,12 +78,15 @@ class Stages:
     alerts: AlertStage
     incidents: IncidentStage
     scale: ScalingStage
+    route: RouteStage
+    notify: NotifyStage
     record: RecordStage
     book: AlertBook
     extra: list[Stage] = field(default_factory=list)  # tests: after scale, before record
 
 
-ORDER = ("persist", "health", "detect", "rules", "forecast", "alerts", "incidents", "scale", "extra", "record")
+ORDER = ("persist", "health", "detect", "rules", "forecast", "alerts", "incidents", "scale", "route", "notify",
+         "extra", "record")
 
 
 class Engine:

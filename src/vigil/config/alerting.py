@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from vigil.config.loader import ConfigProblem, Path_, format_path, load_file, problems_from_validation
-from vigil.config.receivers import UNSUPPORTED_INTEGRATIONS, HttpConfig, Receiver
+from vigil.config.receivers import OutboxConfig, UNSUPPORTED_INTEGRATIONS, HttpConfig, Receiver
 from vigil.config.types import Duration, Secret, Strict, parse_duration
 from vigil.incidents import timeintervals as ti
 from vigil.incidents.matchers import check_regex, label_name_ok, validate_matcher_line
@@ -255,6 +255,7 @@ class AlertingConfig(AlertmanagerFile):
     alertmanager_config: str | None = Field(None, description="an alertmanager.yml to load as it is")
     maintenance_windows: list[MaintenanceWindowConfig] = Field(default_factory=list)
     silences: SilencesConfig = SilencesConfig()
+    outbox: OutboxConfig = OutboxConfig()
 
     def named_time_intervals(self) -> list[NamedTimeInterval]:
         return [*self.time_intervals, *self.mute_time_intervals]

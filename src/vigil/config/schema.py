@@ -100,6 +100,8 @@ class ApiKey(Strict):
 
 
 class ServerConfig(Strict):
+    external_url: str | None = Field(None, description="the URL people reach vigil at (links in notifications); "
+                                                       "default http://host:port")
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     api_keys: list[ApiKey] = Field(default_factory=list)

@@ -274,7 +274,10 @@ class Outbox:
                                    now, now, why))
                 plan.append((n, None))
                 continue
+            wanted = {_lane_name(i) for i in n.integrations} if n.integrations else None
             for lane in lanes:
+                if wanted is not None and lane.integration not in wanted:
+                    continue  # the dispatcher decided this one is not told now (Alertmanager decides per integration)
                 if n.status is AlertStatus.RESOLVED and not lane.send_resolved:
                     result.not_wanted += 1
                 elif (n.key, n.receiver, lane.integration) in self._keys:
@@ -470,6 +473,12 @@ class Outbox:
             return
         if removed:
             log.info("outbox: pruned %d finished notification(s)", removed)
+
+
+def _lane_name(integration: str) -> str:
+    """The dispatcher names an integration `webhook/0`, the outbox `webhook[0]` (Alertmanager's way)."""
+    kind, _, index = integration.partition("/")
+    return f"{kind}[{index}]" if index else integration
 
 
 def _outcome(n: Notice | None, row_id: int, receiver: str, integration: str, state: str, attempts: int,

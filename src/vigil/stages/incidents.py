@@ -70,6 +70,10 @@ class IncidentStage:
     async def close(self) -> None:
         return None
 
+    def incident_of(self, fingerprint: str) -> Incident | None:
+        """The incident an alert is (last) in, while it is open or may still reopen."""
+        return self.known.get(self.by_alert.get(fingerprint, -1))
+
     def _keep(self, inc: Incident) -> None:
         self.known[inc.id] = inc
         for fp in inc.members:

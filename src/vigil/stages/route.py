@@ -1,0 +1,95 @@
+"""The route stage: the alert stream through Alertmanager's route tree, grouping timers, inhibition,
+silences and maintenance windows (`incidents.router`), into notices for the notify stage.
+
+Each alert is handed on with an `incident` label naming the incident it belongs to (so a route can
+`group_by: [incident]`: one notification per problem), and each notice carries its incident (title,
+status, service, root causes). vigil adds one inhibition of its own, by dependency: an alert of a
+service is not notified while its incident is about another service (the one the others depend on)
+and that service has an alert firing in it: storefront's errors do not page while payments, which
+they come from, is down. The notification log (what each group was last told) is saved as state,
+at most every few seconds and at stop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from vigil.incidents.router import NFLOG_STATE_KEY, AlertRouter
+from vigil.model import Alert, Event, Notice
+from vigil.pipeline import Batch, Offload
+from vigil.stages.alerts import AlertBook
+from vigil.stages.incidents import IncidentStage
+from vigil.stages.record import RecordStage
+
+log = logging.getLogger("vigil.route")
+
+SAVE_EVERY_S = 5.0
+
+
+class RouteStage:
+    name = "route"
+
+    def __init__(self, router: AlertRouter | None, incidents: IncidentStage, book: AlertBook, store: Any,
+                 worker: Offload, record: RecordStage) -> None:
+        self.router, self.incidents, self.book, self.store, self.worker = router, incidents, book, store, worker
+        self.record = record  # writes the notification log at stop
+        self._saved_at = float("-inf")
+        if router is not None:
+            router.inhibitor.plug(self.by_dependency)
+
+    async def start(self) -> None:
+        if self.router is None:
+            return
+        await self.router.start()
+        blob = await self.worker.call(self.store.load_state, NFLOG_STATE_KEY)
+        if blob is not None:
+            self.router.load_state(blob)
+        firing = await self.book.open_alerts("")
+        if firing:  # what was firing at the stop: the groups it was in exist again
+            now = max(a.starts_at for a in firing)
+            self.router.observe([self._tagged(a) for a in firing], now)
+
+    async def close(self) -> None:
+        if self.router is not None and self.router.state_changed:
+            batch = Batch(now=self._saved_at)
+            batch.state[NFLOG_STATE_KEY] = self.router.save_state()
+            await self.record.run(batch)
+
+    async def run(self, batch: Batch) -> None:
+        if self.router is None:
+            return
+        changed = batch.alerts + batch.alerts_refreshed
+        if changed:
+            self.router.observe([self._tagged(a) for a in changed], batch.now)
+        flush = await self.router.tick(batch.now)
+        for change in flush.silence_changes:
+            batch.events.append(Event(batch.now, "silence", None, str(change), {}))
+        batch.notices.extend(self._with_incident(n) for n in flush.notices)
+        if self.router.state_changed and batch.now - self._saved_at >= SAVE_EVERY_S:
+            batch.state[NFLOG_STATE_KEY] = self.router.save_state()
+            self._saved_at = batch.now
+
+    def _tagged(self, alert: Alert) -> Alert:
+        inc = self.incidents.incident_of(alert.fingerprint)
+        if inc is None:
+            return alert
+        return replace(alert, labels={**alert.labels, "incident": str(inc.id)}, fingerprint=alert.fingerprint)
+
+    def _with_incident(self, notice: Notice) -> Notice:
+        for a in notice.alerts:
+            inc = self.incidents.incident_of(a.fingerprint)
+            if inc is not None:
+                notice.incident = {"id": inc.id, "title": inc.title, "status": inc.status.value,
+                                   "service": inc.service, "services": list(inc.services),
+                                   "severity": inc.severity.value, "root_causes": inc.root_causes[:3],
+                                   "summary": inc.summary}
+                break
+        return notice
+
+    def by_dependency(self, alert: Alert, now: float) -> bool:
+        """Mute an alert of a service whose incident is about another service with a firing alert."""
+        inc = self.incidents.incident_of(alert.fingerprint)
+        if inc is None or not inc.open or not inc.service or alert.service == inc.service:
+            return False
+        return any(m.firing and m.service == inc.service for m in inc.members.values())
