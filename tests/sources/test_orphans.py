@@ -56,7 +56,7 @@ def start_vigil(tmp_path: Path, command: list[str], name: str) -> subprocess.Pop
     cfg = tmp_path / f"{name}.yaml"
     cfg.write_text(f"""
 store: {{url: "sqlite:///{tmp_path / name}.db"}}
-server: {{port: {free_port()}, api_keys: [{{name: t, key: test-key-123}}]}}
+server: {{port: {free_port()}, api_keys: [{{name: t, key: test-key-123-4567890}}]}}
 services:
   - name: batch
     probes:

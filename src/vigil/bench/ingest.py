@@ -170,6 +170,7 @@ async def _post_all(build_app: Any, config: Any, store: Store, bodies: list[byte
     import httpx
 
     web, engine = build_app(config, store=store)
+    await engine.start()  # a push goes through the loop: persist, then detection and rules
     headers = {"Authorization": "Bearer bench-key-0123456789", "Content-Type": "application/json"}
     written = 0
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=web), base_url="http://vigil") as client:

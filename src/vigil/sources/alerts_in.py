@@ -175,8 +175,8 @@ def parse_alertmanager_webhook(doc: Any, now: float) -> Parsed:
     if errors:
         raise AlertPayloadError(f"{len(errors)} invalid alert(s); nothing was taken", errors)
     truncated = doc.get("truncatedAlerts", 0)
-    if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
-        raise AlertPayloadError("truncatedAlerts must be a whole number")
+    if not isinstance(truncated, int) or isinstance(truncated, bool) or not 0 <= truncated <= 10**9:
+        raise AlertPayloadError("truncatedAlerts must be a whole number from 0 to 1,000,000,000")
     if truncated:
         out.events.append(Event(now, "ingest", None, f"Alertmanager group {group_key[:200]} left out {truncated} "
                                 f"alert(s) (truncatedAlerts): its receiver's max_alerts is lower than the group",

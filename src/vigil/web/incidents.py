@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 
 from vigil.engine import NotRecorded, NotRunning
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
@@ -15,6 +15,7 @@ from vigil.web.errors import error_responses
 from vigil.web.timeparse import parse_time
 
 STATUSES = ("active", *(s.value for s in IncidentStatus), "all")
+IncidentId = Path(ge=1, le=2**31 - 1, description="the incident's number")
 
 
 def incident_view(inc: Incident, members: bool = False) -> dict[str, Any]:
@@ -61,7 +62,7 @@ def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
                 "more": len(rows) > limit}
 
     @r.get("/{incident_id}", summary="One incident with its alerts and timeline")
-    def one(incident_id: int) -> dict[str, Any]:
+    def one(incident_id: int = IncidentId) -> dict[str, Any]:
         inc = store.incident(incident_id)
         if inc is None:
             raise HTTPException(404, detail=f"no incident {incident_id}")
@@ -80,22 +81,22 @@ def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
             raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
         return incident_view(inc, members=True)
 
-    @r.post("/{incident_id}/acknowledge", summary="Acknowledge: someone is on it (stops escalation)")
-    async def acknowledge(request: Request, incident_id: int) -> dict[str, Any]:
+    @r.post("/{incident_id}/acknowledge", summary="Acknowledge: someone is on it")
+    async def acknowledge(request: Request, incident_id: int = IncidentId) -> dict[str, Any]:
         return await change(request, incident_id, "acknowledge", {})
 
     @r.post("/{incident_id}/resolve", summary="Resolve it by hand, with an optional note")
-    async def resolve(request: Request, incident_id: int,
+    async def resolve(request: Request, incident_id: int = IncidentId, *,
                       body: dict[str, Any] | None = Body(None, examples=[{"note": "rolled back"}])) -> dict[str, Any]:
         return await change(request, incident_id, "resolve", {"note": (body or {}).get("note")})
 
     @r.post("/{incident_id}/assign", summary="Assign it to someone")
-    async def assign(request: Request, incident_id: int,
+    async def assign(request: Request, incident_id: int = IncidentId, *,
                      body: dict[str, Any] = Body(..., examples=[{"assignee": "alice"}])) -> dict[str, Any]:
         return await change(request, incident_id, "assign", {"assignee": body.get("assignee")})
 
     @r.post("/{incident_id}/notes", summary="Add a note to its timeline")
-    async def note(request: Request, incident_id: int,
+    async def note(request: Request, incident_id: int = IncidentId, *,
                    body: dict[str, Any] = Body(..., examples=[{"text": "looking at the DB"}])) -> dict[str, Any]:
         return await change(request, incident_id, "note", {"text": body.get("text")})
 
