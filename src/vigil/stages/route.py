@@ -15,9 +15,11 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from vigil.incidents.matchers import MatcherError, format_matchers
 from vigil.incidents.router import NFLOG_STATE_KEY, AlertRouter
+from vigil.incidents.silences import SilenceError, SilenceNotFound
 from vigil.model import Alert, Event, Notice
-from vigil.pipeline import Batch, Offload
+from vigil.pipeline import Batch, Command, Offload
 from vigil.stages.alerts import AlertBook
 from vigil.stages.incidents import IncidentStage
 from vigil.stages.record import RecordStage
@@ -58,17 +60,58 @@ class RouteStage:
 
     async def run(self, batch: Batch) -> None:
         if self.router is None:
+            for cmd in batch.commands:
+                if cmd.target == self.name:
+                    cmd.refused(LookupError("no alerting route is configured (alerting.route)"))
             return
+        for cmd in batch.commands:
+            if cmd.target == self.name:
+                await self._command(cmd, batch)
         changed = batch.alerts + batch.alerts_refreshed
         if changed:
             self.router.observe([self._tagged(a) for a in changed], batch.now)
         flush = await self.router.tick(batch.now)
         for change in flush.silence_changes:
-            batch.events.append(Event(batch.now, "silence", None, str(change), {}))
+            sil = change.silence
+            batch.events.append(Event(batch.now, "silence", None, f"silence {sil.id} is {change.state}: "
+                                      f"{format_matchers(sil.matchers)} ({sil.comment})",
+                                      {"id": sil.id, "state": change.state}))
         batch.notices.extend(self._with_incident(n) for n in flush.notices)
         if self.router.state_changed and batch.now - self._saved_at >= SAVE_EVERY_S:
             batch.state[NFLOG_STATE_KEY] = self.router.save_state()
             self._saved_at = batch.now
+
+    async def _command(self, cmd: Command, batch: Batch) -> None:
+        """People's changes to silences, and a new alerting section (reload), in the pass."""
+        assert self.router is not None
+        book, now = self.router.silences, batch.now
+        try:
+            if cmd.action == "silence":
+                a = cmd.args
+                silence = await book.create(a["matchers"], a.get("starts_at") or now, a.get("ends_at"),
+                                            a.get("created_by") or cmd.actor, a.get("comment", ""), now)
+                what = f"silence {silence.id} created by {cmd.actor}: {format_matchers(silence.matchers)} until " \
+                       f"{silence.ends_at:.0f} ({silence.comment})"
+            elif cmd.action == "expire":
+                silence = await book.expire(str(cmd.args["id"]), now)
+                what = f"silence {silence.id} expired by {cmd.actor}"
+            elif cmd.action == "reload":
+                self.router.reload(cmd.args["alerting"], now)
+                batch.events.append(Event(now, "config", None, f"alerting configuration reloaded by {cmd.actor}",
+                                          {}))
+                cmd.handled(None)
+                return
+            else:
+                cmd.refused(ValueError(f"unknown action {cmd.action!r}"))
+                return
+        except (SilenceError, MatcherError) as exc:
+            cmd.refused(ValueError(str(exc)))
+            return
+        except SilenceNotFound as exc:
+            cmd.refused(KeyError(f"no silence {exc}"))
+            return
+        batch.events.append(Event(now, "silence", None, what, {"id": silence.id, "by": cmd.actor}))
+        cmd.handled(silence)
 
     def _tagged(self, alert: Alert) -> Alert:
         inc = self.incidents.incident_of(alert.fingerprint)
