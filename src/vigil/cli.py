@@ -83,7 +83,7 @@ def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="t
                           f"[bold]{session_key}[/] (send 'Authorization: Bearer <key>')", soft_wrap=True)
 
     try:
-        asyncio.run(run_server(cfg, on_ready=ready))
+        asyncio.run(run_server(cfg, on_ready=ready, config_path=config))
     except (StartupError, OSError) as exc:
         err_console.print(f"[red]vigil did not start:[/] {redact(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

@@ -13,7 +13,9 @@ import logging
 import secrets
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
 
 from pydantic import SecretStr
 from rich.console import Console
@@ -77,8 +79,28 @@ def bind_listener(host: str, port: int) -> socket.socket:
     return sock
 
 
+def alerting_reloader(engine: Any, path: Path) -> Callable[[str], Awaitable[list[str]]]:
+    """Reads `path` again and hands its `alerting:` section to the route stage (as Alertmanager reloads
+    on SIGHUP and POST /-/reload). Returns the problems found (then nothing changes); the rest of the
+    file takes effect at the next start."""
+    async def reload(actor: str) -> list[str]:
+        from vigil.config import ConfigError, load_config
+
+        try:
+            fresh = await asyncio.to_thread(load_config, path)
+        except ConfigError as exc:
+            problems = [str(p) for p in exc.problems]
+            for p in problems:
+                log.error("reload refused: %s", p)
+            return problems
+        await engine.command("route", "reload", {"alerting": fresh.alerting}, actor)
+        log.info("alerting configuration reloaded from %s (%s)", path, actor)
+        return []
+    return reload
+
+
 async def run_server(config: VigilConfig, on_ready: Callable[[str], None] | None = None,
-                     stop: asyncio.Event | None = None) -> None:
+                     stop: asyncio.Event | None = None, config_path: Path | None = None) -> None:
     from vigil.app import build_app, serve
     from vigil.sources.orphans import reap_orphans
     from vigil.store import StoreUnavailable
@@ -102,6 +124,12 @@ async def run_server(config: VigilConfig, on_ready: Callable[[str], None] | None
             pass
     port = sock.getsockname()[1]  # the real one when server.port is 0
     await engine.start()
+    if config_path is not None:
+        reload = app.state.reload = alerting_reloader(engine, config_path)
+        try:
+            loop.add_signal_handler(signal.SIGHUP, lambda: asyncio.ensure_future(reload("SIGHUP")))
+        except (NotImplementedError, RuntimeError):
+            pass
     ready = asyncio.Event()
     server = asyncio.create_task(serve(app, config.server.host, config.server.port, ready, sock=sock))
     waiter = asyncio.create_task(stop.wait())

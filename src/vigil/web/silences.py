@@ -182,6 +182,18 @@ def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
                                 "goVersion": "", "revision": ""},
                 "config": {"original": "# vigil serves this API; its configuration is vigil.yaml\n"}}
 
+    @r.post("/-/reload", summary="Read the configuration file again and apply its alerting section (as "
+                                 "Alertmanager does on SIGHUP)")
+    async def reload(request: Request) -> dict[str, Any]:
+        reloader = getattr(request.app.state, "reload", None)
+        if reloader is None:
+            raise HTTPException(409, detail="this vigil was not started from a configuration file (vigil up -c)")
+        problems = await reloader(getattr(request.state, "api_key_name", "api"))
+        if problems:
+            raise HTTPException(400, detail={"error": "the configuration has problems; nothing changed",
+                                             "errors": [{"error": p} for p in problems]})
+        return {"reloaded": "alerting"}
+
     # ------------------------------------------------------------------------------ notifications
 
     def outbox() -> Any:
