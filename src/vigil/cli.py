@@ -12,6 +12,7 @@ from rich.console import Console
 from vigil import __version__
 from vigil.config import ConfigError, load_config
 from vigil.config.redact import mask_url
+from vigil.cli_client import incidents_app, silence_app
 from vigil.config.schema import config_warnings
 from vigil.registry import Registry
 
@@ -184,6 +185,8 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
 
 routes_app = typer.Typer(no_args_is_help=True, help="Where alerts go: the alerting route tree.")
 app.add_typer(routes_app, name="routes")
+app.add_typer(incidents_app, name="incidents")
+app.add_typer(silence_app, name="silence")
 
 
 @routes_app.command("test")
