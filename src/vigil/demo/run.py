@@ -32,6 +32,7 @@ from vigil.demo.events import EventLines, announcement
 from vigil.demo.fleet import SCALED, Fleet, FleetError
 from vigil.demo.load import DailyCurve
 from vigil.demo.readings import FleetReadings
+from vigil.demo.sinks import Received, Sinks
 from vigil.demo.view import (HISTORY, DemoState, HealthTransition, ReplicaChange, ScalingView, render,
                              status_line)
 
@@ -53,6 +54,7 @@ class DemoSummary:
     scaling: dict[str, ScalingView] = field(default_factory=dict)
     replica_changes: list[ReplicaChange] = field(default_factory=list)
     scaling_decisions: int = 0
+    notifications: list[Received] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         out = [f"vigil demo summary ({self.duration_s:.0f}s)",
@@ -72,6 +74,8 @@ class DemoSummary:
                        f"{self.scaling_decisions} scaling decisions, last rule {v.rule or '-'}")
         out.append(f"replica changes: {len(self.replica_changes)}")
         out += [f"  {c}" for c in self.replica_changes]
+        out.append(f"notifications received by the demo's SMTP server and webhook: {len(self.notifications)}")
+        out += [f"  {n}" for n in self.notifications]
         return out
 
 
@@ -96,6 +100,7 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
         return 1
     reap_orphans()  # what command probes of a killed vigil left running
     fleet = Fleet(day_seconds=day_seconds, scaling=StorefrontScaling())
+    sinks = Sinks()  # an SMTP server and a webhook receiver: where incidents are notified
     summary = DemoSummary()
     try:
         try:
@@ -111,25 +116,29 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
             console.print(str(exc), markup=False, highlight=False)
             return 1
         api_key = secrets.token_urlsafe(24)
-        text = fleet.vigil_config(server_port=sock.getsockname()[1], api_key=api_key)
+        sinks.start()
+        text = fleet.vigil_config(server_port=sock.getsockname()[1], api_key=api_key, alerting=sinks.receivers())
         (fleet.workdir / "vigil.yaml").write_text(text)
         config = parse_config(text, file=str(fleet.workdir / "vigil.yaml"), env={})
         install_log_masking(Redactor(secret_values(config)))  # vigil's warnings, if any, never show the key
-        status = asyncio.run(_watch(fleet, config, api_key, duration, plain, console, summary, sock))
+        status = asyncio.run(_watch(fleet, config, api_key, duration, plain, console, summary, sock, sinks))
     except KeyboardInterrupt:  # Ctrl-C while starting, before the event loop took over the signal
         console.print("interrupted while starting; everything is stopped")
         return 130
     finally:
         sock.close()
         fleet.stop()
+        sinks.stop()
     summary.load = fleet.load_stats()
+    summary.notifications = list(sinks.received)
     for line in summary.lines():
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     return status
 
 
 async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: float | None, plain: bool,
-                 console: Console, summary: DemoSummary, sock: socket.socket | None = None) -> int:
+                 console: Console, summary: DemoSummary, sock: socket.socket | None = None,
+                 sinks: Sinks | None = None) -> int:
     from vigil.app import build_app, serve  # the engine and API; imported only when the demo runs
 
     stop = asyncio.Event()
@@ -188,6 +197,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     state.day_hour = curve.hour(time.monotonic() - (fleet.load_started_at or started))
                     _note_transitions(state, engine.health(), elapsed)
                     _note_trouble(state, engine)
+                    state.notifications = sinks.latest() if sinks is not None else []
                     state.stats = engine.stats()
                     state.readings = await readings.read(session)
                     await _note_scaling(state, scaler, elapsed)

@@ -82,6 +82,7 @@ class DemoState:
     replica_changes: list[ReplicaChange] = field(default_factory=list)
     alerts: dict[str, list[str]] = field(default_factory=dict)  # service -> names of its firing alerts
     incidents: list[tuple[int, str, str]] = field(default_factory=list)  # (id, status, title), not resolved
+    notifications: list[Any] = field(default_factory=list)  # the newest received by the demo's sinks
 
 
 def _num(value: float | None, fmt: str, empty: str = "-") -> str:
@@ -184,6 +185,9 @@ def render(state: DemoState) -> RenderableType:
     if state.incidents:
         parts.append(Text("open incidents:\n" + "\n".join(f"  #{i} [{status}] {title}"
                                                            for i, status, title in state.incidents[-5:])))
+    if state.notifications:
+        parts.append(Text("notifications received (the demo's SMTP server and webhook):\n"
+                          + "\n".join(f"  {n}" for n in state.notifications)))
     if state.replica_changes:
         parts.append(Text("recent scaling:\n" + "\n".join(f"  {c}" for c in state.replica_changes[-5:])))
     if state.transitions:

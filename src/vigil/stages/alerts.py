@@ -148,7 +148,8 @@ class AlertStage:
         batch.alerts_refreshed, self.book.refreshed = self.book.refreshed, []
         for a in changes:
             what = "FIRING" if a.firing else "RESOLVED"
-            text = a.summary if a.firing else f"{a.summary} (resolved: {a.annotations.get('resolution', '')})"
+            summary = a.summary.removeprefix(f"{a.name}: ")  # a rule's reason already starts with its name
+            text = summary if a.firing else f"{summary} (resolved: {a.annotations.get('resolution', '')})"
             batch.events.append(Event(
                 ts=a.starts_at if a.firing else float(a.ends_at or batch.now), kind="alert", service=a.service or None,
                 message=f"{what} [{a.severity.value}] {a.name}: {text}",
