@@ -44,7 +44,7 @@ class Push:
     written: asyncio.Future[int] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def samples(self) -> list[Sample]:
-        return [Sample(k, t, v) for k, t, v in zip(self.keys, self.ts.tolist(), self.values.tolist())]
+        return list(map(Sample, self.keys, self.ts.tolist(), self.values.tolist()))  # map: the cheapest way
 
 
 @dataclass(slots=True)
