@@ -65,6 +65,8 @@ def _bad(exc: parse.AlertPayloadError) -> HTTPException:
 
 
 def alerts_in_router(engine: Any, keys: ApiKeys) -> APIRouter:
+    # Alertmanager's global.resolve_timeout: an alert sent without an end fires this long after it was last sent
+    resolve_timeout = float(engine.config.alerting.global_.resolve_timeout)
     r = APIRouter(dependencies=[Depends(keys)], tags=["alerts in"],
                   responses=error_responses(400, 401, 413, 429, 503))
 
@@ -78,7 +80,7 @@ def alerts_in_router(engine: Any, keys: ApiKeys) -> APIRouter:
             openapi_extra=body(listed(POSTABLE_ALERT)), response_class=Response,
             responses={200: {"description": "Taken (an empty body, as Alertmanager answers)"}})
     async def alertmanager_api(request: Request) -> Response:
-        result = parsed(parse.parse_alertmanager_api, await _json(request))
+        result = parsed(parse.parse_alertmanager_api, await _json(request), resolve_timeout)
         await _take(engine, result)
         if result.errors:  # the valid ones were taken, as Alertmanager does
             raise HTTPException(400, detail={"error": f"{len(result.errors)} invalid alert(s) left out; "
