@@ -4,7 +4,6 @@ first of `server.api_keys`), or from `--url` and `--key` / `VIGIL_API_KEY`."""
 
 from __future__ import annotations
 
-
 import time
 from pathlib import Path
 from typing import Any
@@ -53,7 +52,8 @@ class Client:
                               "running (vigil up)?", highlight=False)
             raise typer.Exit(1) from None
         if r.status_code >= 400:
-            detail = r.json().get("detail") if r.headers.get("content-type", "").startswith("application/json") else r.text
+            is_json = r.headers.get("content-type", "").startswith("application/json")
+            detail = r.json().get("detail") if is_json else r.text
             err_console.print(f"[red]{r.status_code}[/]: {detail}", highlight=False, soft_wrap=True)
             raise typer.Exit(1)
         return r.json()
@@ -69,7 +69,8 @@ def _incident_lines(inc: dict[str, Any]) -> list[str]:
     if inc.get("acknowledged_by"):
         out.append(f"  acknowledged by {inc['acknowledged_by']} at {_when(inc['acknowledged_at'])}")
     if inc.get("resolved_at"):
-        out.append(f"  resolved {_when(inc['resolved_at'])}" + (f" by {inc['resolved_by']}" if inc["resolved_by"] else ""))
+        by = f" by {inc['resolved_by']}" if inc["resolved_by"] else ""
+        out.append(f"  resolved {_when(inc['resolved_at'])}{by}")
     if inc.get("summary"):
         out.append(f"  {inc['summary']}")
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vigil.act.scaling import Observation, ScalePolicy
+from vigil.act.scaling import ScalePolicy
 from vigil.act.scaling.floor import BurstHold, roughness
 from vigil.act.scaling.hpa import HorizontalAutoscaler
 from vigil.config.scaling import PredictiveSettings, ScalingMetric, ScalingPolicyConfig
@@ -100,7 +100,8 @@ def test_rough_demand_holds_bursts_and_scale_downs() -> None:
     plain = replay(p2, clock2, demand)[-1]
     assert plain.inputs["forecast"]["burst_hold"] == 0.0 and "900s" in plain.inputs["rough_demand"]
     assert last.result["replicas"] > plain.result["replicas"]
-    # With rough_above out of reach (roughness is at most 1) the demand is treated as smooth: no hold, the configured window.
+    # With rough_above out of reach (roughness is at most 1) the demand is treated as smooth: no hold,
+    # the configured window.
     clock3 = FakeClock()
     smooth = replay(ScalePolicy("api", policy_cfg(rough_above=2), clock3), clock3, demand)[-1]
     assert "rough_demand" not in smooth.inputs and smooth.inputs["forecast"]["burst_hold"] == 0.0

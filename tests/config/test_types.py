@@ -28,7 +28,8 @@ def test_format_duration_round_trips() -> None:
 
 
 def test_env_interpolation_and_defaults() -> None:
-    text = "server:\n  api_keys:\n    - name: a\n      key: ${K}\n    - name: b\n      key: ${MISSING:-dflt-0123456789ab}\n"
+    text = ("server:\n  api_keys:\n    - name: a\n      key: ${K}\n    - name: b\n"
+            "      key: ${MISSING:-dflt-0123456789ab}\n")
     cfg = parse_config(text, env={"K": "s3cret-0123456789"})
     assert cfg.server.api_keys[0].key.get_secret_value() == "s3cret-0123456789"
     assert cfg.server.api_keys[1].key.get_secret_value() == "dflt-0123456789ab"

@@ -37,7 +37,8 @@ def inline_engine(store: Any, clock: FakeClock, collectors: list[Any], **parts: 
                         writer=InlineWriter(), worker=InlineWriter(), **parts)
 
 
-def engine_with(store: Any, outcomes: list[object], clock: FakeClock, stages: list | None = None) -> tuple[Engine, FakeCollector]:
+def engine_with(store: Any, outcomes: list[object], clock: FakeClock,
+                stages: list | None = None) -> tuple[Engine, FakeCollector]:
     collector = FakeCollector("web", "health", interval=10.0, timeout=2.0, outcomes=outcomes, clock=clock)
     return inline_engine(store, clock, [collector], extra_stages=stages or []), collector
 

@@ -108,7 +108,8 @@ async def test_people_acknowledge_assign_note_and_resolve(vigil: Any) -> None:
     [inc] = await incidents(client)
     r = await client.post(f"/api/v1/incidents/{inc['id']}/acknowledge")
     assert r.status_code == 200 and r.json()["status"] == "acknowledged" and r.json()["acknowledged_by"] == "alice"
-    assert (await client.post(f"/api/v1/incidents/{inc['id']}/assign", json={"assignee": "bob"})).json()["assignee"] == "bob"
+    assigned = await client.post(f"/api/v1/incidents/{inc['id']}/assign", json={"assignee": "bob"})
+    assert assigned.json()["assignee"] == "bob"
     assert (await client.post(f"/api/v1/incidents/{inc['id']}/notes", json={"text": "DB failover"})).status_code == 200
     empty = await client.post(f"/api/v1/incidents/{inc['id']}/notes", json={"text": " "})
     assert empty.status_code == 409 and "needs text" in empty.text

@@ -147,7 +147,8 @@ def slo_rules(burn_rates: str) -> str:
 """
 
 
-BURNS = "[{long: 10m, short: 2m, factor: 14.4, severity: critical}, {long: 30m, short: 5m, factor: 1, severity: warning}]"
+BURNS = ("[{long: 10m, short: 2m, factor: 14.4, severity: critical}, "
+         "{long: 30m, short: 5m, factor: 1, severity: warning}]")
 
 
 def requests(error_ratio: Callable[[int], float]) -> Script:
@@ -190,7 +191,8 @@ async def test_slo_from_probe_success(tmp_path: Path) -> None:
   probe: health
   burn_rates: [{long: 10m, short: 2m, factor: 14.4}]
 """
-    script = lambda i: {'probe_success{probe="health"}': 0.0 if i >= 30 and i % 2 else 1.0}
+    def script(i: int) -> dict[str, float]:
+        return {'probe_success{probe="health"}': 0.0 if i >= 30 and i % 2 else 1.0}
     engine, _ = await run(tmp_path, rules, script, 60)
     found = signals(engine, "slo_burn")
     engine.store.close()
@@ -237,7 +239,8 @@ async def test_leak_reports_growth_per_hour_and_time_to_limit(tmp_path: Path) ->
   limit: 2e8
 """
     # +5 MB/h on 100 MB: 5 %/h
-    script = lambda i: {"process_resident_memory_bytes": 1e8 + 5e6 * i * STEP / 3600 + noise[i]}
+    def script(i: int) -> dict[str, float]:
+        return {"process_resident_memory_bytes": 1e8 + 5e6 * i * STEP / 3600 + noise[i]}
     engine, c = await run(tmp_path, rules, script, 150)
     found = signals(engine, "leak")
     engine.store.close()

@@ -5,7 +5,6 @@ decision travels in a batch to the record stage."""
 from __future__ import annotations
 
 from pathlib import Path
-
 from typing import Any
 
 from vigil.act.actuators.base import ActuatorNote

@@ -5,6 +5,7 @@ listed and re-queued."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +23,9 @@ WITH_KEY = CFG.replace("services:", f"server: {{{{api_keys: [{{{{name: bob, key:
 
 
 def iso(t: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(t, tz=timezone.utc).isoformat().replace("+00:00", "Z")
+    return datetime.fromtimestamp(t, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 @pytest.fixture

@@ -60,7 +60,8 @@ services:
           json_field: {{path: status, equals: ok}}}}
 """)
     vigil = Path(sys.executable).parent / "vigil"
-    proc = subprocess.Popen([str(vigil), "up", "-c", str(cfg)], env={"TEST_KEY": "k-123-0123456789ab", "PATH": "/usr/bin:/bin"},
+    proc = subprocess.Popen([str(vigil), "up", "-c", str(cfg)],
+                            env={"TEST_KEY": "k-123-0123456789ab", "PATH": "/usr/bin:/bin"},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{api_port}"
     auth = {"Authorization": "Bearer k-123-0123456789ab"}
@@ -89,7 +90,8 @@ services:
     store = open_store(f"sqlite:///{db}")
     try:
         assert store.events(kind="engine")[-1].message == "vigil stopped"
-        assert len(store.query_range(SeriesKey.of("jobs_done"), 1_699_999_999, 1_700_000_100, resolution="raw").ts) == 50
+        done = store.query_range(SeriesKey.of("jobs_done"), 1_699_999_999, 1_700_000_100, resolution="raw")
+        assert len(done.ts) == 50
         assert len(store.probe_results(service="web")) >= 3
     finally:
         store.close()

@@ -5,8 +5,6 @@ be one of those expected (Alertmanager's collector only checks that the expected
 
 from __future__ import annotations
 
-import pytest
-
 from tests.incidents.am_timeline import Acceptance, active, alert, conf
 
 

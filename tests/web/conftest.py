@@ -80,7 +80,8 @@ async def call_asgi(app: object, method: str, path: str, headers: dict[str, str]
         sent.append(message)
 
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": urlencode(query or {}).encode(), "root_path": "",
+             "scheme": "http", "path": path, "raw_path": path.encode(),
+             "query_string": urlencode(query or {}).encode(), "root_path": "",
              "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
              "client": ("127.0.0.1", 50000), "server": ("vigil.test", 80)}
     await app(scope, receive, send)  # type: ignore[operator]

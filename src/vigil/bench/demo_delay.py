@@ -2,7 +2,8 @@
 
 Starts the real demo `Fleet` (loopback, real processes), runs vigil on the fleet's generated config
 (scrape and probes every S seconds, its `server-errors` and `target-down` rules, plus a `leak` rule on
-`process_resident_memory_bytes` added here only), lets the detectors learn normal behaviour for a warm-up, then injects each fault in turn through
+`process_resident_memory_bytes` added here only), lets the detectors learn normal behaviour for a warm-up,
+then injects each fault in turn through
 `POST /admin/fault`, and times injection -> first Signal for that service in the store (any kind:
 anomaly, rule) or first health change of its probe to unhealthy (event `health`). Signals on the demo's
 ground-truth series (`demo_fault`, `demo_leaked_bytes`) and on the `/admin/fault` route's own

@@ -11,9 +11,8 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import numpy as np
 import orjson
@@ -43,7 +42,7 @@ def _default_data() -> Path:
 
 
 def _parse_time(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=timezone.utc).timestamp()
+    return datetime.strptime(text, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC).timestamp()
 
 
 def hourly(ts: np.ndarray, values: np.ndarray, how: str, step: float) -> np.ndarray:
@@ -151,7 +150,7 @@ def _round(d: dict[str, object]) -> dict[str, object]:
 
 @app.command()
 def main(
-    data: Optional[Path] = typer.Option(None, help="folder holding traces/ and nab/ (default ../shared/data)"),
+    data: Path | None = typer.Option(None, help="folder holding traces/ and nab/ (default ../shared/data)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object on stdout"),
     forecasters: str = typer.Option(",".join(FORECASTERS.kinds()), help="comma-separated kinds"),
     windows: int = typer.Option(14, help="rolling origins per trace, one day apart"),
@@ -213,6 +212,7 @@ def main(
     Console(width=130).print(table)
     if fleet:
         Console().print(f"fleet ({fleet['kind']}): {fleet['series']} series x {fleet['obs_per_series']} h in "
-                        f"{fleet['seconds']} s, {fleet['cpu_seconds']} s CPU ({fleet['series_per_s']} series/s; seasonal naive "
+                        f"{fleet['seconds']} s, {fleet['cpu_seconds']} s CPU ({fleet['series_per_s']} series/s; "
+                        f"seasonal naive "
                         f"{fleet['seasonal_naive_seconds']} s); day-after MASE {fleet['mase']}, relative MAE "
                         f"{fleet['relative_mae']}, coverage_80 {fleet['coverage_80']}")

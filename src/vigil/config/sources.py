@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -69,7 +69,7 @@ class CommandProbe(ProbeBase):
     expect_exit: int = 0
 
 
-Probe = Annotated[Union[HttpProbe, TcpProbe, CommandProbe], Field(discriminator="kind")]
+Probe = Annotated[HttpProbe | TcpProbe | CommandProbe, Field(discriminator="kind")]
 
 
 class ScrapeSource(Strict):
@@ -130,4 +130,4 @@ class PromqlSource(Strict):
         return self
 
 
-MetricSource = Annotated[Union[ScrapeSource, PromqlSource], Field(discriminator="kind")]
+MetricSource = Annotated[ScrapeSource | PromqlSource, Field(discriminator="kind")]

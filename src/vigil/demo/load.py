@@ -16,8 +16,9 @@ import random
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import aiohttp
 
@@ -143,7 +144,7 @@ class LoadGenerator:
                     next_at = time.monotonic()
                     continue
                 next_at = max(next_at, now - 1.0) + self.rng.expovariate(rate)  # no burst after a stall
-                while not self._stopping and (delay := next_at - time.monotonic()) > 0:
+                while not self._stopping and (delay := next_at - time.monotonic()) > 0:  # noqa: ASYNC110 (pacing)
                     await asyncio.sleep(min(delay, 0.25))
                 if self._stopping or (duration is not None and next_at - start >= duration):
                     break

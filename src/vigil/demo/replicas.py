@@ -20,11 +20,10 @@ import glob
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from prometheus_client import CollectorRegistry, Gauge
-from prometheus_client import multiprocess
+from prometheus_client import CollectorRegistry, Gauge, multiprocess
 
 from vigil.demo.faults import Fault
 

@@ -13,14 +13,14 @@ Metrics (NaN outcomes are skipped):
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 import numpy as np
 
 from vigil.forecast.base import Forecaster, SeasonLength, seasons
-from vigil.forecast.registry import create
 from vigil.forecast.naive import naive_many
+from vigil.forecast.registry import create
 
 
 def mae(actual: np.ndarray, forecast: np.ndarray) -> float:

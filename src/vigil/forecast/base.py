@@ -5,8 +5,9 @@ last value) when it cannot do its job, and says why in `Forecast.fallback_reason
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 

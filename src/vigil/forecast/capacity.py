@@ -9,7 +9,7 @@ Two questions, two tools:
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 
@@ -18,7 +18,7 @@ from vigil.model import Forecast, Severity, Signal
 DAY = 86_400.0
 
 
-def when(ts: float, now: float, tz: timezone = timezone.utc) -> str:
+def when(ts: float, now: float, tz: timezone = UTC) -> str:
     """'14:00 today', '14:00 tomorrow', '14:00 on Wed 25 Nov' (in tz, UTC unless told)."""
     at, ref = datetime.fromtimestamp(ts, tz), datetime.fromtimestamp(now, tz)
     days = (at.date() - ref.date()).days
@@ -52,7 +52,7 @@ def _severity(lead: float) -> Severity:
 
 def limit_crossing(forecast: Forecast, limit: float, *, now: float, service: str, series: str,
                    what: str = "value", unit: str = "", level: int = 80, below: bool = False,
-                   tz: timezone = timezone.utc) -> Signal | None:
+                   tz: timezone = UTC) -> Signal | None:
     """A capacity signal at the first forecast step where the mean crosses `limit` (above it, or below
     it with `below=True`); if only the interval's bound crosses, an INFO-level "possible" signal."""
     lo, hi = forecast.intervals.get(level, (forecast.mean, forecast.mean))

@@ -6,12 +6,12 @@ errors (one-season differences), widened by sqrt(seasons ahead) beyond the first
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
-from vigil.forecast.base import FleetForecast, SeasonLength, as_series, future_ts, order_intervals
-from vigil.forecast.base import seasons, z_quantiles
+from vigil.forecast.base import FleetForecast, SeasonLength, as_series, future_ts, order_intervals, seasons, z_quantiles
 from vigil.model import Forecast
 
 CALIBRATION_SEASONS = 14  # how many seasons of past errors set the interval width

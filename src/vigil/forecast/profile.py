@@ -19,13 +19,13 @@ a Gaussian guess.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from vigil.forecast.base import FleetForecast, SeasonLength, as_series, future_ts, order_intervals
-from vigil.forecast.base import seasons, z_quantiles
+from vigil.forecast.base import FleetForecast, SeasonLength, as_series, future_ts, order_intervals, seasons, z_quantiles
 from vigil.forecast.naive import _floor_of, fill_gaps, naive_many, row
 from vigil.model import Forecast
 

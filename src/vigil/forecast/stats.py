@@ -7,7 +7,8 @@ vigil.forecast does not pay for numba."""
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from vigil.model import Alert, AlertStatus, Event
@@ -98,7 +98,7 @@ def parse_time(value: Any, what: str) -> float | None:
         except ValueError:
             raise ValueError(f"{what} must be an RFC 3339 time like 2026-12-01T10:00:00Z; found {text!r}") from None
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=timezone.utc)
+            dt = dt.replace(tzinfo=UTC)
         t = dt.timestamp()
     else:
         raise ValueError(f"{what} must be an RFC 3339 time; found {type(value).__name__}")

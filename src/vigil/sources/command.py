@@ -50,7 +50,7 @@ class CommandProbeCollector:
             return False, f"command not executable: {argv[0]}", None
         try:
             output, _ = await asyncio.wait_for(proc.communicate(), self.spec.timeout)
-        except (asyncio.TimeoutError, asyncio.CancelledError) as exc:
+        except (TimeoutError, asyncio.CancelledError) as exc:
             await _kill(proc)
             if isinstance(exc, asyncio.CancelledError):
                 raise
@@ -72,7 +72,7 @@ async def _kill(proc: asyncio.subprocess.Process) -> None:
         proc.kill()
     try:
         await asyncio.wait_for(proc.wait(), 2.0)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         pass
 
 

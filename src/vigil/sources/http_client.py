@@ -81,7 +81,7 @@ class CertificateExpiry:
         try:
             _, writer = await asyncio.wait_for(
                 asyncio.open_connection(host, port, ssl=self._insecure, server_hostname=host), timeout)
-        except (OSError, asyncio.TimeoutError, ssl.SSLError):
+        except (TimeoutError, OSError, ssl.SSLError):
             return None
         try:
             ssl_object = writer.get_extra_info("ssl_object")

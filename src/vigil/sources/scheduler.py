@@ -15,7 +15,7 @@ import asyncio
 import logging
 import math
 from collections import deque
-from typing import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 from vigil.clock import Clock
 from vigil.sources.base import Collection, Collector, failed_collection, probe_samples

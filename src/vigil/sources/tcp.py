@@ -28,11 +28,11 @@ class TcpProbeCollector:
             writer.close()
             try:
                 await asyncio.wait_for(writer.wait_closed(), 1.0)
-            except (OSError, asyncio.TimeoutError):
+            except (TimeoutError, OSError):
                 pass  # the connect succeeded; how the close went does not matter
         except ConnectionRefusedError:
             detail = f"connect refused: {target}"
-        except (asyncio.TimeoutError, TimeoutError):
+        except TimeoutError:
             detail = f"connect to {target} timed out after {self.spec.timeout:g}s"
         except OSError as exc:
             detail = f"cannot connect to {target}: {exc.strerror or exc}"

@@ -203,7 +203,8 @@ def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return found
 
     @r.get("/api/v1/notifications", summary="Notifications with their delivery state, newest first")
-    def notifications(state: str | None = Query(None, max_length=20), receiver: str | None = Query(None, max_length=256),
+    def notifications(state: str | None = Query(None, max_length=20),
+                      receiver: str | None = Query(None, max_length=256),
                       limit: int = Query(100, ge=1, le=1000),
                       before_id: int | None = Query(None, ge=1, le=2**62)) -> dict[str, Any]:
         if state is not None and state not in OUTBOX_STATES:
