@@ -133,12 +133,13 @@ async def wait_healthy(engine: Any, service: str, timeout: float) -> bool:
 
 
 def fault_knobs(fault: str, base_ms: float, opts: dict[str, Any]) -> dict[str, Any]:
-    return {
+    knobs: dict[str, dict[str, Any]] = {
         "latency": {"latency_ms": round(4 * base_ms, 2)},  # total about 5x normal
         "errors": {"error_rate": 0.2},
         "crash": {"crash": True},
         "leak": {"leak_mb_per_min": opts["leak_mb_per_min"]},
-    }[fault]
+    }
+    return knobs[fault]
 
 
 async def trial(engine: Any, fleet: Any, http: Any, fault: str, target: str, knobs: dict[str, Any],
@@ -188,7 +189,7 @@ def summary(fault: str, target: str, knobs: dict[str, Any], trials: list[dict[st
             "delay_s": median, "delay_min_s": min(delays, default=None), "delay_max_s": max(delays, default=None),
             "delay_scrape_intervals": None if median is None else round(median / S, 2),
             "delays_s": [t["delay_s"] for t in trials], "signal": near["signal"] if near else None,
-            "within_target": bool(delays) and detected and median <= limit,
+            "within_target": bool(delays) and detected and median is not None and median <= limit,
             "quiet_s": recovery, "signals_in_quiet_before": sum(t["signals_in_quiet_before"] for t in trials)}
 
 

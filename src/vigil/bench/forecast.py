@@ -91,7 +91,7 @@ def load_traces(data: Path) -> list[Trace]:
         if isinstance(when, float):
             ts, step = np.arange(len(values)) * when, when
         else:
-            tcol = header.index(when)
+            tcol = header.index(str(when))
             raw = [r[tcol] for r in rows]
             ts = np.array([float(x) for x in raw]) if raw[0].replace(".", "").isdigit() else \
                 np.array([_parse_time(x) for x in raw])
@@ -206,9 +206,10 @@ def main(
     for col in ("forecaster", "trace", "mase", "rel. MAE", "smape %", "coverage 80", "under", "series/s"):
         table.add_column(col, justify="left" if col in ("forecaster", "trace") else "right")
     for kind in kinds:
-        for name, r in results[kind].items():
-            table.add_row(kind, name, f"{r['mase']:.3f}", f"{r['relative_mae']:.3f}", f"{r['smape']:.1f}",
-                          f"{r['coverage_80']:.3f}", f"{r['under_forecast_rate']:.3f}", f"{r['series_per_s']:.1f}")
+        for name, row in results[kind].items():
+            table.add_row(kind, name, f"{row['mase']:.3f}", f"{row['relative_mae']:.3f}", f"{row['smape']:.1f}",
+                          f"{row['coverage_80']:.3f}", f"{row['under_forecast_rate']:.3f}",
+                          f"{row['series_per_s']:.1f}")
     Console(width=130).print(table)
     if fleet:
         Console().print(f"fleet ({fleet['kind']}): {fleet['series']} series x {fleet['obs_per_series']} h in "

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import csv
 import json
 import sys
@@ -247,7 +249,7 @@ def nab(data: Path = typer.Option(..., "--data", help="folder with data/ and lab
         chosen = shipped_thresholds(detector)
     results = evaluate(files, scores, chosen)
     rows = sum(len(f.values) for f in files)
-    out = {"detector": detector, **{p: round(r.normalized, 2) for p, r in results.items()},
+    out: dict[str, Any] = {"detector": detector, **{p: round(r.normalized, 2) for p, r in results.items()},
            "thresholds": {p: r.threshold for p, r in results.items()},
            "raw": {p: round(r.raw, 4) for p, r in results.items()},
            "counts": {p: {"tp": r.tp, "fp": r.fp, "fn": r.fn} for p, r in results.items()},

@@ -221,8 +221,8 @@ def _kind_of(value: Any) -> str:
         return "a boolean"
     if isinstance(value, (int, float)):
         return "a number"
-    return {str: "a string", list: "a list", dict: "a mapping"}.get(type(value), "nothing" if value is None
-                                                                     else type(value).__name__)
+    names: dict[type, str] = {str: "a string", list: "a list", dict: "a mapping"}
+    return names.get(type(value), "nothing" if value is None else type(value).__name__)
 
 
 def _scalars(value: Any) -> list[Any]:

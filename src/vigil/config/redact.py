@@ -121,7 +121,9 @@ def install_log_masking(redactor: Redactor) -> MaskingFilter:
     """Mask every record that reaches the root logger's handlers, the last-resort handler (a
     process that configured no logging) or uvicorn's loggers. Replaces a filter installed before."""
     filt = MaskingFilter(redactor)
-    targets: list[logging.Filterer] = [*logging.getLogger().handlers, logging.lastResort]
+    targets: list[logging.Filterer] = list(logging.getLogger().handlers)
+    if logging.lastResort is not None:
+        targets.append(logging.lastResort)
     targets += [logging.getLogger(name) for name in _OWN_HANDLER_LOGGERS]
     for target in targets:
         if target is None:

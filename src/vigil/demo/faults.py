@@ -49,7 +49,8 @@ class Fault:
             if not isinstance(value, kinds) or (bool not in kinds and isinstance(value, bool)):
                 raise FaultError(f"{key} must be {'true/false' if bool in kinds else 'a number'}; "
                                  f"found {value!r}")
-        fault = replace(self, **{k: (v if isinstance(v, bool) else float(v)) for k, v in changes.items()})
+        typed: dict[str, Any] = {k: (v if isinstance(v, bool) else float(v)) for k, v in changes.items()}
+        fault = replace(self, **typed)
         if fault.latency_ms < 0 or fault.leak_mb_per_min < 0:
             raise FaultError("latency_ms and leak_mb_per_min cannot be negative")
         if not 0.0 <= fault.error_rate <= 1.0:

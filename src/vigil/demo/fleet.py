@@ -357,7 +357,8 @@ class Fleet:
     def _wait_healthy(self, member: FleetMember, deadline: float) -> None:
         while True:
             if not member.running():
-                raise FleetError(f"{member.name} exited with status {member.process.returncode}; "
+                status = member.process.returncode if member.process is not None else None
+                raise FleetError(f"{member.name} exited with status {status}; "
                                  f"its log {member.log_path}:\n{_tail(member.log_path)}")
             if _get_status(member.health_url, timeout=1.0) == 200:
                 return

@@ -164,7 +164,7 @@ class KernelDetector:
 
     def state(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, params=self._p, **self._s)
+        np.savez(buf, params=self._p, **self._s)  # type: ignore[arg-type]  # as in learned.py
         return buf.getvalue()
 
     @classmethod

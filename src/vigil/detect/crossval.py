@@ -12,7 +12,7 @@ over the whole corpus: 100 * (sum raw - null) / (perfect - null).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from vigil.detect.nabscore import PROFILES, ScoredFile, optimize, score_at
@@ -21,7 +21,7 @@ from vigil.detect.nabscore import PROFILES, ScoredFile, optimize, score_at
 SHORT = {"standard": "standard", "reward_low_FP": "low_fp", "reward_low_FN": "low_fn"}
 
 
-def grid(tuned: dict[str, Sequence[float]]) -> list[dict[str, float]]:
+def grid(tuned: Mapping[str, Sequence[float]]) -> list[dict[str, float]]:
     """Every combination of the tuned settings' candidate values ([{}] when nothing is tuned)."""
     names = sorted(tuned)
     return [dict(zip(names, combo)) for combo in itertools.product(*(tuned[n] for n in names))]

@@ -339,7 +339,7 @@ class LearnedForest:
 
     def state(self) -> bytes:
         buf = io.BytesIO()
-        np.savez(buf, **self._s)
+        np.savez(buf, **self._s)  # type: ignore[arg-type]  # numpy's stubs take allow_pickle for a kwarg
         return buf.getvalue()
 
     @classmethod

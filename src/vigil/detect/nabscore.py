@@ -121,7 +121,7 @@ def score_at(files: list[ScoredFile], profile: str, threshold: float) -> Profile
     hit = s >= threshold
     n_windows = sum(f.n_windows for f in files)
     fp_rows = hit & (win < 0)
-    best = {}
+    best: dict[int, float] = {}
     for w, v in zip(win[hit & (win >= 0)], tpv[hit & (win >= 0)]):
         best[w] = max(best.get(w, -1.0), v)
     raw = a_fp * fpv[fp_rows].sum() + a_tp * sum(best.values()) - a_fn * (n_windows - len(best))

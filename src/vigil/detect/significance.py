@@ -42,9 +42,14 @@ TRANSPARENT = frozenset({"total", "sum", "rate", "avg", "mean", "median", "max",
 class Floors(Protocol):
     """The configured floors (`services[].detect.min_change`): seconds, bytes, percentage points."""
 
-    seconds: float
-    bytes: float
-    percent: float
+    @property
+    def seconds(self) -> float: ...
+
+    @property
+    def bytes(self) -> float: ...
+
+    @property
+    def percent(self) -> float: ...
 
 
 @dataclass(frozen=True)

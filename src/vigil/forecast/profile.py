@@ -195,7 +195,7 @@ def profile_many(Y: np.ndarray, h: int, season_length: SeasonLength, levels: Seq
     H = max(h, 1)
 
     K = min(p.cal_origins, t // m - 2, W // m - 2)
-    nonneg = (F >= 0).all(axis=1)
+    nonneg = np.asarray((F >= 0).all(axis=1))
     # Log scale for series that never go negative (growing traffic multiplies its daily swing); the
     # shift keeps zeros finite.
     shift = 0.05 * np.abs(F).mean(axis=1, keepdims=True) + 1e-9

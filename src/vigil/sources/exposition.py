@@ -82,7 +82,8 @@ def _counted_lines(text: str, keep: MetricFilter, limit: int | None,
     """The exposition's lines, counting the samples that would be kept (as Prometheus counts
     sample_limit after relabelling) and stopping as soon as there are more than `limit`: a huge
     target is refused after reading `limit` lines, not after parsing all of them."""
-    count, family = 0, ("",)
+    count = 0
+    family: tuple[str, ...] = ("",)
     for n, line in enumerate(io.StringIO(text)):
         if cancelled is not None and n % 4096 == 0 and cancelled.is_set():
             raise ScrapeCancelled()
@@ -127,7 +128,8 @@ def convert(text: str, now: float, service: str, state: ScrapeState, *, rates: b
         increase = value - prev if value >= prev else value  # below the previous value: a reset
         out.append(_sample(f"{name}:rate", labels, service, now, increase / dt))
 
-    for family in text_fd_to_metric_families(_counted_lines(text, keep, sample_limit, cancelled)):
+    lines = _counted_lines(text, keep, sample_limit, cancelled)  # any iterable of lines does
+    for family in text_fd_to_metric_families(lines):  # type: ignore[arg-type]
         kind = family.type
         histogram_buckets: dict[_LabelTuple, list[tuple[float, float]]] = {}
         for s in family.samples:

@@ -66,7 +66,7 @@ class KubernetesActuator(ActuatorBase):
         obj = await self._call(self._read, self.config.name, self.config.namespace)
         return int(getattr(obj.status, "ready_replicas", None) or 0)
 
-    def close(self) -> None:
+    async def close(self) -> None:
         self._client.close()
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
