@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,9 +9,9 @@ import typer
 from rich.console import Console
 
 from vigil import __version__
+from vigil.cli_client import incidents_app, silence_app
 from vigil.config import ConfigError, load_config
 from vigil.config.redact import mask_url
-from vigil.cli_client import incidents_app, silence_app
 from vigil.config.schema import config_warnings
 from vigil.registry import Registry
 

@@ -5,14 +5,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import csv
 import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import orjson
