@@ -207,7 +207,7 @@ def rca(data: Path = typer.Option(..., "--data", help="a folder of <system>/<rec
         finally:
             progress.stop()
     except DataError as exc:
-        Console(stderr=True).print(f"[bold red]bad --data[/]: {exc}", highlight=False)
+        Console(stderr=True).print(f"[bold red]bad --data[/]: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     rep = build_report(replays, given_start, settings)
     if as_json:

@@ -109,11 +109,11 @@ class ShiftRanker:
         for caller, callees in graph.items():
             for callee in callees:
                 callers.setdefault(callee, []).append(caller)
-        typical = sorted(anomaly.values())[len(anomaly) // 2] if anomaly else 0.0
+        moved = {svc for svc, found in shifts.items() if any(clear(x, s) for x in found)}
         suspects = []
         for svc in sorted(score, key=lambda v: (-score[v], -anomaly[v], v)):
-            up = tuple(sorted(c for c in callers.get(svc, ()) if anomaly.get(c, 0.0) > typical))
-            down = tuple(sorted(c for c in graph.get(svc, ()) if anomaly.get(c, 0.0) > typical))
+            up = tuple(sorted(c for c in callers.get(svc, ()) if c in moved))
+            down = tuple(sorted(c for c in graph.get(svc, ()) if c in moved))
             found = tuple(shifts.get(svc, ()))
             suspects.append(Suspect(svc, score[svc], explain(svc, found, anomaly[svc], up, down, start, s,
                                                                bool(graph)),
@@ -121,10 +121,15 @@ class ShiftRanker:
         return suspects
 
 
+def clear(shift: Shift, settings: RankSettings) -> bool:
+    """A series moved clearly: its step counts as at least half a piece of evidence."""
+    return shift.weight(settings.saturation) >= 0.5
+
+
 def explain(service: str, shifts: Sequence[Shift], anomaly: float, callers: Sequence[str],
             callees: Sequence[str], start: float, settings: RankSettings, has_graph: bool) -> str:
     """One readable paragraph: which series moved, how much, when, against what history; graph position."""
-    moved = [x for x in shifts if x.weight(settings.saturation) >= 0.5][:WHY_SERIES]
+    moved = [x for x in shifts if clear(x, settings)][:WHY_SERIES]
     if not moved:
         text = f"{service}: no series moved clearly at the start"
     else:
@@ -133,7 +138,7 @@ def explain(service: str, shifts: Sequence[Shift], anomaly: float, callers: Sequ
             when = f", first at +{x.first_moved - start:.0f} s" if x.first_moved is not None else ""
             parts.append(f"{x.series} went from {x.before:.4g} to {x.after:.4g} ({x.z:+.1f} x its usual "
                          f"spread of {x.spread:.3g} over its last {x.history} samples{when})")
-        others = sum(1 for x in shifts if x.weight(settings.saturation) >= 0.5) - len(moved)
+        others = sum(1 for x in shifts if clear(x, settings)) - len(moved)
         text = f"{service}: " + "; ".join(parts) + (f"; and {others} more series" if others > 0 else "")
     text += f" (anomaly {anomaly:.2f})."
     if has_graph:
