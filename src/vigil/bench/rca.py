@@ -69,11 +69,15 @@ def detection(replays: list[Replay], rows: list[dict[str, Any]]) -> dict[str, An
         windows = [fault_window(f, r.last_ts) for f in r.recording.faults]
         false += sum(1 for o in r.opened if not any(lo <= o.start <= hi for lo, hi in windows))
     days = sum(r.last_ts - r.first_ts for r in replays) / DAY
+    series_days = sum((r.last_ts - r.first_ts) / DAY * r.series for r in replays)
+    alerts = sum(r.firing_alerts for r in replays)
     return {"faults": len(rows), "detected_within_5m": within,
             "recall_5m": round(within / len(rows), 4) if rows else 0.0,
             "median_delay_s": statistics.median(delays) if delays else None,
             "incidents": sum(len(r.opened) for r in replays), "false_incidents": false,
             "recorded_days": round(days, 3), "false_per_day": round(false / days, 3) if days else None,
+            "firing_alerts": alerts,
+            "alerts_per_series_day": round(alerts / series_days, 3) if series_days else None,
             "how": "Anomaly alerts of the detect stage; the first firing alert not within 10 min of an open "
                    "group's latest alert opens an incident (until the incident stage lands)"}
 

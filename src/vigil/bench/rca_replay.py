@@ -60,6 +60,8 @@ class Replay:
     last_ts: float
     edges_dropped: int
     seconds: float
+    series: int = 0
+    firing_alerts: int = 0
 
     @cached_property
     def _originals(self) -> dict[str, str]:
@@ -76,12 +78,15 @@ class AlertTap:
 
     def __init__(self) -> None:
         self.firing: list[Alert] = []
+        self.seen = 0
 
     async def start(self) -> None:
         return None
 
     async def run(self, batch) -> None:  # type: ignore[no-untyped-def]
-        self.firing += [a for a in batch.alerts if a.status == AlertStatus.FIRING]
+        firing = [a for a in batch.alerts if a.status == AlertStatus.FIRING]
+        self.firing += firing
+        self.seen += len(firing)
 
     async def close(self) -> None:
         return None
@@ -201,4 +206,4 @@ async def replay(recording: Recording, *, given_starts: bool, settings: RankSett
         store.close()
         shutil.rmtree(folder, ignore_errors=True)
     return Replay(recording, names, ranked, opener.opened, samples, rows[0][0], rows[-1][0], dropped,
-                  time.perf_counter() - started)
+                  time.perf_counter() - started, len({(r[1], r[2]) for r in rows}), tap.seen)

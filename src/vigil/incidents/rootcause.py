@@ -64,8 +64,8 @@ class RankSettings:
     after the start is the protocol, not a tuned setting)."""
 
     history_samples: int = 120
-    saturation: float = 3.0
-    back: float = 0.5
+    saturation: float = 10.0
+    back: float = 1.0
     stay: str = "own"
     damping: float = 0.85
     reads: Reads = field(default_factory=Reads)
