@@ -122,24 +122,26 @@ class ShiftRanker:
 
 
 def clear(shift: Shift, settings: RankSettings) -> bool:
-    """A series moved clearly: its step counts as at least half a piece of evidence."""
+    """A series moved clearly: its step counts as at least half a piece of evidence (|z| >= 0.69 x
+    saturation)."""
     return shift.weight(settings.saturation) >= 0.5
 
 
 def explain(service: str, shifts: Sequence[Shift], anomaly: float, callers: Sequence[str],
             callees: Sequence[str], start: float, settings: RankSettings, has_graph: bool) -> str:
-    """One readable paragraph: which series moved, how much, when, against what history; graph position."""
-    moved = [x for x in shifts if clear(x, settings)][:WHY_SERIES]
-    if not moved:
-        text = f"{service}: no series moved clearly at the start"
+    """One readable paragraph: which series moved, how much, when, against what history; how many of
+    its series moved clearly; where it sits in the graph."""
+    if not shifts:
+        text = f"{service}: no series with enough history and a sample after the start"
     else:
         parts = []
-        for x in moved:
+        for x in shifts[:WHY_SERIES]:
             when = f", first at +{x.first_moved - start:.0f} s" if x.first_moved is not None else ""
             parts.append(f"{x.series} went from {x.before:.4g} to {x.after:.4g} ({x.z:+.1f} x its usual "
                          f"spread of {x.spread:.3g} over its last {x.history} samples{when})")
-        others = sum(1 for x in shifts if clear(x, settings)) - len(moved)
-        text = f"{service}: " + "; ".join(parts) + (f"; and {others} more series" if others > 0 else "")
+        clearly = sum(1 for x in shifts if clear(x, settings))
+        text = (f"{service}: largest steps at the start: " + "; ".join(parts)
+                + f". {clearly} of its {len(shifts)} series moved clearly")
     text += f" (anomaly {anomaly:.2f})."
     if has_graph:
         if callers:
