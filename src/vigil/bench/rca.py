@@ -70,13 +70,16 @@ def detection(replays: list[Replay], rows: list[dict[str, Any]]) -> dict[str, An
         false += sum(1 for o in r.opened if not any(lo <= o.start <= hi for lo, hi in windows))
     days = sum(r.last_ts - r.first_ts for r in replays) / DAY
     series_days = sum((r.last_ts - r.first_ts) / DAY * r.series for r in replays)
-    alerts = sum(r.firing_alerts for r in replays)
+    alerts = sum(len(r.alert_starts) for r in replays)
+    alerted = sum(1 for r in replays for f in r.recording.faults
+                  if any(f.start <= t <= f.start + DETECT_WITHIN_S for t in r.alert_starts))
     return {"faults": len(rows), "detected_within_5m": within,
             "recall_5m": round(within / len(rows), 4) if rows else 0.0,
             "median_delay_s": statistics.median(delays) if delays else None,
             "incidents": sum(len(r.opened) for r in replays), "false_incidents": false,
             "recorded_days": round(days, 3), "false_per_day": round(false / days, 3) if days else None,
             "firing_alerts": alerts,
+            "faults_with_an_alert_within_5m": alerted,
             "alerts_per_series_day": round(alerts / series_days, 3) if series_days else None,
             "how": "Anomaly alerts of the detect stage; the first firing alert not within 10 min of an open "
                    "group's latest alert opens an incident (until the incident stage lands)"}
@@ -189,7 +192,8 @@ def print_tables(rep: dict[str, Any]) -> None:
         console.print(f"detection: {d['detected_within_5m']}/{d['faults']} faults within 5 min "
                       f"(recall {d['recall_5m']:.2f}), median delay {d['median_delay_s']} s, "
                       f"{d['false_incidents']} false incidents in {d['recorded_days']} recorded days "
-                      f"({d['false_per_day']} per day)")
+                      f"({d['false_per_day']} per day); {d['faults_with_an_alert_within_5m']} faults had an "
+                      f"alert within 5 min, {d['alerts_per_series_day']} alerts per series per day")
     for fold in rep["cv"].get("folds", []):
         console.print(f"cv: held out {fold['held_out']}: chose {fold['chosen']}")
     if "skipped" in rep["cv"]:

@@ -61,7 +61,7 @@ class Replay:
     edges_dropped: int
     seconds: float
     series: int = 0
-    firing_alerts: int = 0
+    alert_starts: list[float] = field(default_factory=list)
 
     @cached_property
     def _originals(self) -> dict[str, str]:
@@ -78,7 +78,7 @@ class AlertTap:
 
     def __init__(self) -> None:
         self.firing: list[Alert] = []
-        self.seen = 0
+        self.starts: list[float] = []  # every firing alert's start, in arrival order
 
     async def start(self) -> None:
         return None
@@ -86,7 +86,7 @@ class AlertTap:
     async def run(self, batch) -> None:  # type: ignore[no-untyped-def]
         firing = [a for a in batch.alerts if a.status == AlertStatus.FIRING]
         self.firing += firing
-        self.seen += len(firing)
+        self.starts += [a.starts_at for a in firing]
 
     async def close(self) -> None:
         return None
@@ -206,4 +206,4 @@ async def replay(recording: Recording, *, given_starts: bool, settings: RankSett
         store.close()
         shutil.rmtree(folder, ignore_errors=True)
     return Replay(recording, names, ranked, opener.opened, samples, rows[0][0], rows[-1][0], dropped,
-                  time.perf_counter() - started, len({(r[1], r[2]) for r in rows}), tap.seen)
+                  time.perf_counter() - started, len({(r[1], r[2]) for r in rows}), sorted(tap.starts))
