@@ -115,8 +115,12 @@ async def run_all(recordings: list[Recording], given_start: bool, settings: Rank
     history = max(max(GRID["history_samples"]), settings.history_samples)
     for rec in recordings:
         label = f"{rec.system}/{rec.name}"
+
+        def progress(done: float, label: str = label) -> None:
+            report(label, done)
+
         out.append(await replay(rec, given_starts=given_start, settings=settings, history_samples=history,
-                                progress=lambda done, label=label: report(label, done)))
+                                progress=progress))
         report(label, 1.0)
     return out
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
@@ -26,6 +26,7 @@ from vigil.bench.rca_data import Recording, acyclic, config_text, metric_name, s
 from vigil.incidents.evidence import Evidence, read_evidence, scope
 from vigil.incidents.rootcause import IncidentView, RankSettings, ShiftRanker, Suspect
 from vigil.model import Alert, AlertStatus, SeriesKey
+from vigil.pipeline import Batch
 
 RANK_DELAY_S = 600.0  # rank this long after a start: every series' after window (<= 10 min) has arrived
 GROUP_WINDOW_S = 600.0
@@ -83,7 +84,7 @@ class AlertTap:
     async def start(self) -> None:
         return None
 
-    async def run(self, batch) -> None:  # type: ignore[no-untyped-def]
+    async def run(self, batch: Batch) -> None:
         firing = [a for a in batch.alerts if a.status == AlertStatus.FIRING]
         self.firing += firing
         self.starts += [a.starts_at for a in firing]
@@ -117,10 +118,10 @@ class IncidentOpener:
         return new
 
 
-def _steps(rows: list[tuple[float, str, str, float]], names: dict[str, str]):  # type: ignore[no-untyped-def]
+def _steps(rows: list[tuple[float, str, str, float]],
+           names: dict[str, str]) -> Iterator[tuple[float, list[SeriesKey], np.ndarray]]:
     """(time, keys, values) per time step, series keys built once."""
     keys: dict[tuple[str, str], SeriesKey] = {}
-    metric_of: dict[tuple[str, str], str] = {}
     taken: dict[str, set[str]] = {}
     i = 0
     while i < len(rows):
@@ -136,7 +137,6 @@ def _steps(rows: list[tuple[float, str, str, float]], names: dict[str, str]):  #
                 while name in used:
                     name, n = f"{base}_{n}", n + 1
                 used.add(name)
-                metric_of[(service, metric)] = name
                 k = keys[(service, metric)] = SeriesKey.of(name, {"service": names[service]})
             step_keys.append(k)
             values.append(value)

@@ -23,8 +23,7 @@ GRID: dict[str, tuple[Any, ...]] = {
 
 
 def distinct(ranking: Iterable[str]) -> list[str]:
-    seen: set[str] = set()
-    return [s for s in ranking if not (s in seen or seen.add(s))]
+    return list(dict.fromkeys(ranking))
 
 
 def position(ranking: Sequence[str], root: str) -> int | None:

@@ -38,8 +38,8 @@ def walk(anomaly: Mapping[str, float], depends_on: Mapping[str, Sequence[str]], 
                 moves[i, j] += a[j]
                 moves[j, i] += back * a[i]
     for i in range(len(nodes)):
-        callees = [index[c] for c in depends_on.get(nodes[i], ()) if index[c] != i]
-        beyond = a[i] - max((a[j] for j in callees), default=0.0)
+        below = [index[c] for c in depends_on.get(nodes[i], ()) if index[c] != i]
+        beyond = a[i] - max((a[j] for j in below), default=0.0)
         moves[i, i] += a[i] if stay == "own" else max(beyond, 0.0)
         total = moves[i].sum()
         if total <= 0:  # nowhere to go: stay
