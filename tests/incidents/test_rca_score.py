@@ -56,7 +56,8 @@ def test_criterion_weighs_systems_equally() -> None:
 def test_leave_one_system_out_chooses_on_the_others_and_scores_the_held_out() -> None:
     """Two settings: saturation 3 finds every root of systems a and b, saturation 10 only those of c.
     Held out a or b, the others (one of which is c) decide; scored on the held-out system only."""
-    cases = [CaseLabel("a", "r"), CaseLabel("a", "r"), CaseLabel("b", "r"), CaseLabel("c", "r")]
+    cases = [CaseLabel("a", "r", "cpu"), CaseLabel("a", "r", "cpu"), CaseLabel("b", "r", "disk"),
+             CaseLabel("c", "r", "cpu")]
 
     def rank_with(s: RankSettings, i: int) -> list[str] | None:
         good = (s.saturation == 3.0) == (cases[i].system in ("a", "b"))
@@ -69,6 +70,7 @@ def test_leave_one_system_out_chooses_on_the_others_and_scores_the_held_out() ->
     assert cv["systems"]["a"]["AC@1"] == 1.0 and cv["systems"]["c"]["AC@1"] == 0.0
     assert cv["all"] == figures([1, 1, 1, 6])  # c's root is 6th: outside the first 5
     assert cv["in_sample_choice"] == {"saturation": 3.0}
+    assert cv["faults_by_kind"]["cpu"] == figures([1, 1, 6]) and cv["faults_by_kind"]["disk"]["AC@1"] == 1.0
 
 
 def test_cross_validation_needs_two_systems() -> None:

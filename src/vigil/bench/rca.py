@@ -92,7 +92,7 @@ def cross_validate(replays: list[Replay], rows: list[dict[str, Any]], base: Rank
     for row in rows:
         r = by_recording[(row["system"], row["recording"])]
         at = row["start"] if "incident_start" not in row else row["incident_start"]
-        cases.append(CaseLabel(row["system"], row["root_cause"]))
+        cases.append(CaseLabel(row["system"], row["root_cause"], row["fault"]))
         evidence.append((r, r.ranked.get(at) if at is not None else None))
     cache: dict[tuple[int, int], Any] = {}
 

@@ -73,6 +73,7 @@ def grid_settings(base: RankSettings, grid: Mapping[str, Sequence[Any]] = GRID) 
 class CaseLabel:
     system: str
     root: str
+    kind: str = ""
 
 
 def tuned(s: RankSettings, grid: Mapping[str, Sequence[Any]] = GRID) -> dict[str, Any]:
@@ -105,11 +106,14 @@ def leave_one_system_out(cases: Sequence[CaseLabel], rank_with: Ranks, base: Ran
         return out
 
     folds, held_positions, per_system = [], [], {}
+    held_rows: list[dict[str, Any]] = []
     for held in systems:
         train = [s for s in systems if s != held]
         best = max(range(len(candidates)), key=lambda j: (criterion(by_system(table[j], train)), -j))
         positions = by_system(table[best], [held])[held]
         held_positions += positions
+        held_rows += [{"fault": c.kind, "position": table[best][i]}
+                      for i, c in enumerate(cases) if c.system == held]
         per_system[held] = figures(positions)
         folds.append({"held_out": held, "chosen": tuned(candidates[best], grid),
                       "train_criterion": round(criterion(by_system(table[best], train)), 4),
@@ -118,6 +122,6 @@ def leave_one_system_out(cases: Sequence[CaseLabel], rank_with: Ranks, base: Ran
     return {"protocol": "leave one system out; the setting maximising the mean over training systems of "
                         "(AC@1 + Avg@5) / 2 is scored on the held-out system",
             "grid": {k: list(v) for k, v in grid.items()}, "folds": folds, "systems": per_system,
-            "all": figures(held_positions),
+            "all": figures(held_positions), "faults_by_kind": grouped(held_rows, "fault"),
             "in_sample_choice": tuned(candidates[best_all], grid),
             "in_sample_criterion": round(criterion(by_system(table[best_all], systems)), 4)}
