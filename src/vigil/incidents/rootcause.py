@@ -95,6 +95,7 @@ class ShiftRanker:
     settings: RankSettings = field(default_factory=RankSettings)
 
     def rank(self, incident: IncidentView, evidence: Evidence) -> list[Suspect]:
+        """Ranks every service of the evidence (read for the incident's scope, see evidence.scope)."""
         return self.rank_shifts(series_shifts(evidence, self.settings), evidence.depends_on, evidence.start)
 
     def rank_shifts(self, shifts: Mapping[str, Sequence[Shift]], depends_on: Mapping[str, Sequence[str]],
@@ -102,9 +103,11 @@ class ShiftRanker:
         """The cheap half: anomaly per service and the walk, from already computed shifts."""
         s = self.settings
         anomaly = {svc: sum(x.weight(s.saturation) for x in found) for svc, found in shifts.items()}
-        graph = {caller: [c for c in callees] for caller, callees in depends_on.items()}
-        score = walk(anomaly, graph, back=s.back, stay=s.stay, damping=s.damping) if any(graph.values()) \
-            else dict(anomaly)
+        graph = {caller: list(callees) for caller, callees in depends_on.items()}
+        has_graph = any(graph.values())
+        score = dict(anomaly)  # without a graph the anomaly is the ranking
+        if has_graph:
+            score = walk(anomaly, graph, back=s.back, stay=s.stay, damping=s.damping)
         callers: dict[str, list[str]] = {}
         for caller, callees in graph.items():
             for callee in callees:
@@ -115,9 +118,8 @@ class ShiftRanker:
             up = tuple(sorted(c for c in callers.get(svc, ()) if c in moved))
             down = tuple(sorted(c for c in graph.get(svc, ()) if c in moved))
             found = tuple(shifts.get(svc, ()))
-            suspects.append(Suspect(svc, score[svc], explain(svc, found, anomaly[svc], up, down, start, s,
-                                                               bool(graph)),
-                                    anomaly[svc], found[:WHY_SERIES], up, down))
+            why = explain(svc, found, anomaly[svc], up, down, start, s, has_graph)
+            suspects.append(Suspect(svc, score[svc], why, anomaly[svc], found[:WHY_SERIES], up, down))
         return suspects
 
 
