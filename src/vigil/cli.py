@@ -30,6 +30,7 @@ BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
     "forecast": "vigil.bench.forecast:app",
     "autoscale": "vigil.bench.autoscale:app",
     "demo-delay": "vigil.bench.demo_delay:app",
+    "rca": "vigil.bench.rca:app",
 })
 
 

@@ -1,0 +1,170 @@
+"""Root-cause ranking: which service of an incident probably caused it, and why.
+
+The plug point is `RootCause.rank(incident, evidence) -> [Suspect, ...]`, best first. vigil's ranker,
+`ShiftRanker`, calibrates itself on each series' own history and has no setting per system or fault:
+
+1. every series of every service in scope gets a step score at the start (`shift.py`: median after
+   vs just before, in units of its own historical spread);
+2. a service's anomaly is the sum over its series of `1 - exp(-|z| / saturation)`: how many of its
+   series clearly moved (each counts at most once);
+3. with a dependency graph, a personalised random walk moves blame from anomalous callers to the
+   anomalous services they call (`graph.py`); without one, the anomaly is the ranking.
+
+Its settings (`RankSettings`) were chosen by leave-one-system-out cross-validation on recorded faults
+(`vigil bench rca`, docs/rca.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Protocol
+
+from vigil.incidents.evidence import Evidence, Reads
+from vigil.incidents.graph import walk
+from vigil.incidents.shift import Shift, shift_of
+from vigil.model import Alert
+
+WHY_SERIES = 3  # series named in a suspect's explanation
+
+
+@dataclass(frozen=True)
+class IncidentView:
+    """What a ranker knows of the incident itself: the services involved, when it started, its alerts."""
+
+    services: tuple[str, ...]
+    start: float
+    alerts: tuple[Alert, ...] = ()
+
+
+@dataclass(frozen=True)
+class Suspect:
+    """One probable root cause: `score` (higher is likelier; comparable within one ranking only), a
+    human `why`, the series that moved (`shifts`, strongest first), and where it sits in the graph."""
+
+    service: str
+    score: float
+    why: str
+    anomaly: float = 0.0
+    shifts: tuple[Shift, ...] = ()
+    anomalous_callers: tuple[str, ...] = ()
+    anomalous_callees: tuple[str, ...] = ()
+
+
+class RootCause(Protocol):
+    """Ranks the services of an incident from stored evidence, most probable root cause first."""
+
+    def rank(self, incident: IncidentView, evidence: Evidence) -> list[Suspect]: ...
+
+
+@dataclass(frozen=True)
+class RankSettings:
+    """`history_samples`: samples before the start a series is judged against; `saturation`: the step
+    (in spreads) at which a series counts as ~63 % of one piece of evidence; `back`, `stay`, `damping`:
+    the graph walk (graph.py); `reads`: how much of each series evidence holds (evidence.py; the window
+    after the start is the protocol, not a tuned setting)."""
+
+    history_samples: int = 120
+    saturation: float = 10.0
+    back: float = 1.0
+    stay: str = "own"
+    damping: float = 0.85
+    reads: Reads = field(default_factory=Reads)
+
+    def judged(self) -> Reads:
+        """The reads this ranking judges on (its own history length)."""
+        return replace(self.reads, history_samples=self.history_samples)
+
+    def with_(self, **changes: object) -> RankSettings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def series_shifts(evidence: Evidence, settings: RankSettings) -> dict[str, list[Shift]]:
+    """Every service's series steps at the start (strongest first); the expensive half of a ranking."""
+    out: dict[str, list[Shift]] = {}
+    reads = settings.judged()
+    for service, windows in evidence.series.items():
+        found = [shift_of(w, evidence.start, reads, settings.saturation) for w in windows]
+        out[service] = sorted((s for s in found if s is not None), key=lambda s: -abs(s.z))
+    return out
+
+
+@dataclass
+class ShiftRanker:
+    """vigil's root-cause ranker (see the module's docstring)."""
+
+    settings: RankSettings = field(default_factory=RankSettings)
+
+    def rank(self, incident: IncidentView, evidence: Evidence) -> list[Suspect]:
+        """Ranks every service of the evidence (read for the incident's scope, see evidence.scope)."""
+        return self.rank_shifts(series_shifts(evidence, self.settings), evidence.depends_on, evidence.start)
+
+    def rank_shifts(self, shifts: Mapping[str, Sequence[Shift]], depends_on: Mapping[str, Sequence[str]],
+                    start: float) -> list[Suspect]:
+        """The cheap half: anomaly per service and the walk, from already computed shifts."""
+        s = self.settings
+        anomaly = {svc: sum(x.weight(s.saturation) for x in found) for svc, found in shifts.items()}
+        graph = {caller: list(callees) for caller, callees in depends_on.items()}
+        has_graph = any(graph.values())
+        score = dict(anomaly)  # without a graph the anomaly is the ranking
+        if has_graph:
+            score = walk(anomaly, graph, back=s.back, stay=s.stay, damping=s.damping)
+        callers: dict[str, list[str]] = {}
+        for caller, callees in graph.items():
+            for callee in callees:
+                callers.setdefault(callee, []).append(caller)
+        moved = {svc for svc, found in shifts.items() if any(clear(x, s) for x in found)}
+        suspects = []
+        for svc in sorted(score, key=lambda v: (-score[v], -anomaly[v], v)):
+            up = tuple(sorted(c for c in callers.get(svc, ()) if c in moved))
+            down = tuple(sorted(c for c in graph.get(svc, ()) if c in moved))
+            found = tuple(shifts.get(svc, ()))
+            why = explain(svc, found, anomaly[svc], up, down, start, s, has_graph)
+            suspects.append(Suspect(svc, score[svc], why, anomaly[svc], found[:WHY_SERIES], up, down))
+        return suspects
+
+
+def clear(shift: Shift, settings: RankSettings) -> bool:
+    """A series moved clearly: its step counts as at least half a piece of evidence (|z| >= 0.69 x
+    saturation)."""
+    return shift.weight(settings.saturation) >= 0.5
+
+
+def explain(service: str, shifts: Sequence[Shift], anomaly: float, callers: Sequence[str],
+            callees: Sequence[str], start: float, settings: RankSettings, has_graph: bool) -> str:
+    """One readable paragraph: which series moved, how much, when, against what history; how many of
+    its series moved clearly; where it sits in the graph."""
+    if not shifts:
+        text = f"{service}: no series with enough history and a sample after the start"
+    else:
+        parts = []
+        for x in shifts[:WHY_SERIES]:
+            when = f", first at +{x.first_moved - start:.0f} s" if x.first_moved is not None else ""
+            parts.append(f"{x.series} went from {x.before:.4g} to {x.after:.4g} ({x.z:+.1f} x its usual "
+                         f"spread of {x.spread:.3g} over its last {x.history} samples{when})")
+        clearly = sum(1 for x in shifts if clear(x, settings))
+        text = (f"{service}: largest steps at the start: " + "; ".join(parts)
+                + f". {clearly} of its {len(shifts)} series moved clearly")
+    text += f" (anomaly {anomaly:.2f})."
+    if has_graph:
+        if callers:
+            text += f" Anomalous callers it would explain: {', '.join(callers)}."
+        if callees:
+            text += f" It calls anomalous {', '.join(callees)}, which may explain it instead."
+        if not callers and not callees:
+            text += " No anomalous neighbour in the dependency graph."
+    return text
+
+
+@dataclass
+class FakeRootCause:
+    """A scripted ranker for tests: `order` first (those in the incident), then the incident's other
+    services in their given order; it reads no evidence."""
+
+    order: Sequence[str] = ()
+    calls: list[IncidentView] = field(default_factory=list)
+
+    def rank(self, incident: IncidentView, evidence: Evidence) -> list[Suspect]:
+        self.calls.append(incident)
+        names = [s for s in self.order if s in incident.services]
+        names += [s for s in incident.services if s not in names]
+        return [Suspect(s, float(len(names) - i), f"{s}: scripted") for i, s in enumerate(names)]

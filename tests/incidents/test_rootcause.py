@@ -1,0 +1,178 @@
+"""The root-cause ranker on small synthetic incidents: a root cause whose callers degrade after it, the
+same without a graph, and a flat series that jumps (which a plain z-score puts first) that must not
+dominate; the graph walk on its own; evidence read from a real SQLite store stops where it should."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vigil.incidents.evidence import Evidence, Reads, SeriesWindow, read_evidence, scope
+from vigil.incidents.graph import walk
+from vigil.incidents.rootcause import FakeRootCause, IncidentView, RankSettings, RootCause, ShiftRanker
+from vigil.model import SeriesKey
+from vigil.store import open_store
+
+START = 1_700_000_000.0
+STEP = 60.0
+
+
+def window(service: str, metric: str, values: np.ndarray, start_index: int) -> SeriesWindow:
+    ts = START + STEP * (np.arange(len(values)) - start_index) + 10  # samples 10 s after each minute
+    key = SeriesKey.of(metric, {"service": service})
+    return SeriesWindow(key, ts[:start_index], values[:start_index], ts[start_index:], values[start_index:])
+
+
+def series(rng: np.random.Generator, level: float, n: int = 130, rel: float = 0.05) -> np.ndarray:
+    return level * (1 + rel * rng.standard_normal(n))
+
+
+def shifted(values: np.ndarray, at: int, delta: float) -> np.ndarray:
+    out = values.copy()
+    out[at:] += delta
+    return out
+
+
+def stepped(values: np.ndarray, at: int, factor: float) -> np.ndarray:
+    out = values.copy()
+    out[at:] *= factor
+    return out
+
+
+def cascade(rng: np.random.Generator, graph: bool) -> Evidence:
+    """db fails at the start (latency x8, cpu x3); cart, which calls it, gets slow a minute later; the
+    front door, which calls cart, a minute after that. 120 samples of history, 10 after."""
+    at = 120
+    windows = {
+        "db": [window("db", "latency", stepped(series(rng, 0.1), at, 8), at),
+               window("db", "cpu", stepped(series(rng, 20), at, 3), at),
+               window("db", "requests", series(rng, 100), at)],
+        "cart": [window("cart", "latency", stepped(series(rng, 0.1), at + 1, 4), at),
+                 window("cart", "cpu", series(rng, 20), at),
+                 window("cart", "requests", series(rng, 100), at)],
+        "front": [window("front", "latency", stepped(series(rng, 0.1), at + 2, 3), at),
+                  window("front", "cpu", series(rng, 20), at),
+                  window("front", "errors", stepped(series(rng, 5), at + 2, 3), at)],
+        "mail": [window("mail", "cpu", series(rng, 10), at), window("mail", "latency", series(rng, 0.3), at)],
+    }
+    depends = {"front": ["cart", "mail"], "cart": ["db"]} if graph else {}
+    return Evidence(START, windows, depends)
+
+
+def view(evidence: Evidence) -> IncidentView:
+    return IncidentView(tuple(evidence.services), START)
+
+
+def test_a_root_cause_whose_callers_degrade_after_it_ranks_first_and_says_why() -> None:
+    evidence = cascade(np.random.default_rng(3), graph=True)
+    suspects = ShiftRanker().rank(view(evidence), evidence)
+    assert suspects[0].service == "db" and {s.service for s in suspects[1:3]} == {"cart", "front"}
+    top = suspects[0]
+    assert top.anomalous_callers == ("cart",) and top.anomalous_callees == ()
+    assert 'latency{service="db"}' in top.why and 'cpu{service="db"}' in top.why
+    assert "first at +10 s" in top.why  # the first sample after the start, 10 s past the minute
+    assert "Anomalous callers it would explain: cart" in top.why
+    assert "2 of its 3 series moved clearly" in top.why
+    assert {s.series for s in top.shifts[:2]} == {'latency{service="db"}', 'cpu{service="db"}'}
+    latency = next(s for s in top.shifts if s.series.startswith("latency"))
+    assert 7 < latency.after / latency.before < 9  # went from ~0.1 to ~0.8
+    cart = next(s for s in suspects if s.service == "cart")
+    assert cart.anomalous_callees == ("db",) and "which may explain it instead" in cart.why
+
+
+def test_without_a_graph_the_service_with_most_series_moved_ranks_first() -> None:
+    evidence = cascade(np.random.default_rng(4), graph=False)
+    suspects = ShiftRanker().rank(view(evidence), evidence)
+    assert suspects[0].service == "db"
+    assert "dependency graph" not in suspects[0].why and "callers" not in suspects[0].why
+
+
+def test_a_flat_series_that_jumps_does_not_dominate() -> None:
+    """`idle`'s client latency sat at its floor for two hours, then jumped 6000x on one series; the
+    cause moved three series clearly, by tens of their own spreads. A plain z-score puts idle first."""
+    rng = np.random.default_rng(5)
+    at = 120
+    flat = np.full(130, 0.0046)
+    flat[[30, 77]] = 0.0049
+    flat[at:at + 3] = 28.0
+    evidence = Evidence(START, {
+        "idle": [window("idle", "client_latency", flat, at), window("idle", "cpu", series(rng, 5), at)],
+        "payments": [window("payments", m, stepped(series(rng, lvl), at, f), at)
+                     for m, lvl, f in (("cpu", 30, 3.0), ("memory", 500, 1.5), ("latency", 0.2, 3.0))],
+        "reports": [window("reports", "cpu", series(rng, 30), at)]})
+    # the README's z-score baseline: each series' shift, 30 min before vs 5 min after, in its std
+    naive = {s: max(abs(np.mean(w.after[:5]) - np.mean(w.before[-30:])) / max(np.std(w.before[-30:]), 1e-12)
+                    for w in ws) for s, ws in evidence.series.items()}
+    assert max(naive, key=naive.get) == "idle"  # the decoy works on a plain z-score
+    suspects = ShiftRanker().rank(view(evidence), evidence)
+    assert [s.service for s in suspects][:2] == ["payments", "idle"]
+    assert suspects[0].anomaly > 2 * suspects[1].anomaly
+
+
+def test_a_series_that_moved_before_the_start_is_not_news_at_it() -> None:
+    """A level that shifted 20 minutes before (an earlier incident, a splice) counts for nothing."""
+    rng = np.random.default_rng(6)
+    at = 120
+    evidence = Evidence(START, {
+        "early": [window("early", m, shifted(series(rng, 10), at - 20, 40), at) for m in ("a", "b", "c")],
+        "now": [window("now", "a", stepped(series(rng, 10), at, 2), at),
+                window("now", "b", series(rng, 3), at)]})
+    suspects = ShiftRanker().rank(view(evidence), evidence)
+    assert suspects[0].service == "now"
+    assert suspects[1].anomaly < 1.0 and "0 of its 3 series moved clearly" in suspects[1].why
+
+
+def test_the_walk_moves_blame_down_to_the_anomalous_callee() -> None:
+    share = walk({"front": 3.0, "cart": 3.0, "db": 3.0, "mail": 0.1},
+                 {"front": ["cart", "mail"], "cart": ["db"]}, back=0.5, stay="beyond")
+    assert max(share, key=share.get) == "db" and share["mail"] < share["front"]
+    # no graph: the walk keeps each service's own share
+    alone = walk({"a": 1.0, "b": 3.0}, {})
+    assert alone == pytest.approx({"a": 0.25, "b": 0.75})
+    with pytest.raises(ValueError, match="stay must be"):
+        walk({"a": 1.0}, {}, stay="sometimes")
+
+
+def test_scope_follows_the_graph_both_ways_and_is_everything_without_one() -> None:
+    graph = {"front": ["cart"], "cart": ["db"], "batch": ["archive"]}
+    assert scope(["cart"], graph, ["front", "cart", "db", "batch", "archive"]) == ["cart", "db", "front"]
+    assert scope(["cart"], {}, ["front", "cart", "db"]) == ["cart", "db", "front"]
+
+
+def test_the_fake_ranks_in_its_scripted_order() -> None:
+    fake: RootCause = FakeRootCause(order=["db", "ghost"])
+    incident = IncidentView(("front", "db", "cart"), START)
+    assert [s.service for s in fake.rank(incident, Evidence(START, {}))] == ["db", "front", "cart"]
+
+
+def test_evidence_from_a_real_store_stops_a_few_samples_after_the_start(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'v.db'}")
+    try:
+        fast = SeriesKey.of("latency", {"service": "api"})
+        slow = SeriesKey.of("requests", {"service": "api"})
+        other = SeriesKey.of("cpu", {"service": "batch"})
+        ts = START - 7200 + STEP * np.arange(240)  # two hours before the start to two after
+        store.write_batch([fast] * 240, ts, np.arange(240.0))
+        slow_ts = START - 36_000 + 300.0 * np.arange(240)  # every 5 minutes, ten hours either side
+        store.write_batch([slow] * 240, slow_ts, np.arange(240.0))
+        store.write_batch([other] * 240, ts, np.ones(240))
+        reads = Reads(history_samples=50)
+        evidence = read_evidence(store, START, ["api"], {"api": ["batch"]}, reads)
+        assert evidence.services == ["api"] and evidence.depends_on == {"api": ["batch"]}
+        by_name = {w.key.name: w for w in evidence.series["api"]}
+        lat, req = by_name["latency"], by_name["requests"]
+        assert len(lat.before) == 50 and lat.before_ts[-1] < START
+        assert lat.after_ts[0] == START and lat.after_ts[-1] == START + 300  # 5 minutes of 1-minute samples
+        assert req.step == 300 and req.after_ts[-1] == START + 600  # two of its own samples
+        assert evidence.read_until == START + 600
+    finally:
+        store.close()
+
+
+def test_settings_change_the_judgement_not_the_reads() -> None:
+    evidence = cascade(np.random.default_rng(7), graph=True)
+    short = ShiftRanker(RankSettings(history_samples=30, saturation=10.0, back=1.0, stay="beyond"))
+    suspects = short.rank(view(evidence), evidence)
+    assert suspects[0].service == "db" and all(s.history == 30 for s in suspects[0].shifts)
