@@ -43,6 +43,7 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
     from vigil.stages.detection import DetectionStage
     from vigil.stages.forecasting import ForecastingStage
     from vigil.stages.health import HealthStage
+    from vigil.incidents.rootcause import ShiftRanker
     from vigil.incidents.router import AlertRouter
     from vigil.stages.incidents import IncidentStage
     from vigil.stages.notify import NotifyStage
@@ -66,7 +67,7 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         collectors = build_collectors(config, http)
     book = AlertBook(store, worker)
     record = RecordStage(store, writer)
-    incidents = IncidentStage(config, store, worker, clock)
+    incidents = IncidentStage(config, store, worker, clock, ranker=ShiftRanker())
     router = AlertRouter.from_config(config.alerting, store, writer) if config.alerting.route is not None else None
     stages = Stages(
         persist=PersistStage(store, writer, metrics),

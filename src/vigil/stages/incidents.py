@@ -19,6 +19,8 @@ from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.incidents.correlate import Correlator, Placement, ServiceGraph
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
+from vigil.incidents.ranking import Ranking, suspects_view
+from vigil.incidents.rootcause import RootCause
 from vigil.model import Alert, Decision, Event, Severity
 from vigil.pipeline import Batch, Command, Offload
 from vigil.store.faces import IncidentReader
@@ -42,7 +44,8 @@ def title_of(inc: Incident) -> str:
 class IncidentStage:
     name = "incidents"
 
-    def __init__(self, config: VigilConfig, store: IncidentReader, worker: Offload, clock: Clock) -> None:
+    def __init__(self, config: VigilConfig, store: IncidentReader, worker: Offload, clock: Clock,
+                 ranker: RootCause | None = None) -> None:
         self.config, self.store, self.worker, self.clock = config, store, worker, clock
         cfg = config.incidents
         self.enabled = cfg.enabled
@@ -53,6 +56,9 @@ class IncidentStage:
         self.by_alert: dict[str, int] = {}  # fingerprint -> the incident it is (last) in
         self.next_id = 1
         self.opened = 0
+        # root causes, ranked beside the pass from the stored evidence (None: the most upstream service)
+        self.ranking = Ranking(ranker, store, worker, {s.name: s.depends_on for s in config.services}) \
+            if ranker is not None else None
 
     async def start(self) -> None:
         if not self.enabled:
@@ -95,6 +101,7 @@ class IncidentStage:
                 inc = self._command(cmd, batch)
                 if inc is not None:
                     changed[inc.id] = inc
+        self._rank(batch, changed)
         for inc in changed.values():
             inc.title = title_of(inc)
         batch.incidents.extend(changed.values())
@@ -114,8 +121,11 @@ class IncidentStage:
             inc = self._open(alert, now, batch)
         elif placement.rule == "reopened":
             self._reopen(inc, alert, now, batch)
+        joined = alert.service and alert.service not in inc.services
         member = inc.add(alert, now, placement.why)
         self.by_alert[alert.fingerprint] = inc.id
+        if self.ranking is not None and (joined or placement.incident is None):
+            self.ranking.want(inc, now)
         batch.members.append(member)
         inc.service = inc.root_causes[0]["service"] if inc.root_causes else self.graph.most_upstream(inc.services)
         self._entry(batch, inc, "alert_joined", f"{alert.name} on {alert.service or '?'} joined: {placement.why}",
@@ -166,6 +176,28 @@ class IncidentStage:
                                   {"incident": inc.id, "by": by}))
         batch.decisions.append(Decision(batch.now, "incident", str(inc.id), "resolved",
                                         {"by": by, "firing_alerts": len(inc.firing)}, {"status": "resolved"}))
+
+    def _rank(self, batch: Batch, changed: dict[int, Incident]) -> None:
+        """Take finished rankings into their incidents; start the ones due."""
+        if self.ranking is None:
+            return
+        for inc_id, suspects in self.ranking.finished():
+            inc = self.known.get(inc_id)
+            if inc is None or not suspects:
+                continue
+            before = inc.root_causes[0]["service"] if inc.root_causes else None
+            inc.root_causes = suspects_view(suspects)
+            top = suspects[0]
+            inc.service, inc.updated_at = top.service, batch.now
+            changed[inc.id] = inc
+            if top.service != before:
+                self._entry(batch, inc, "root_cause", f"probable root cause: {top.why}",
+                            ranking=[s["service"] for s in inc.root_causes])
+            batch.decisions.append(Decision(
+                batch.now, "root_cause", str(inc.id), "shift_ranker",
+                {"services": list(inc.services), "start": inc.opened_at},
+                {"ranking": inc.root_causes}))
+        self.ranking.start_due(self.known, batch.now)
 
     def _forget(self, now: float) -> None:
         """Resolved incidents past their reopen window leave memory (they stay in the store)."""
