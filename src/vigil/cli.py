@@ -205,8 +205,8 @@ def routes_test(labels: list[str] = typer.Argument(None, help="the alert's label
 
 
 @app.command("oncall")
-def oncall_cmd(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configuration file"),
-               at: str = typer.Option("now", "--at", help="when: epoch s, RFC 3339, 'now' or relative like -1h")) -> None:
+def oncall_cmd(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the config file"),
+               at: str = typer.Option("now", "--at", help="epoch s, RFC 3339, 'now' or like -1h")) -> None:
     """Who is on call now (or --at), in every schedule of oncall.schedules."""
     import time
 

@@ -52,11 +52,12 @@ def parse_moment(value: Any) -> float:
         try:
             value = dt.datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
         except ValueError:
-            raise ValueError(f"expected an RFC 3339 time like 2024-03-10T09:00:00+01:00; found {value!r}") from None
+            raise ValueError(f"expected an RFC 3339 time like 2024-03-10T09:00:00+01:00; found {value!r}") \
+                from None
     if isinstance(value, dt.datetime):
         if value.tzinfo is None:
-            raise ValueError(f"the time {value.isoformat()} needs its offset (Z or +01:00): a time without one "
-                             "means different moments in different places")
+            raise ValueError(f"the time {value.isoformat()} needs its offset (Z or +01:00): a time "
+                             "without one means different moments in different places")
         return value.timestamp()
     raise ValueError(f"expected an RFC 3339 time like 2024-03-10T09:00:00Z; found {value!r}")
 
@@ -143,8 +144,8 @@ class Level(Strict):
 class EscalationPolicy(Strict):
     name: Name
     levels: list[Level] = Field(min_length=1, max_length=20)
-    repeat_every: Duration | None = Field(None, description="after the last level, start again from the first "
-                                                            "this long later")
+    repeat_every: Duration | None = Field(None, description="after the last level, start again from the "
+                                                            "first this long later")
     max_repeats: int = Field(3, ge=1, le=100, description="how many times the policy repeats at most")
 
 
@@ -152,17 +153,19 @@ class EscalationPolicy(Strict):
     def _order(self) -> "EscalationPolicy":
         for i in range(1, len(self.levels)):
             if self.levels[i].after < self.levels[i - 1].after:
-                raise ValueError(f"levels[{i}].after ({format_duration(self.levels[i].after)}) is earlier than "
-                                 f"levels[{i - 1}].after ({format_duration(self.levels[i - 1].after)}): levels "
-                                 "are paged in order, each at its time since the incident opened")
+                now, before = format_duration(self.levels[i].after), format_duration(self.levels[i - 1].after)
+                raise ValueError(f"levels[{i}].after ({now}) is earlier than levels[{i - 1}].after "
+                                 f"({before}): levels are paged in order, each at its time since the "
+                                 "incident opened")
         if self.repeat_every is not None and self.repeat_every < 60:
             raise ValueError("repeat_every must be at least 1m")
         return self
 
     @property
     def cycle(self) -> float:
-        """Seconds from the start of one round of the policy to the start of the next."""
-        return self.levels[-1].after + (self.repeat_every or 0.0)
+        """Seconds from one round's first level to the next round's: the next round starts
+        `repeat_every` after this one's last level."""
+        return self.levels[-1].after - self.levels[0].after + (self.repeat_every or 0.0)
 
 
 class OnCallConfig(Strict):
@@ -195,17 +198,19 @@ def oncall_problems(oncall: OnCallConfig, services: list[Any], receivers: list[s
     base: Path_ = ("oncall",)
     known_receivers = set(receivers)
     users = {u.name: u for u in oncall.users}
-    for kind, items in (("users", oncall.users), ("schedules", oncall.schedules),
-                        ("escalation_policies", oncall.escalation_policies)):
+    named_lists = {"users": [u.name for u in oncall.users], "schedules": [s.name for s in oncall.schedules],
+                   "escalation_policies": [p.name for p in oncall.escalation_policies]}
+    for kind, names in named_lists.items():
         seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            if item.name in seen:
-                problem((*base, kind, i, "name"), f"duplicate name {item.name!r} (also {kind}[{seen[item.name]}])")
-            seen.setdefault(item.name, i)
+        for i, name in enumerate(names):
+            if name in seen:
+                problem((*base, kind, i, "name"), f"duplicate name {name!r} (also {kind}[{seen[name]}])")
+            seen.setdefault(name, i)
     for i, u in enumerate(oncall.users):
         if u.receiver is not None and u.receiver not in known_receivers:
-            problem((*base, "users", i, "receiver"), f"user {u.name!r}: unknown receiver {u.receiver!r}; known: "
-                    f"{', '.join(sorted(known_receivers)) or 'none (add alerting.receivers)'}")
+            known = ", ".join(sorted(known_receivers)) or "none (add alerting.receivers)"
+            problem((*base, "users", i, "receiver"), f"user {u.name!r}: unknown receiver {u.receiver!r}; "
+                    f"known: {known}")
     for i, s in enumerate(oncall.schedules):
         for j, layer in enumerate(s.layers):
             for k, name in enumerate(layer.users):
@@ -221,12 +226,12 @@ def oncall_problems(oncall: OnCallConfig, services: list[Any], receivers: list[s
                 if why:
                     problem((*base, "escalation_policies", i, "levels", j, "notify", k), why)
     policies = {p.name for p in oncall.escalation_policies}
-    named = [((*base, "default_policy"), oncall.default_policy)]
+    named: list[tuple[Path_, str | None]] = [((*base, "default_policy"), oncall.default_policy)]
     named += [(("services", i, "escalation"), getattr(s, "escalation", None)) for i, s in enumerate(services)]
-    for path, name in named:
-        if name is not None and name not in policies:
+    for path, chosen in named:
+        if chosen is not None and chosen not in policies:
             known = ", ".join(sorted(policies)) or "none (add oncall.escalation_policies)"
-            problem(path, f"unknown escalation policy {name!r}; known: {known}")
+            problem(path, f"unknown escalation policy {chosen!r}; known: {known}")
     if oncall.escalation_policies and not routed:
         problem((*base, "escalation_policies"), "escalation pages through the receivers of alerting: set "
                 "alerting.route (and alerting.receivers) too")
@@ -248,8 +253,8 @@ def _target_problem(target: str, oncall: OnCallConfig, users: dict[str, User], r
         people = {n for layer in schedule.layers for n in layer.users} | {o.user for o in schedule.overrides}
         silent = sorted(n for n in people if n in users and users[n].receiver is None)
         if silent:
-            return (f"schedule {name!r} has users without a receiver ({', '.join(silent)}): nobody could page "
-                    "them when they are on call; give each a receiver")
+            return (f"schedule {name!r} has users without a receiver ({', '.join(silent)}): nobody could "
+                    "page them when they are on call; give each a receiver")
         return ""
     if target.startswith(USER_PREFIX):
         name = target[len(USER_PREFIX):]

@@ -117,7 +117,8 @@ class ServerConfig(Strict):
     def _link_secret(cls, v: Secret | None) -> Secret | None:
         if v is not None and len(v.get_secret_value()) < 32:
             raise ValueError("server.link_secret needs at least 32 characters (e.g. from `python -c 'import "
-                             f"secrets; print(secrets.token_urlsafe(32))'`); found {len(v.get_secret_value())}")
+                             f"secrets; print(secrets.token_urlsafe(32))'`); found "
+                             f"{len(v.get_secret_value())}")
         return v
 
 

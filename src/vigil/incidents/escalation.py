@@ -75,7 +75,8 @@ def reason(policy: EscalationPolicy, page: Page, started_at: float) -> str:
     waited = span(page.due_at - started_at)
     if page.level == 1 and not page.round:
         after = policy.levels[0].after
-        return f"level 1 of escalation policy {policy.name}" + (f": nobody acknowledged in {waited}" if after else "")
+        return f"level 1 of escalation policy {policy.name}" + (
+            f": nobody acknowledged in {waited}" if after else "")
     repeat = f" (repeat {page.round} of {policy.max_repeats})" if page.round else ""
     word = "paged again: level" if page.level == 1 else "escalated to level"
     return f"{word} {page.level}{repeat}: nobody acknowledged in {waited}"
@@ -113,7 +114,9 @@ class Escalation:
     @classmethod
     async def start(cls, config: Any, store: Any, worker: Offload) -> "Escalation":
         """With the link secret: the configured one, or the store's (made at the first start)."""
-        secret = configured_secret(config) or await worker.call(ensure_secret, store)
+        secret = configured_secret(config)
+        if secret is None:
+            secret = await worker.call(ensure_secret, store)
         return cls(config, LinkSigner(secret, external_url(config), config.server.link_expiry))
 
     def policy_for(self, inc: Incident) -> EscalationPolicy | None:
@@ -149,7 +152,8 @@ class Escalation:
         """Move one incident's escalation on to `now`; None when nothing changed."""
         state = inc.escalation
         if not inc.open:
-            return self._stop(inc, state, "resolved", now) if state and state.get("stopped") != "resolved" else None
+            done = not state or state.get("stopped") == "resolved"
+            return None if done else self._stop(inc, state, "resolved", now)
         if inc.status is IncidentStatus.ACKNOWLEDGED:
             if state and state.get("stopped") is None and state.get("episode") == inc.reopened:
                 return self._stop(inc, state, "acknowledged", now)
@@ -162,7 +166,8 @@ class Escalation:
                 return None
             started = inc.opened_at if inc.reopened == 0 else now
             state = {"policy": policy.name, "episode": inc.reopened, "started_at": started, "position": -1,
-                     "level": 0, "round": 0, "next_due": started, "next_level": 1, "stopped": None, "paged": []}
+                     "level": 0, "round": 0, "next_due": started, "next_level": 1, "stopped": None,
+                     "paged": []}
         assert policy is not None
         if state["next_due"] is None or now < state["next_due"]:
             return Step(state) if fresh else None
@@ -189,7 +194,8 @@ class Escalation:
                                       now))  # the next level at once, as PagerDuty does
             step.entries.append(("escalated", message, {
                 "policy": policy.name, "level": page.level, "round": page.round,
-                "receivers": [p.receiver for p in people], "users": [p.who for p in people if p.who != p.receiver]}))
+                "receivers": [p.receiver for p in people],
+                "users": [p.who for p in people if p.who != p.receiver]}))
             state.update(position=page.position, level=page.level, round=page.round)
         following = page_at(policy, state["started_at"], state["position"] + 1)
         state["next_due"] = following.due_at if following is not None else None
@@ -214,8 +220,8 @@ class Escalation:
                 now: float) -> Notice:
         alerts = _alerts(inc, AlertStatus.FIRING, None)
         mapping = notice_incident(inc, self.signer, to.who, now)
-        mapping["escalation"] = {"policy": policy.name, "level": page.level, "round": page.round, "reason": why,
-                                 "user": to.who if to.who != to.receiver else None}
+        mapping["escalation"] = {"policy": policy.name, "level": page.level, "round": page.round,
+                                 "reason": why, "user": to.who if to.who != to.receiver else None}
         key = f"escalation/{inc.id}/{inc.reopened}/{page.round}/{page.level}/{to.receiver}"
         return Notice(key, to.receiver, _group(inc), AlertStatus.FIRING, alerts, now,
                       {"incident": str(inc.id)}, 0, mapping, "escalation")
@@ -223,10 +229,11 @@ class Escalation:
     def _resolved_notice(self, inc: Incident, state: dict[str, Any], receiver: str, now: float) -> Notice:
         alerts = _alerts(inc, AlertStatus.RESOLVED, inc.resolved_at or now)
         mapping = notice_incident(inc, self.signer, receiver, now)
-        mapping["escalation"] = {"policy": state.get("policy"), "level": state.get("level"), "reason": "resolved"}
+        mapping["escalation"] = {"policy": state.get("policy"), "level": state.get("level"),
+                                 "reason": "resolved"}
         key = f"escalation/{inc.id}/{inc.reopened}/resolved/{receiver}"
-        return Notice(key, receiver, _group(inc), AlertStatus.RESOLVED, alerts, now, {"incident": str(inc.id)},
-                      0, mapping, "escalation")
+        return Notice(key, receiver, _group(inc), AlertStatus.RESOLVED, alerts, now,
+                      {"incident": str(inc.id)}, 0, mapping, "escalation")
 
 
 def _group(inc: Incident) -> str:
@@ -240,6 +247,7 @@ def _alerts(inc: Incident, status: AlertStatus, ends_at: float | None) -> list[A
     members = list(inc.members.values())
     if status is AlertStatus.FIRING:
         members = [m for m in members if m.firing] or members
-    return [Alert({"alertname": m.alertname, "service": m.service, "severity": m.severity, "incident": str(inc.id)},
-                  status, m.joined_at, ends_at, {"summary": m.summary} if m.summary else {}, fingerprint=m.fingerprint)
+    return [Alert({"alertname": m.alertname, "service": m.service, "severity": m.severity,
+                   "incident": str(inc.id)}, status, m.joined_at, ends_at,
+                  {"summary": m.summary} if m.summary else {}, fingerprint=m.fingerprint)
             for m in members]

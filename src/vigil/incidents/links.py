@@ -112,8 +112,9 @@ class LinkSigner:
             raise LinkRefused("malformed link: copy the whole link from the notification")
         link = Link(int(parts[0]), _ACTION_OF[parts[1]], float(parts[2]), who)
         if now >= link.expires:
-            raise LinkRefused(f"expired: links work for a limited time; this one ended {_ago(now - link.expires)} "
-                              "ago. Use the API or a newer notification")
+            ago = _ago(now - link.expires)
+            raise LinkRefused(f"expired: links work for a limited time; this one ended {ago} ago. Use the "
+                              "API or a newer notification")
         return link
 
 
@@ -139,9 +140,10 @@ def _ago(seconds: float) -> str:
 def notice_incident(inc: Incident, signer: LinkSigner | None, who: str, now: float) -> dict[str, Any]:
     """What a notice carries about its incident (the `incident` mapping notify/render.py reads), with
     links signed for `who` when there is a signer: view always, acknowledge and resolve while open."""
-    out: dict[str, Any] = {"id": inc.id, "title": inc.title, "status": inc.status.value, "service": inc.service,
-                           "services": list(inc.services), "severity": inc.severity.value,
-                           "root_causes": inc.root_causes[:3], "summary": inc.summary}
+    out: dict[str, Any] = {"id": inc.id, "title": inc.title, "status": inc.status.value,
+                           "service": inc.service, "services": list(inc.services),
+                           "severity": inc.severity.value, "root_causes": inc.root_causes[:3],
+                           "summary": inc.summary}
     if signer is not None:
         out.update(signer.links(inc.id, who, now, open_=inc.open))
     return out
@@ -168,7 +170,7 @@ def ensure_secret(store: Any) -> bytes:
         return found
     made = new_secret()
     store.save_state(SECRET_STATE_KEY, made)
-    log.info("made a secret for signed incident links (kept in the store; set server.link_secret to choose it)")
+    log.info("made a secret for signed incident links (kept in the store; server.link_secret sets one)")
     return made
 
 

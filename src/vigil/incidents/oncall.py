@@ -53,7 +53,8 @@ class Rotation:
         self.layer, self.zone = layer, zone
         self.name = layer.name or f"layer {index + 1}"
         self.users = list(layer.users)
-        self.days = 0 if layer.rotation == "hourly" else layer.every * (7 if layer.rotation == "weekly" else 1)
+        unit = {"hourly": 0, "daily": 1, "weekly": 7}[layer.rotation]
+        self.days = layer.every * unit  # 0: hourly shifts, counted in real time
         self.first = self._local(layer.start)
         self.end = self._local(layer.end) if layer.end is not None else None
 
@@ -144,7 +145,7 @@ class Roster:
             cuts.update(x for x in (o.start, o.end) if t0 < x < t1)
         points = sorted(cuts)
         out: list[Shift] = []
-        for a, b in zip(points, points[1:]):
+        for a, b in zip(points, points[1:], strict=False):
             shift = self.on_call_at(a, near)
             if shift is None:
                 continue

@@ -99,7 +99,8 @@ KIND_PREFIX = {"escalation": "Escalated: ", "reminder": "Reminder: ", "report": 
 
 def _title(notice: Notice, v: View) -> str:
     word = v.status.upper()
-    prefix = "" if notice.kind == "escalation" and v.status == "resolved" else KIND_PREFIX.get(notice.kind, "")
+    told_over = notice.kind == "escalation" and v.status == "resolved"  # "Escalated: [RESOLVED]" reads wrong
+    prefix = "" if told_over else KIND_PREFIX.get(notice.kind, "")
     if v.incident is not None:
         ident = f"#{v.incident.id} " if v.incident.id else ""
         return f"{prefix}[{word}] {ident}{v.incident.title or _what(notice)}"

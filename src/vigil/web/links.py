@@ -23,17 +23,24 @@ HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer", "X-Rob
            "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
                                       "frame-ancestors 'none'",
            "X-Content-Type-Options": "nosniff"}
+STYLE = ("body{font-family:sans-serif;max-width:40em;margin:2em auto;padding:0 1em}"
+         "th{text-align:left;padding-right:1em}button{font-size:1.1em;padding:.4em 1.2em}")
 VERB = {"acknowledge": "Acknowledge", "resolve": "Resolve", "view": "View"}
 DONE = {"acknowledge": "acknowledged", "resolve": "resolved"}
 _HTML = {"text/html": {"schema": {"type": "string"}}}
-_JSON = {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}
+_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+_RETRY = {"Retry-After": {"description": "seconds to wait before trying again",
+                          "schema": {"type": "integer"}}}
 RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"description": "The link is refused (malformed, bad signature, expired, or for another action); "
                          "nothing changed", "content": _HTML},
     404: {"description": "No such incident open or recently resolved", "content": {**_HTML, **_JSON}},
-    409: {"description": "The incident cannot do that now (e.g. acknowledging a resolved one)", "content": _HTML},
-    429: {"description": "Too many requests in flight; retry after Retry-After seconds", "content": _JSON},
-    503: {"description": "The engine or the store is unavailable; retry later", "content": {**_HTML, **_JSON}},
+    409: {"description": "The incident cannot do that now (e.g. acknowledging a resolved one)",
+          "content": _HTML},
+    429: {"description": "Too many requests in flight; retry after Retry-After seconds", "content": _JSON,
+          "headers": _RETRY},
+    503: {"description": "The engine or the store is unavailable; retry after Retry-After seconds",
+          "content": {**_HTML, **_JSON}, "headers": _RETRY},
 }
 
 
@@ -61,12 +68,11 @@ class LinkDesk:
         return signer.check(token, self.engine.clock.now())
 
 
-def page(status: int, heading: str, body: str = "") -> HTMLResponse:
+def page(status: int, heading: str, body: str = "", headers: dict[str, str] | None = None) -> HTMLResponse:
     text = (f"<!doctype html><html><head><meta charset=utf-8><title>{html.escape(heading)}</title>"
-            "<meta name=viewport content='width=device-width'><style>body{font-family:sans-serif;max-width:40em;"
-            "margin:2em auto;padding:0 1em}th{text-align:left;padding-right:1em}button{font-size:1.1em;"
-            f"padding:.4em 1.2em}}</style></head><body><h1>{html.escape(heading)}</h1>{body}</body></html>")
-    return HTMLResponse(text, status_code=status, headers=HEADERS)
+            f"<meta name=viewport content='width=device-width'><style>{STYLE}</style></head>"
+            f"<body><h1>{html.escape(heading)}</h1>{body}</body></html>")
+    return HTMLResponse(text, status_code=status, headers={**HEADERS, **(headers or {})})
 
 
 def _when(ts: float | None) -> str:
@@ -75,12 +81,14 @@ def _when(ts: float | None) -> str:
 
 def incident_table(inc: Incident) -> str:
     e = html.escape
-    rows = [("Incident", f"#{inc.id} {inc.title}"), ("Status", inc.status.value), ("Severity", inc.severity.value),
-            ("Service", inc.service or "?"), ("Services", ", ".join(inc.services)), ("Opened", _when(inc.opened_at))]
+    rows = [("Incident", f"#{inc.id} {inc.title}"), ("Status", inc.status.value),
+            ("Severity", inc.severity.value), ("Service", inc.service or "?"),
+            ("Services", ", ".join(inc.services)), ("Opened", _when(inc.opened_at))]
     if inc.acknowledged_by:
         rows.append(("Acknowledged", f"{_when(inc.acknowledged_at)} by {inc.acknowledged_by}"))
     if inc.resolved_at is not None:
-        rows.append(("Resolved", f"{_when(inc.resolved_at)}" + (f" by {inc.resolved_by}" if inc.resolved_by else "")))
+        by = f" by {inc.resolved_by}" if inc.resolved_by else ""
+        rows.append(("Resolved", f"{_when(inc.resolved_at)}{by}"))
     if inc.assignee:
         rows.append(("Assignee", inc.assignee))
     if inc.summary:
@@ -104,16 +112,18 @@ def links_router(engine: Any) -> APIRouter:
             return page(404, f"No incident {link.incident}")
         body = incident_table(inc)
         if link.action != "view":
-            body += (f"<form method=post><p><button type=submit>{VERB[link.action]} incident #{inc.id}</button> "
-                     f"as {html.escape(link.actor)}</p></form>")
-        return page(200, f"{VERB[link.action]} incident #{inc.id}?" if link.action != "view" else inc.title, body)
+            body += (f"<form method=post><p><button type=submit>{VERB[link.action]} incident #{inc.id}"
+                     f"</button> as {html.escape(link.actor)}</p></form>")
+            return page(200, f"{VERB[link.action]} incident #{inc.id}?", body)
+        return page(200, inc.title, body)
 
     @r.post("/{token}", response_class=HTMLResponse, summary="Do what the link says (acknowledge or resolve)")
     async def act(token: str) -> HTMLResponse:
         try:
             link = await run_in_threadpool(desk.check, token)
         except LinkRefused as exc:
-            return page(403, "This link does not work", f"<p>{html.escape(exc.reason)}</p><p>Nothing was changed.</p>")
+            return page(403, "This link does not work",
+                        f"<p>{html.escape(exc.reason)}</p><p>Nothing was changed.</p>")
         if link.action == "view":
             return page(403, "This link only shows the incident", "<p>Nothing was changed.</p>")
         try:
@@ -123,7 +133,8 @@ def links_router(engine: Any) -> APIRouter:
         except ValueError as exc:
             return page(409, f"Incident #{link.incident} was not changed", f"<p>{html.escape(str(exc))}</p>")
         except (NotRunning, NotRecorded) as exc:
-            return page(503, "vigil cannot take this now", f"<p>{html.escape(str(exc))}; try again shortly</p>")
+            return page(503, "vigil cannot take this now",
+                        f"<p>{html.escape(str(exc))}; try again shortly</p>", {"Retry-After": "5"})
         return page(200, f"Incident #{inc.id} {DONE[link.action]}", f"<p>by {html.escape(link.actor)}</p>"
                     + incident_table(inc))
 

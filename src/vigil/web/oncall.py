@@ -53,8 +53,8 @@ def oncall_router(engine: Any, keys: ApiKeys) -> APIRouter:
     users = {u.name: u for u in oncall.users}
 
     @r.get("/oncall", summary="Who is on call now (or at `at`) in every schedule")
-    def now(at: str | None = Query(None, max_length=MAX_TIME_CHARS,
-                                   description="epoch seconds, RFC 3339, 'now' or relative like -1h")) -> dict[str, Any]:
+    def now(at: str | None = Query(None, max_length=MAX_TIME_CHARS, description="epoch seconds, RFC 3339, "
+                                   "'now' or relative like -1h")) -> dict[str, Any]:
         t = _at(at, engine.clock.now(), "at")
         return {"at": t, "schedules": [now_view(ro, ro.current(t), users) for ro in rosters.values()]}
 
@@ -64,7 +64,8 @@ def oncall_router(engine: Any, keys: ApiKeys) -> APIRouter:
                end: str | None = Query(None, alias="to", max_length=MAX_TIME_CHARS)) -> dict[str, Any]:
         roster = rosters.get(schedule)
         if roster is None:
-            raise HTTPException(404, detail=f"no schedule {schedule!r}; known: {', '.join(rosters) or 'none'}")
+            known = ", ".join(rosters) or "none"
+            raise HTTPException(404, detail=f"no schedule {schedule!r}; known: {known}")
         now_ = engine.clock.now()
         t0 = _at(start, now_, "from")
         t1 = _at(end, now_, "to") if end else t0 + WEEK_S
