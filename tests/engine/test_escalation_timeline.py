@@ -134,12 +134,20 @@ async def test_an_unacknowledged_incident_pages_each_level_in_turn(vigil: Vigil)
         "level 1 of escalation policy payments; paged alice (oncall:primary, via alice-pager)",
         "escalated to level 2: nobody acknowledged in 15m; paged bob (oncall:secondary, via bob-pager)",
         "escalated to level 3: nobody acknowledged in 30m; paged lead-pager"]
+    decided = vigil.engine.store.decisions(kind="escalation")
+    assert sorted(d.rule for d in decided) == ["payments level 1", "payments level 2", "payments level 3"]
+    assert all(d.subject == "1" and d.inputs["status"] == "open" for d in decided)
     async with vigil.client() as client:
         state = (await client.get("/api/v1/incidents/1")).json()["escalation"]
     assert state["policy"] == "payments" and state["level"] == 3 and state["next_due"] is None
     assert state["paged"] == ["alice-pager", "bob-pager", "lead-pager"]
     # the route tree told the team on its own, once, after group_wait: escalation is on top of it
-    assert [n.kind for n in vigil.pagers["team"].delivered] == ["alerts"]
+    [told] = vigil.pagers["team"].delivered
+    assert told.kind == "alerts" and told.incident is not None
+    # ... and its notice carries the signed links too, made out to the receiver
+    ack = next(x["href"] for x in told.incident["links"] if x["text"] == "Acknowledge")
+    signer = vigil.engine.stages.incidents.escalation.signer
+    assert signer.check(ack.rsplit("/", 1)[1], vigil.clock.now()).actor == "link:team"
 
 
 async def test_acknowledging_stops_the_escalation(vigil: Vigil) -> None:

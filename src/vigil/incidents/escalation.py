@@ -22,7 +22,7 @@ from vigil.config.oncall import ONCALL_PREFIX, USER_PREFIX, EscalationPolicy
 from vigil.incidents.links import LinkSigner, configured_secret, ensure_secret, external_url, notice_incident
 from vigil.incidents.model import Incident, IncidentStatus
 from vigil.incidents.oncall import Roster
-from vigil.model import Alert, AlertStatus, Notice
+from vigil.model import Alert, AlertStatus, Decision, Notice
 from vigil.notify.render import span
 from vigil.pipeline import Offload
 
@@ -92,11 +92,12 @@ class Recipient:
 @dataclass(slots=True)
 class Step:
     """What one incident's escalation did in a pass: notices to send, timeline lines (kind, message,
-    data), and its new state (stored on the incident)."""
+    data), a decision per level paged, and its new state (stored on the incident)."""
 
     state: dict[str, Any]
     notices: list[Notice] = field(default_factory=list)
     entries: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
 
 
 class Escalation:
@@ -192,10 +193,15 @@ class Escalation:
                 if not pages and following is not None and following.round == page.round:
                     pages.append(Page(following.position, following.level, following.round, following.targets,
                                       now))  # the next level at once, as PagerDuty does
-            step.entries.append(("escalated", message, {
-                "policy": policy.name, "level": page.level, "round": page.round,
-                "receivers": [p.receiver for p in people],
-                "users": [p.who for p in people if p.who != p.receiver]}))
+            told = {"receivers": [p.receiver for p in people],
+                    "users": [p.who for p in people if p.who != p.receiver]}
+            step.entries.append(("escalated", message, {"policy": policy.name, "level": page.level,
+                                                        "round": page.round, **told}))
+            inputs = {"policy": policy.name, "level": page.level, "round": page.round,
+                      "targets": list(page.targets), "started_at": state["started_at"], "due_at": page.due_at,
+                      "status": inc.status.value}
+            rule = f"{policy.name} level {page.level}"
+            step.decisions.append(Decision(now, "escalation", str(inc.id), rule, inputs, told))
             state.update(position=page.position, level=page.level, round=page.round)
         following = page_at(policy, state["started_at"], state["position"] + 1)
         state["next_due"] = following.due_at if following is not None else None

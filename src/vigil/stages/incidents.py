@@ -190,6 +190,7 @@ class IncidentStage:
                 continue
             inc.escalation = step.state
             batch.notices.extend(step.notices)
+            batch.decisions.extend(step.decisions)
             for kind, message, data in step.entries:
                 self._entry(batch, inc, kind, message, **data)
             if inc.id not in recorded:
