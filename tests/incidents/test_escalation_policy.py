@@ -3,11 +3,16 @@ after vigil was down; and signed links: made, checked, refused when tampered wit
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from vigil.config import parse_config
 from vigil.config.oncall import EscalationPolicy
-from vigil.incidents.escalation import due, due_at, reason
+from vigil.incidents.escalation import Escalation, due, due_at, reason
 from vigil.incidents.links import LinkRefused, LinkSigner
+from vigil.incidents.model import Incident, IncidentStatus
+from vigil.model import Severity
 
 POLICY = EscalationPolicy.model_validate({
     "name": "web", "levels": [{"after": 0, "notify": ["a"]}, {"after": "15m", "notify": ["b"]},
@@ -95,3 +100,45 @@ def test_an_expired_or_malformed_link_is_refused_with_why() -> None:
     for bad in malformed:
         with pytest.raises(LinkRefused, match="^malformed"):
             SIGNER.check(bad, now=1000.0)
+
+
+def escalation(levels: list[dict]) -> Escalation:
+    cfg = parse_config(f"""
+services: [{{name: payments, escalation: p}}]
+alerting:
+  route: {{receiver: team}}
+  receivers: [{{name: team}}, {{name: lead-pager}}]
+oncall:
+  users: [{{name: alice, receiver: team}}, {{name: lead, receiver: lead-pager}}]
+  schedules:
+    - name: later
+      layers: [{{start: 2030-01-01, users: [alice]}}]
+  escalation_policies:
+    - name: p
+      levels: {levels}
+""", env={})
+    return Escalation(cfg, None)
+
+
+def test_a_level_with_nobody_on_call_hands_on_to_the_next_at_once() -> None:
+    esc = escalation([{"after": 0, "notify": ["oncall:later"]}, {"after": 900, "notify": ["user:lead"]},
+                      {"after": 1800, "notify": ["team"]}])
+    inc = Incident(1, "payments: Down", IncidentStatus.OPEN, Severity.CRITICAL, "payments", 100.0, 100.0,
+                   ["payments"])
+    step = esc.step(inc, 100.0)
+    assert step is not None
+    assert [m for _, m, _ in step.entries] == [
+        "level 1 of escalation policy p; nobody to page (oncall:later: nobody on call)",
+        "escalated to level 2: nobody acknowledged in 0s; paged lead (user:lead, via lead-pager)"]
+    assert [(n.receiver, n.key) for n in step.notices] == [("lead-pager", "escalation/1/0/0/2/lead-pager")]
+    assert step.state["level"] == 2 and step.state["next_due"] == 100.0 + 1800
+    inc.escalation = step.state
+    assert esc.step(inc, 100.0 + 1799) is None  # nothing due: nothing changes
+    redo = esc.step(replace(inc, escalation={}), 100.0 + 10)  # as if the store never heard of this step
+    assert redo is not None and [n.key for n in redo.notices] == ["escalation/1/0/0/2/lead-pager"]  # same key
+
+
+def test_no_policy_no_escalation() -> None:
+    esc = escalation([{"notify": ["team"]}])
+    inc = Incident(2, "search: Slow", IncidentStatus.OPEN, Severity.WARNING, "search", 0.0, 0.0, ["search"])
+    assert esc.policy_for(inc) is None and esc.step(inc, 10.0) is None
