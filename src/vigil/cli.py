@@ -207,6 +207,37 @@ def routes_test(labels: list[str] = typer.Argument(None, help="the alert's label
     raise typer.Exit(code)
 
 
+@app.command("oncall")
+def oncall_cmd(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the config file"),
+               at: str = typer.Option("now", "--at", help="epoch s, RFC 3339, 'now' or like -1h")) -> None:
+    """Who is on call now (or --at), in every schedule of oncall.schedules."""
+    import time
+
+    from vigil.incidents.oncall import Roster
+    from vigil.notify.render import clock_time
+    from vigil.web.timeparse import parse_time
+
+    cfg = _load_or_exit(config)
+    try:
+        t = parse_time(at, time.time())
+    except ValueError as exc:
+        err_console.print(str(exc), markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    if not cfg.oncall.schedules:
+        console.print("no schedules: add oncall.schedules to the configuration (docs/oncall.md)")
+    users = {u.name: u for u in cfg.oncall.users}
+    for schedule in cfg.oncall.schedules:
+        now = Roster(schedule).current(t)
+        if now is None:
+            console.print(f"{schedule.name}: nobody on call", markup=False, highlight=False)
+            continue
+        user = users.get(now.user)
+        via = f" (receiver {user.receiver})" if user is not None and user.receiver else ""
+        until = f" until {clock_time(now.until)}" if now.until is not None else ""
+        console.print(f"{schedule.name}: {now.user}{via}, {now.source}{until}", markup=False, highlight=False,
+                      soft_wrap=True)
+
+
 @app.command("version")
 def version() -> None:
     """Print vigil's version."""

@@ -25,6 +25,26 @@ services:
   - name: storefront
     depends_on: [catalog]
   - name: catalog
+oncall:
+  users:
+    - name: alice
+    - name: bob
+  schedules:
+    - name: primary
+      time_zone: Europe/Berlin
+      layers:
+        - rotation: daily
+          start: 2023-01-01
+          users: [alice, bob]
+        - rotation: hourly
+          every: 8
+          start: 2023-11-01
+          end: 2024-02-01
+          users: [bob]
+      overrides:
+        - user: bob
+          start: "2023-11-14T18:00:00+01:00"
+          end: "2023-11-15T09:00:00+01:00"
 """
 
 

@@ -20,6 +20,7 @@ from vigil.config.loader import (
     problems_from_validation,
     read_yaml,
 )
+from vigil.config.oncall import OnCallConfig, oncall_problems
 from vigil.config.redact import secret_paths
 from vigil.config.rules import Rule
 from vigil.config.scaling import ScalingPolicyConfig
@@ -40,6 +41,8 @@ class Service(Strict):
     scaling: ScalingPolicyConfig | None = None
     rules: list[Rule] = Field(default_factory=list)
     forecast: ForecastConfig = ForecastConfig()
+    escalation: str | None = Field(None, description="the escalation policy (oncall.escalation_policies) of "
+                                                     "this service's incidents")
 
     @field_validator("name")
     @classmethod
@@ -105,6 +108,18 @@ class ServerConfig(Strict):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     api_keys: list[ApiKey] = Field(default_factory=list)
+    link_secret: Secret | None = Field(None, description="signs acknowledge/resolve links; default: one made "
+                                                         "at the first start and kept in the store")
+    link_expiry: Duration = Field(86400.0, ge=60, le=30 * 86400, description="how long a link works")
+
+    @field_validator("link_secret")
+    @classmethod
+    def _link_secret(cls, v: Secret | None) -> Secret | None:
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("server.link_secret needs at least 32 characters (e.g. from `python -c 'import "
+                             f"secrets; print(secrets.token_urlsafe(32))'`); found "
+                             f"{len(v.get_secret_value())}")
+        return v
 
 
 class EngineConfig(Strict):
@@ -127,6 +142,7 @@ class VigilConfig(Strict):
     engine: EngineConfig = EngineConfig()
     incidents: IncidentsConfig = IncidentsConfig()
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
+    oncall: OnCallConfig = OnCallConfig()
 
     def service(self, name: str) -> Service:
         for s in self.services:
@@ -214,6 +230,8 @@ def validate(doc: Document) -> VigilConfig:
         raise ConfigError(problems)
     alerting, more = resolve_alerting(cfg.alerting, [s.name for s in cfg.services], doc.file, doc.lines)
     problems += more
+    problems += oncall_problems(cfg.oncall, cfg.services, [r.name for r in alerting.receivers],
+                                alerting.route is not None, doc)
     if problems:
         raise ConfigError(problems)
     return cfg.model_copy(update={"alerting": alerting})

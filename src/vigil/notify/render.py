@@ -99,7 +99,8 @@ KIND_PREFIX = {"escalation": "Escalated: ", "reminder": "Reminder: ", "report": 
 
 def _title(notice: Notice, v: View) -> str:
     word = v.status.upper()
-    prefix = KIND_PREFIX.get(notice.kind, "")
+    told_over = notice.kind == "escalation" and v.status == "resolved"  # "Escalated: [RESOLVED]" reads wrong
+    prefix = "" if told_over else KIND_PREFIX.get(notice.kind, "")
     if v.incident is not None:
         ident = f"#{v.incident.id} " if v.incident.id else ""
         return f"{prefix}[{word}] {ident}{v.incident.title or _what(notice)}"
@@ -143,8 +144,13 @@ def _incident(raw: dict[str, Any] | None) -> IncidentView | None:
         for item in links_raw:
             if isinstance(item, dict) and (item.get("href") or item.get("url")):
                 links.append((str(item.get("text", "link")), str(item.get("href") or item.get("url"))))
-    return IncidentView(str(raw.get("id", "")), str(raw.get("title", "")), str(raw.get("summary", "")),
-                        causes, links, str(raw.get("url", "")))
+    summary = str(raw.get("summary", ""))
+    escalation = raw.get("escalation")
+    why = str(escalation.get("reason") or "") if isinstance(escalation, dict) else ""
+    if why and why != "resolved":  # an escalation page says first why it comes: "Escalated to level 2: ..."
+        summary = f"{why[0].upper()}{why[1:]}." + (f"\n\n{summary}" if summary else "")
+    return IncidentView(str(raw.get("id", "")), str(raw.get("title", "")), summary, causes, links,
+                        str(raw.get("url", "")))
 
 
 # ------------------------------------------------------------------------------------------ times

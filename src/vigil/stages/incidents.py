@@ -18,6 +18,7 @@ from typing import Any
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.incidents.correlate import Correlator, Placement, ServiceGraph
+from vigil.incidents.escalation import Escalation
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
 from vigil.incidents.ranking import Ranking, suspects_view
 from vigil.incidents.rootcause import RootCause
@@ -106,6 +107,7 @@ class IncidentStage:
             inc.title = title_of(inc)
         batch.incidents.extend(changed.values())
         self._forget(batch.now)
+        await self._escalate(batch)
 
     def _firing(self, alert: Alert, batch: Batch) -> Incident:
         now = batch.now
@@ -206,6 +208,25 @@ class IncidentStage:
             for fp in inc.members:
                 if self.by_alert.get(fp) == inc.id:
                     del self.by_alert[fp]
+
+    async def _escalate(self, batch: Batch) -> None:
+        """Escalation policies over the incidents (incidents/escalation.py): the levels due now as
+        notices for the outbox, an `escalated` line each, and where each stands kept on the incident
+        (recorded with it), so a restart neither forgets a level nor pages one twice."""
+        if not hasattr(self, "escalation"):  # made at the first pass: it reads (or makes) the link secret
+            self.escalation = await Escalation.start(self.config, self.store, self.worker)
+        recorded = {inc.id for inc in batch.incidents}
+        for inc in list(self.known.values()):
+            step = self.escalation.step(inc, batch.now)
+            if step is None:
+                continue
+            inc.escalation = step.state
+            batch.notices.extend(step.notices)
+            batch.decisions.extend(step.decisions)
+            for kind, message, data in step.entries:
+                self._entry(batch, inc, kind, message, **data)
+            if inc.id not in recorded:
+                batch.incidents.append(inc)
 
     # ------------------------------------------------------------------------------ people
 

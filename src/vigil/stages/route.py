@@ -15,10 +15,12 @@ import logging
 from dataclasses import replace
 from typing import Any
 
+from vigil.incidents.links import notice_incident
 from vigil.incidents.matchers import MatcherError, format_matchers
+from vigil.incidents.model import TimelineEntry
 from vigil.incidents.router import NFLOG_STATE_KEY, AlertRouter
 from vigil.incidents.silences import SilenceError, SilenceNotFound
-from vigil.model import Alert, Event, Notice
+from vigil.model import Alert, AlertStatus, Event, Notice
 from vigil.pipeline import Batch, Command, Offload
 from vigil.stages.alerts import AlertBook
 from vigil.stages.incidents import IncidentStage
@@ -76,6 +78,7 @@ class RouteStage:
             batch.events.append(Event(batch.now, "silence", None, f"silence {sil.id} is {change.state}: "
                                       f"{format_matchers(sil.matchers)} ({sil.comment})",
                                       {"id": sil.id, "state": change.state}))
+        batch.notices[:] = [n for n in batch.notices if self._escalation_sent(n, batch)]
         batch.notices.extend(self._with_incident(n) for n in flush.notices)
         if self.router.state_changed and batch.now - self._saved_at >= SAVE_EVERY_S:
             batch.state[NFLOG_STATE_KEY] = self.router.save_state()
@@ -122,13 +125,27 @@ class RouteStage:
     def _with_incident(self, notice: Notice) -> Notice:
         for a in notice.alerts:
             inc = self.incidents.incident_of(a.fingerprint)
-            if inc is not None:
-                notice.incident = {"id": inc.id, "title": inc.title, "status": inc.status.value,
-                                   "service": inc.service, "services": list(inc.services),
-                                   "severity": inc.severity.value, "root_causes": inc.root_causes[:3],
-                                   "summary": inc.summary}
+            if inc is not None:  # with links signed for this receiver (incidents/links.py)
+                escalation = getattr(self.incidents, "escalation", None)
+                signer = escalation.signer if escalation is not None else None
+                notice.incident = notice_incident(inc, signer, notice.receiver, notice.created_at)
                 break
         return notice
+
+    def _escalation_sent(self, notice: Notice, batch: Batch) -> bool:
+        """An escalation page (from the incidents stage) carries the incident's alerts as the book has
+        them; it is not sent, and its timeline says so, when every one of them is muted now (silence,
+        inhibition, maintenance window), as the route tree's own notices are not."""
+        if notice.kind != "escalation" or notice.status is not AlertStatus.FIRING or self.router is None:
+            return True
+        notice.alerts = [self._tagged(self.book.firing.get(a.fingerprint, a)) for a in notice.alerts]
+        muted = [self.router.muted_by(a, batch.now) for a in notice.alerts]
+        if not notice.alerts or not all(muted) or notice.incident is None:
+            return True
+        batch.timeline.append(TimelineEntry(int(notice.incident["id"]), batch.now, "escalated",
+                                            f"page to {notice.receiver} not sent: its alerts are muted "
+                                            f"({muted[0][0]})", data={"key": notice.key}))
+        return False
 
     def by_dependency(self, alert: Alert, now: float) -> bool:
         """Mute an alert of a service whose incident is about another service with a firing alert."""

@@ -17,6 +17,8 @@ from vigil.web.errors import StoreOutage
 from vigil.web.incidents import incidents_router
 from vigil.web.silences import alerting_router
 from vigil.web.limits import ConcurrencyCap, WebLimits
+from vigil.web.links import links_router
+from vigil.web.oncall import oncall_router
 
 DESCRIPTION = ("vigil's REST API. Every /api/v1 endpoint needs an API key: `Authorization: Bearer <key>` "
                "or `X-API-Key: <key>`. Over the concurrency cap the answer is 429 with Retry-After; while "
@@ -35,6 +37,8 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(alerts_in_router(engine, keys))
     app.include_router(incidents_router(engine, keys))
     app.include_router(alerting_router(engine, keys))
+    app.include_router(oncall_router(engine, keys))
+    app.include_router(links_router(engine))
     install_docs(app)
     app.state.engine = engine
     app.state.store_outage = outage
