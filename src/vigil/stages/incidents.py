@@ -13,12 +13,14 @@ neither forgets an incident nor opens a second one for the same problem."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.incidents.correlate import Correlator, Placement, ServiceGraph
+from vigil.incidents.evidence import EvidenceStore
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
+from vigil.incidents.summaries import Summaries
 from vigil.model import Alert, Decision, Event, Severity
 from vigil.pipeline import Batch, Command, Offload
 from vigil.store.faces import IncidentReader
@@ -53,6 +55,8 @@ class IncidentStage:
         self.by_alert: dict[str, int] = {}  # fingerprint -> the incident it is (last) in
         self.next_id = 1
         self.opened = 0
+        # written beside the pass (the engine's store has the faces the evidence is read from)
+        self.summaries = Summaries(config, cast(EvidenceStore, store), worker)
 
     async def start(self) -> None:
         if not self.enabled:
@@ -99,6 +103,7 @@ class IncidentStage:
             inc.title = title_of(inc)
         batch.incidents.extend(changed.values())
         self._forget(batch.now)
+        self._summarise(batch)
 
     def _firing(self, alert: Alert, batch: Batch) -> Incident:
         now = batch.now
@@ -174,6 +179,20 @@ class IncidentStage:
             for fp in inc.members:
                 if self.by_alert.get(fp) == inc.id:
                     del self.by_alert[fp]
+
+    def _summarise(self, batch: Batch) -> None:
+        """Summaries written beside the pass (`incidents.summaries`): the incidents that changed in this
+        pass are due (debounced per incident), and what a finished job wrote is taken in here."""
+        if not self.summaries.enabled:
+            return
+        self.summaries.changed(batch.incidents, batch.now)
+        for written in self.summaries.take():
+            inc = self.known.get(written.incident)
+            if inc is not None and inc.summary != written.text:
+                inc.summary = written.text
+                if all(i is not inc for i in batch.incidents):
+                    batch.incidents.append(inc)
+        self.summaries.start(self.known, batch.now)
 
     # ------------------------------------------------------------------------------ people
 
