@@ -43,6 +43,7 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
     from vigil.stages.detection import DetectionStage
     from vigil.stages.forecasting import ForecastingStage
     from vigil.stages.health import HealthStage
+    from vigil.incidents.report_schedule import ReportSchedule
     from vigil.incidents.router import AlertRouter
     from vigil.stages.incidents import IncidentStage
     from vigil.stages.notify import NotifyStage
@@ -79,7 +80,8 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         incidents=incidents,
         scale=ScalingStage(clock, scaled_services(config, clock, actuators or {}), record),
         route=RouteStage(router, incidents, book, store, worker, record),
-        notify=NotifyStage(outbox(config, store, writer, notifiers)),
+        notify=NotifyStage(outbox(config, store, writer, notifiers),
+                           ReportSchedule(config, store, worker) if config.reports else None),
         record=record,
         book=book,
         extra=list(extra_stages))

@@ -44,9 +44,10 @@ class SummaryLlmConfig(Strict):
 
 class SummaryConfig(Strict):
     enabled: bool = True
-    every: Duration = Field(30.0, description="an incident that changed is summarised again at most this often")
-    refresh: Duration = Field(300.0, description="an open incident is re-read this often even when it did not "
-                                                 "change (scaling, health changes, notifications since)")
+    every: Duration = Field(30.0, description="an incident that changed is summarised again at most this "
+                                              "often")
+    refresh: Duration = Field(300.0, description="an open incident is re-read this often even when it did "
+                                                 "not change (scaling, health changes, notifications since)")
     lookback: Duration = Field(1800.0, description="changes this long before an incident opened are named in "
                                                    "its summary (scaling, replicas, reloads, versions)")
     llm: SummaryLlmConfig | None = None

@@ -19,19 +19,40 @@ SERIES_PER_SERVICE = 5_000
 # Event kinds that are changes made to the system watched (not symptoms); service-less ones included.
 CHANGE_KINDS = ("actuator", "config", "reload", "deploy")
 # Series labels that name what is running; a new value first seen is a deploy.
-VERSION_LABELS = ("version", "release", "revision", "image", "image_tag", "build", "commit", "git_commit",
-                  "git_sha")
+VERSION_LABELS = (
+    "version",
+    "release",
+    "revision",
+    "image",
+    "image_tag",
+    "build",
+    "commit",
+    "git_commit",
+    "git_sha",
+)
 
 
 class EvidenceStore(IncidentHistory, Protocol):
-    def events(self, since: float | None = None, until: float | None = None, service: str | None = None,
-               kind: str | None = None, limit: int = 1000) -> list[Event]: ...
+    def events(
+        self,
+        since: float | None = None,
+        until: float | None = None,
+        service: str | None = None,
+        kind: str | None = None,
+        limit: int = 1000,
+    ) -> list[Event]: ...
 
-    def decisions(self, since: float | None = None, kind: str | None = None, subject: str | None = None,
-                  limit: int = 1000) -> list[Decision]: ...
+    def decisions(
+        self,
+        since: float | None = None,
+        kind: str | None = None,
+        subject: str | None = None,
+        limit: int = 1000,
+    ) -> list[Decision]: ...
 
-    def list_series(self, name: str | None = None, matchers: dict[str, str] | None = None,
-                    limit: int = 10_000) -> list[Any]: ...
+    def list_series(
+        self, name: str | None = None, matchers: dict[str, str] | None = None, limit: int = 10_000
+    ) -> list[Any]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +82,13 @@ class Evidence:
 
 def snapshot(inc: Incident) -> Incident:
     """A copy the worker can read while the pass goes on changing the original."""
-    return replace(inc, services=list(inc.services), root_causes=[dict(r) for r in inc.root_causes],
-                   escalation=dict(inc.escalation), members={fp: replace(m) for fp, m in inc.members.items()})
+    return replace(
+        inc,
+        services=list(inc.services),
+        root_causes=[dict(r) for r in inc.root_causes],
+        escalation=dict(inc.escalation),
+        members={fp: replace(m) for fp, m in inc.members.items()},
+    )
 
 
 def services_of(inc: Incident) -> list[str]:
@@ -85,12 +111,16 @@ def gather(store: EvidenceStore, inc: Incident, now: float, lookback: float) -> 
             seen.add(key)
             ev.events.append(e)
     for s in services:
-        ev.decisions += [d for d in store.decisions(ev.since, None, s, EVENTS_PER_SERVICE)
-                         if d.kind in ("scale", "replica") and d.ts <= now]
+        ev.decisions += [
+            d
+            for d in store.decisions(ev.since, None, s, EVENTS_PER_SERVICE)
+            if d.kind in ("scale", "replica") and d.ts <= now
+        ]
     ev.decisions.sort(key=lambda d: d.ts)
     for s in services:
-        ev.versions += version_changes(store.list_series(None, {"service": s}, SERIES_PER_SERVICE), s,
-                                       ev.since, now)
+        ev.versions += version_changes(
+            store.list_series(None, {"service": s}, SERIES_PER_SERVICE), s, ev.since, now
+        )
     ev.similar = find(store, inc)
     return ev
 
@@ -109,7 +139,7 @@ def version_changes(series: list[Any], service: str, since: float, until: float)
     out = []
     for name, values in first.items():
         ordered = sorted(values.items(), key=lambda kv: kv[1])
-        for (before, _), (after, at) in zip(ordered, ordered[1:]):
+        for (before, _), (after, at) in zip(ordered, ordered[1:], strict=False):
             if since <= at <= until:
                 out.append(VersionChange(service, name, before, after, at))
     return out

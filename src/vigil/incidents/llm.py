@@ -28,11 +28,13 @@ MAX_SUMMARY_CHARS = 3_000
 MAX_TOKENS = 500
 WARN_EVERY_S = 60.0  # a failing endpoint is logged at most this often (each incident falls back alone)
 
-SYSTEM = ("You rewrite incident summaries for an on-call engineer reading them at 3 am. Keep every fact, "
-          "service name, alert name, number and time exactly as given; invent nothing; say what is wrong, "
-          "since when, the probable root cause and why, what was done, and what changed before. Plain text, "
-          "at most 8 short lines, no headings, no greeting, no advice that the facts do not support. "
-          "*** marks redacted text: leave it as it is.")
+SYSTEM = (
+    "You rewrite incident summaries for an on-call engineer reading them at 3 am. Keep every fact, "
+    "service name, alert name, number and time exactly as given; invent nothing; say what is wrong, "
+    "since when, the probable root cause and why, what was done, and what changed before. Plain text, "
+    "at most 8 short lines, no headings, no greeting, no advice that the facts do not support. "
+    "*** marks redacted text: leave it as it is."
+)
 
 
 class Redaction:
@@ -70,17 +72,25 @@ class LlmRewriter:
         return self.redact(text)
 
     def body(self, offline: str, facts: Sequence[str]) -> bytes:
-        return orjson.dumps({
-            "model": self.config.model, "temperature": 0.2, "max_tokens": MAX_TOKENS, "stream": False,
-            "messages": [{"role": "system", "content": SYSTEM},
-                         {"role": "user", "content": self.prompt(offline, facts)}]})
+        return orjson.dumps(
+            {
+                "model": self.config.model,
+                "temperature": 0.2,
+                "max_tokens": MAX_TOKENS,
+                "stream": False,
+                "messages": [
+                    {"role": "system", "content": SYSTEM},
+                    {"role": "user", "content": self.prompt(offline, facts)},
+                ],
+            }
+        )
 
     async def rewrite(self, offline: str, facts: Sequence[str], incident: int) -> Rewrite:
         """The LLM's version of the summary, or the offline one with why."""
         timeout = self.config.timeout
         try:
             answer = await asyncio.wait_for(self._ask(self.body(offline, facts)), timeout)
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             return self._fallback(offline, f"did not answer within {format_duration(timeout)}", incident)
         except aiohttp.ClientError as exc:
             return self._fallback(offline, f"could not be reached ({type(exc).__name__})", incident)
@@ -95,8 +105,12 @@ class LlmRewriter:
         now = time.monotonic()
         if now - self._warned >= WARN_EVERY_S:
             self._warned = now
-            log.warning("incident %d: the summary LLM (%s) %s; the offline summary is used", incident,
-                        self.config.model, reason)
+            log.warning(
+                "incident %d: the summary LLM (%s) %s; the offline summary is used",
+                incident,
+                self.config.model,
+                reason,
+            )
         return Rewrite(f"{offline}\n(vigil's offline summary: {self.config.model} {reason}.)", False, reason)
 
     async def _ask(self, body: bytes) -> str:
@@ -105,7 +119,9 @@ class LlmRewriter:
             headers["Authorization"] = f"Bearer {self._key}"
         timeout = aiohttp.ClientTimeout(total=self.config.timeout)
         async with aiohttp.ClientSession(timeout=timeout) as session:
-            async with session.post(self.config.endpoint, data=body, headers=headers, allow_redirects=False) as r:
+            async with session.post(
+                self.config.endpoint, data=body, headers=headers, allow_redirects=False
+            ) as r:
                 raw = await r.content.read(MAX_ANSWER_BYTES)
                 if r.status != 200:
                     raise _Refused(f"answered HTTP {r.status}")

@@ -20,8 +20,15 @@ LIMIT = 3
 
 
 class IncidentHistory(Protocol):
-    def incidents(self, status: str | None = None, service: str | None = None, since: float | None = None,
-                  limit: int = 100, offset: int = 0, with_members: bool = False) -> list[Incident]: ...
+    def incidents(
+        self,
+        status: str | None = None,
+        service: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        with_members: bool = False,
+    ) -> list[Incident]: ...
 
     def incident_timeline(self, incident_id: int, limit: int = 10_000) -> list[TimelineEntry]: ...
 
@@ -41,10 +48,19 @@ class Match:
     resolution: str = ""  # how it ended (the resolve note or who resolved it), for the top match
 
     def view(self) -> dict[str, Any]:
-        return {"id": self.id, "title": self.title, "service": self.service, "services": list(self.services),
-                "alertnames": list(self.alertnames), "opened_at": self.opened_at, "resolved_at": self.resolved_at,
-                "status": self.status, "likeness": round(self.likeness, 3), "score": round(self.score, 3),
-                "resolution": self.resolution}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "service": self.service,
+            "services": list(self.services),
+            "alertnames": list(self.alertnames),
+            "opened_at": self.opened_at,
+            "resolved_at": self.resolved_at,
+            "status": self.status,
+            "likeness": round(self.likeness, 3),
+            "score": round(self.score, 3),
+            "resolution": self.resolution,
+        }
 
 
 def jaccard(a: Iterable[str], b: Iterable[str]) -> float:
@@ -74,8 +90,20 @@ def rank(inc: Incident, candidates: Iterable[Incident], limit: int = LIMIT) -> l
         if like < MIN_LIKENESS:
             continue
         age = max(0.0, inc.opened_at - c.opened_at)
-        out.append(Match(c.id, c.title, c.service, tuple(c.services), tuple(sorted(_names(c))), c.opened_at,
-                         c.resolved_at, c.status.value, like, like * 0.5 ** (age / HALF_LIFE_S)))
+        out.append(
+            Match(
+                c.id,
+                c.title,
+                c.service,
+                tuple(c.services),
+                tuple(sorted(_names(c))),
+                c.opened_at,
+                c.resolved_at,
+                c.status.value,
+                like,
+                like * 0.5 ** (age / HALF_LIFE_S),
+            )
+        )
     out.sort(key=lambda m: (-m.score, -m.opened_at))
     return out[:limit]
 

@@ -39,10 +39,16 @@ class Written:
 def facts_of(ev: Evidence) -> list[str]:
     """The evidence an LLM may use beside the offline summary (redacted before it leaves)."""
     inc = ev.incident
-    out = [f"alert {m.alertname} on {m.service or '?'} [{m.severity}] {'firing' if m.firing else 'resolved'}: "
-           f"{clip(m.summary)}" for m in sorted(inc.members.values(), key=lambda m: m.joined_at)[:20]]
-    out += [f"suspect {c.get('service')}: {clip(str(c.get('why', '')))}" for c in inc.root_causes[:3]
-            if isinstance(c, dict)]
+    out = [
+        f"alert {m.alertname} on {m.service or '?'} [{m.severity}] {'firing' if m.firing else 'resolved'}: "
+        f"{clip(m.summary)}"
+        for m in sorted(inc.members.values(), key=lambda m: m.joined_at)[:20]
+    ]
+    out += [
+        f"suspect {c.get('service')}: {clip(str(c.get('why', '')))}"
+        for c in inc.root_causes[:3]
+        if isinstance(c, dict)
+    ]
     out += [f"{hms(e.ts)} {e.kind}: {clip(e.message)}" for e in ev.timeline[-15:]]
     return out[:MAX_FACTS]
 
@@ -50,7 +56,12 @@ def facts_of(ev: Evidence) -> list[str]:
 class Summaries:
     def __init__(self, config: VigilConfig, store: EvidenceStore, worker: Offload) -> None:
         cfg = config.incidents.summary
-        self.enabled, self.every, self.refresh, self.lookback = cfg.enabled, cfg.every, cfg.refresh, cfg.lookback
+        self.enabled, self.every, self.refresh, self.lookback = (
+            cfg.enabled,
+            cfg.every,
+            cfg.refresh,
+            cfg.lookback,
+        )
         self.store, self.worker = store, worker
         self.llm = LlmRewriter(cfg.llm, secret_values(config)) if cfg.llm is not None else None
         self._changed: dict[int, float] = {}  # incident -> when it changed, not summarised since
@@ -114,7 +125,9 @@ class Summaries:
             for gone in [i for i in self._last if i not in known]:
                 self._last.pop(gone, None)
                 self._offline.pop(gone, None)
-        ordered = sorted(picked.values(), key=lambda i: (i.id not in self._changed, self._last.get(i.id, 0.0)))
+        ordered = sorted(
+            picked.values(), key=lambda i: (i.id not in self._changed, self._last.get(i.id, 0.0))
+        )
         return ordered[:MAX_PER_JOB]
 
     # ------------------------------------------------------------------------------ beside the pass
@@ -137,8 +150,9 @@ class Summaries:
             return Written(incident, r.text, offline, r.by_llm)
 
         try:
-            out = await asyncio.gather(*(rewrite(i, text, facts) for i, text, facts in drafts
-                                         if text != self._offline.get(i)))
+            out = await asyncio.gather(
+                *(rewrite(i, text, facts) for i, text, facts in drafts if text != self._offline.get(i))
+            )
         except Exception:  # the rewriter falls back by itself; this is a bug, not an outage
             log.exception("summary rewrite failed; the offline summaries are used")
             out = [Written(i, text, text, False) for i, text, _ in drafts]

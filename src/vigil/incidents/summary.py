@@ -49,12 +49,21 @@ def ago(seconds: float) -> str:
 def compose(ev: Evidence) -> str:
     """The offline summary: a few plain lines."""
     inc = ev.incident
-    lines = [_what(inc), _when(ev), _services(inc), _root_cause(inc), _did(ev), _people(ev), *_changes(ev),
-             _looks_like(inc, ev.similar)]
+    lines = [
+        _what(inc),
+        _when(ev),
+        _services(inc),
+        _root_cause(inc),
+        _did(ev),
+        _people(ev),
+        *_changes(ev),
+        _looks_like(inc, ev.similar),
+    ]
     return "\n".join(line for line in lines if line)
 
 
 # ------------------------------------------------------------------------------------ what and when
+
 
 def primary(inc: Incident) -> Member | None:
     members = sorted(inc.members.values(), key=lambda m: m.joined_at)
@@ -89,7 +98,7 @@ def _own_words(m: Member) -> str:
     text = m.summary.strip()
     for prefix in (f"{m.alertname} on {m.service}", f"{m.service}: {m.alertname}", m.alertname):
         if prefix and text.startswith(prefix):
-            text = text[len(prefix):].lstrip(" :-–—")
+            text = text[len(prefix) :].lstrip(" :-–—")
             break
     return text
 
@@ -101,8 +110,10 @@ def _when(ev: Evidence) -> str:
     if inc.status is IncidentStatus.RESOLVED and inc.resolved_at is not None:
         how = f"by {inc.resolved_by}" if inc.resolved_by else "when its alerts resolved"
         note = _resolve_note(ev)
-        text = (f"From {full_time(inc.opened_at)} to {hms(inc.resolved_at)} "
-                f"({span(inc.resolved_at - inc.opened_at)}); resolved {how}{note}{reopened}.")
+        text = (
+            f"From {full_time(inc.opened_at)} to {hms(inc.resolved_at)} "
+            f"({span(inc.resolved_at - inc.opened_at)}); resolved {how}{note}{reopened}."
+        )
     else:
         state = "open"
         if inc.status is IncidentStatus.ACKNOWLEDGED and inc.acknowledged_at is not None:
@@ -132,9 +143,19 @@ def first_sign(ev: Evidence) -> Event | None:
     starting (an outside alert may start long before it reaches vigil)."""
     inc = ev.incident
     services = set(inc.services) | {inc.service}
-    signs = [e for e in ev.events if e.ts < inc.opened_at - 1 and (
-        (e.kind == "health" and e.data.get("after") == "unhealthy" and e.service in services)
-        or (e.kind == "alert" and e.data.get("status") == "firing" and e.data.get("fingerprint") in inc.members))]
+    signs = [
+        e
+        for e in ev.events
+        if e.ts < inc.opened_at - 1
+        and (
+            (e.kind == "health" and e.data.get("after") == "unhealthy" and e.service in services)
+            or (
+                e.kind == "alert"
+                and e.data.get("status") == "firing"
+                and e.data.get("fingerprint") in inc.members
+            )
+        )
+    ]
     return min(signs, key=lambda e: e.ts, default=None)
 
 
@@ -147,6 +168,7 @@ def _services(inc: Incident) -> str:
 
 
 # ------------------------------------------------------------------------------------ root cause
+
 
 def _root_cause(inc: Incident) -> str:
     causes = [c for c in inc.root_causes if isinstance(c, dict) and c.get("service")]
@@ -173,6 +195,7 @@ def _score(cause: dict) -> str:
 
 
 # ------------------------------------------------------------------------------------ actions
+
 
 def scale_text(d: Decision) -> str | None:
     """A decision that changed something, in words; None for one that kept things as they were."""
@@ -213,26 +236,33 @@ def _people(ev: Evidence) -> str:
         if e.kind == "assigned":
             parts.append(f"{clip(e.message, 80)} at {hms(e.ts)}")
     notes = [e for e in ev.timeline if e.kind == "note"][-MAX_NOTES:]
-    parts += [f"{e.actor} noted at {hms(e.ts)}: \"{clip(e.message, 120)}\"" for e in notes]
+    parts += [f'{e.actor} noted at {hms(e.ts)}: "{clip(e.message, 120)}"' for e in notes]
     return f"People: {'; '.join(parts)}." if parts else ""
 
 
 # ------------------------------------------------------------------------------------ changes
+
 
 def _change_items(ev: Evidence, lo: float, hi: float, opened: float) -> list[tuple[float, str]]:
     def when(ts: float) -> str:
         rel = f"{span(opened - ts)} before" if ts < opened else f"{span(ts - opened)} after it opened"
         return f"at {hms(ts)} ({rel})"
 
-    items = [(v.at, f"{v.service} {v.label} {v.before} → {v.after} {when(v.at)}") for v in ev.versions
-             if lo <= v.at < hi]
+    items = [
+        (v.at, f"{v.service} {v.label} {v.before} → {v.after} {when(v.at)}")
+        for v in ev.versions
+        if lo <= v.at < hi
+    ]
     for d in ev.decisions:  # scaling after it opened is in "vigil did"; replica notes are events too
         if d.kind == "scale" and lo <= d.ts < min(hi, opened):
             t = scale_text(d)
             if t:
                 items.append((d.ts, t.replace(f" at {hms(d.ts)}", f" {when(d.ts)}")))
-    items += [(e.ts, f"{clip(e.message, 120)} {when(e.ts)}") for e in ev.events
-              if lo <= e.ts < hi and e.kind in CHANGE_KINDS]
+    items += [
+        (e.ts, f"{clip(e.message, 120)} {when(e.ts)}")
+        for e in ev.events
+        if lo <= e.ts < hi and e.kind in CHANGE_KINDS
+    ]
     return sorted(items)
 
 
@@ -245,13 +275,16 @@ def _changes(ev: Evidence) -> Iterable[str]:
     if before:
         yield "Changed before it opened: " + "; ".join(t for _, t in before[-MAX_CHANGES:]) + "."
     elif ev.lookback > 0:
-        yield (f"Nothing recorded as changed in the {window} before it opened (no deploy, scaling, replica "
-               "or config change).")
+        yield (
+            f"Nothing recorded as changed in the {window} before it opened (no deploy, scaling, replica "
+            "or config change)."
+        )
     if during:
         yield "Changed since: " + "; ".join(t for _, t in during[:MAX_CHANGES]) + "."
 
 
 # ------------------------------------------------------------------------------------ memory
+
 
 def similar_text(inc: Incident, m: Match) -> str:
     what = f"{m.service}: {', '.join(m.alertnames[:2])}" if m.alertnames else m.title

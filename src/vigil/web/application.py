@@ -16,6 +16,7 @@ from vigil.web.docs import install_docs
 from vigil.web.errors import StoreOutage
 from vigil.web.incidents import incidents_router
 from vigil.web.limits import ConcurrencyCap, WebLimits
+from vigil.web.reports import reports_router
 
 DESCRIPTION = ("vigil's REST API. Every /api/v1 endpoint needs an API key: `Authorization: Bearer <key>` "
                "or `X-API-Key: <key>`. Over the concurrency cap the answer is 429 with Retry-After; while "
@@ -33,6 +34,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(api_router(engine, keys, limits))
     app.include_router(alerts_in_router(engine, keys))
     app.include_router(incidents_router(engine, keys))
+    app.include_router(reports_router(engine, keys))
     install_docs(app)
     app.state.engine = engine
     app.state.store_outage = outage
