@@ -134,8 +134,9 @@ def _resolve_note(ev: Evidence) -> str:
     resolved = [e for e in ev.timeline if e.kind == "resolved" and e.actor != "vigil"]
     if not resolved:
         return ""
-    _, sep, note = resolved[-1].message.partition(": ")
-    return f" ({clip(note, 120)})" if sep and note else ""
+    e = resolved[-1]
+    note = e.message.removeprefix("resolved: ").removeprefix(f"by {e.actor}").lstrip(": ")
+    return f" ({clip(note, 120)})" if note else ""
 
 
 def first_sign(ev: Evidence) -> Event | None:
@@ -198,16 +199,13 @@ def _score(cause: dict) -> str:
 
 
 def scale_text(d: Decision) -> str | None:
-    """A decision that changed something, in words; None for one that kept things as they were."""
-    if d.kind == "scale":
-        before, after = d.inputs.get("current_replicas"), d.result.get("replicas")
-        if before == after or after is None:
-            return None
-        did = "scaled" if d.result.get("act") else "would have scaled (not acting)"
-        return f"{did} {d.subject} {before} → {after} replicas at {hms(d.ts)} ({d.rule})"
-    if d.kind == "replica":
-        return f"{d.rule.replace('_', ' ')} on {d.subject} at {hms(d.ts)}"
-    return None
+    """A scaling decision that changed the replicas, in words (without its time); None for one that
+    kept them as they were."""
+    before, after = d.inputs.get("current_replicas"), d.result.get("replicas")
+    if d.kind != "scale" or before == after or after is None:
+        return None
+    did = "scaled" if d.result.get("act") else "would have scaled (not acting)"
+    return f"{did} {d.subject} {before} → {after} replicas ({d.rule})"
 
 
 def _did(ev: Evidence) -> str:
@@ -215,13 +213,14 @@ def _did(ev: Evidence) -> str:
     items: dict[str, tuple[float, int]] = {}  # text -> first time, count
     for e in ev.timeline:
         if e.kind in ("notified", "escalated", "action"):
-            items[e.message] = (items.get(e.message, (e.ts, 0))[0], items.get(e.message, (e.ts, 0))[1] + 1)
+            first, n = items.get(e.message, (e.ts, 0))
+            items[e.message] = (first, n + 1)
     texts = [(ts, f"{msg} at {hms(ts)}" + (f" (×{n})" if n > 1 else "")) for msg, (ts, n) in items.items()]
     for d in ev.decisions:
         if d.ts >= inc.opened_at and d.kind == "scale" and d.result.get("act"):
             t = scale_text(d)
             if t:
-                texts.append((d.ts, t))
+                texts.append((d.ts, f"{t} at {hms(d.ts)}"))
     texts.sort()
     if not texts:
         return ""
@@ -257,7 +256,7 @@ def _change_items(ev: Evidence, lo: float, hi: float, opened: float) -> list[tup
         if d.kind == "scale" and lo <= d.ts < min(hi, opened):
             t = scale_text(d)
             if t:
-                items.append((d.ts, t.replace(f" at {hms(d.ts)}", f" {when(d.ts)}")))
+                items.append((d.ts, f"{t} {when(d.ts)}"))
     items += [
         (e.ts, f"{clip(e.message, 120)} {when(e.ts)}")
         for e in ev.events
