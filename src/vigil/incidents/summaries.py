@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from vigil.config import VigilConfig
 from vigil.config.redact import secret_values
 from vigil.incidents.evidence import Evidence, EvidenceStore, gather, snapshot
-from vigil.incidents.llm import LlmRewriter
+from vigil.incidents.llm import LlmRewriter, Redaction
 from vigil.incidents.model import Incident
 from vigil.incidents.summary import clip, compose, hms
 from vigil.pipeline import Offload
@@ -64,6 +64,8 @@ class Summaries:
         )
         self.store, self.worker = store, worker
         self.llm = LlmRewriter(cfg.llm, secret_values(config)) if cfg.llm is not None else None
+        # a summary never shows a secret of the config (an alert's text may quote one), LLM or not
+        self.redact = self.llm.redact if self.llm is not None else Redaction(secret_values(config))
         self._changed: dict[int, float] = {}  # incident -> when it changed, not summarised since
         self._last: dict[int, float] = {}  # incident -> when its last summary was started
         self._offline: dict[int, str] = {}  # incident -> the offline text its summary was made from
@@ -166,7 +168,7 @@ class Summaries:
         for inc in incidents:
             try:
                 ev = gather(self.store, inc, now, self.lookback)
-                out.append((inc.id, compose(ev), facts_of(ev) if self.llm is not None else []))
+                out.append((inc.id, self.redact(compose(ev)), facts_of(ev) if self.llm is not None else []))
             except Exception:  # one incident must not keep the others from their summaries
                 log.exception("the summary of incident %d could not be written", inc.id)
         return out
