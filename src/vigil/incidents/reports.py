@@ -232,7 +232,7 @@ def _figures(config: VigilConfig, store: ReportStore, per: Period, now: float) -
     found = store.incidents(None, None, per.start, MAX_INCIDENTS, 0, True)
     truncated = len(found) >= MAX_INCIDENTS
     found = [
-        i for i in found if i.opened_at < per.end and (i.resolved_at is None or i.resolved_at >= per.start)
+        i for i in found if i.opened_at <= per.end and (i.resolved_at is None or i.resolved_at >= per.start)
     ]
     opened = [i for i in found if i.opened_at >= per.start]
     names = list(
@@ -359,7 +359,7 @@ def _buckets(opened: list[Incident], per: Period) -> list[tuple[float, int]]:
     n = int(round(per.length / width))
     counts = [0] * n
     for inc in opened:
-        k = int((inc.opened_at - per.start) // width)
-        if 0 <= k < n:
+        k = min(n - 1, int((inc.opened_at - per.start) // width))  # one opened at the very end: the last
+        if k >= 0:
             counts[k] += 1
     return [(per.start + k * width, c) for k, c in enumerate(counts)]
