@@ -17,13 +17,26 @@ def setup(tmp_path: Path) -> Path:
     db = tmp_path / "v.db"
     now = time.time()
     store = open_store(f"sqlite:///{db}")
-    inc = Incident(1, "payments: PaymentsDown", IncidentStatus.RESOLVED, Severity.CRITICAL, "payments", now - 3600,
-                   now - 3000, ["payments"], resolved_at=now - 3000)
-    store.write_incidents([inc], [Member(1, "f", "PaymentsDown", "payments", "critical", now - 3600, "new")], [])
+    inc = Incident(
+        1,
+        "payments: PaymentsDown",
+        IncidentStatus.RESOLVED,
+        Severity.CRITICAL,
+        "payments",
+        now - 3600,
+        now - 3000,
+        ["payments"],
+        resolved_at=now - 3000,
+    )
+    store.write_incidents(
+        [inc], [Member(1, "f", "PaymentsDown", "payments", "critical", now - 3600, "new")], []
+    )
     store.close()
     cfg = tmp_path / "vigil.yaml"
-    cfg.write_text(f"store: {{url: 'sqlite:///{db}'}}\n"
-                   "services: [{name: payments, sla: 99.9, downtime_cost_per_minute: 2.5}]\n")
+    cfg.write_text(
+        f"store: {{url: 'sqlite:///{db}'}}\n"
+        "services: [{name: payments, sla: 99.9, downtime_cost_per_minute: 2.5}]\n"
+    )
     return cfg
 
 

@@ -33,8 +33,9 @@ def test_daily_times_follow_the_local_clock_across_daylight_saving() -> None:
 def test_weekly_and_executive_times() -> None:
     weekly = ReportScheduleConfig(kind="weekly", weekday="friday", at="17:30", receivers=["r"])
     assert next_time(weekly, ts("2023-11-14T22:13:20+00:00")) == ts("2023-11-17T17:30:00+00:00")
-    executive = ReportScheduleConfig(kind="executive", day_of_month=1, at="09:00", time_zone="America/New_York",
-                                     receivers=["r"])
+    executive = ReportScheduleConfig(
+        kind="executive", day_of_month=1, at="09:00", time_zone="America/New_York", receivers=["r"]
+    )
     assert next_time(executive, ts("2023-11-14T22:13:20+00:00")) == ts("2023-12-01T09:00:00-05:00")
     assert previous_time(executive, ts("2023-11-14T22:13:20+00:00")) == ts("2023-11-01T09:00:00-04:00")
 
@@ -44,23 +45,38 @@ alerting:
   route: {{receiver: reports}}
   receivers:
     - name: reports
-      email_configs: [{{to: ops@example.com, from: vigil@example.com, smarthost: "{smarthost}", require_tls: false}}]
+      email_configs:
+        - {{to: ops@example.com, from: vigil@example.com, smarthost: "{smarthost}", require_tls: false}}
     - name: chat
       webhook_configs: [{{url: "http://127.0.0.1:9/hook"}}]
 """
 
 
-@pytest.mark.parametrize("reports, message", [
-    ("[{kind: daily, receivers: [nobody]}]", "unknown receiver 'nobody'; alerting.receivers has: reports, chat"),
-    ("[{kind: daily, receivers: [chat]}]", "receiver 'chat' has no email_configs; reports are sent by email"),
-    ("[{kind: daily, weekday: monday, receivers: [reports]}]", "weekday applies to weekly reports only"),
-    ("[{kind: weekly, at: '8am', receivers: [reports]}]", "at must be a time of day as HH:MM"),
-    ("[{kind: daily, time_zone: Mars/Olympus, receivers: [reports]}]", "unknown time zone 'Mars/Olympus'"),
-    ("[{kind: monthly, receivers: [reports]}]", "'daily', 'weekly' or 'executive'"),
-])
+@pytest.mark.parametrize(
+    "reports, message",
+    [
+        (
+            "[{kind: daily, receivers: [nobody]}]",
+            "unknown receiver 'nobody'; alerting.receivers has: reports, chat",
+        ),
+        (
+            "[{kind: daily, receivers: [chat]}]",
+            "receiver 'chat' has no email_configs; reports are sent by email",
+        ),
+        ("[{kind: daily, weekday: monday, receivers: [reports]}]", "weekday applies to weekly reports only"),
+        ("[{kind: weekly, at: '8am', receivers: [reports]}]", "at must be a time of day as HH:MM"),
+        (
+            "[{kind: daily, time_zone: Mars/Olympus, receivers: [reports]}]",
+            "unknown time zone 'Mars/Olympus'",
+        ),
+        ("[{kind: monthly, receivers: [reports]}]", "'daily', 'weekly' or 'executive'"),
+    ],
+)
 def test_bad_report_schedules_are_refused_with_the_key_and_the_fix(reports: str, message: str) -> None:
     with pytest.raises(ConfigError) as err:
-        parse_config(ALERTING.format(smarthost="127.0.0.1:25") + f"reports: {reports}\n", file="vigil.yaml", env={})
+        parse_config(
+            ALERTING.format(smarthost="127.0.0.1:25") + f"reports: {reports}\n", file="vigil.yaml", env={}
+        )
     assert message in str(err.value) and "reports[0]" in str(err.value)
 
 
@@ -75,11 +91,15 @@ START = ts("2023-11-15T07:59:30+00:00")
 
 
 def config(db: Path, smtp: SmtpServer) -> Any:
-    return parse_config(f"""
+    return parse_config(
+        f"""
 store: {{url: "sqlite:///{db}"}}
 services: [{{name: payments, sla: 99.9}}]
 reports: [{{kind: daily, at: "08:00", receivers: [reports]}}]
-""" + ALERTING.format(smarthost=smtp.smarthost), env={})
+"""
+        + ALERTING.format(smarthost=smtp.smarthost),
+        env={},
+    )
 
 
 async def mails(smtp: SmtpServer, n: int) -> list[Any]:
@@ -91,7 +111,9 @@ async def mails(smtp: SmtpServer, n: int) -> list[Any]:
 
 
 async def run_for(db: Path, smtp: SmtpServer, clock: FakeClock, seconds: float) -> Any:
-    _, engine = build_app(config(db, smtp), clock=clock, collectors=[], writer=InlineWriter(), worker=InlineWriter())
+    _, engine = build_app(
+        config(db, smtp), clock=clock, collectors=[], writer=InlineWriter(), worker=InlineWriter()
+    )
     await engine.start()
     try:
         await clock.advance(seconds)

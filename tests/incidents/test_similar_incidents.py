@@ -21,10 +21,23 @@ DAY = 86400.0
 KEY = "similar-test-key-0001"
 
 
-def inc(id_: int, opened: float, service: str, alerts: dict[str, str], resolved: float | None = None) -> Incident:
-    i = Incident(id_, f"{service}: {next(iter(alerts))}", IncidentStatus.RESOLVED if resolved else IncidentStatus.OPEN,
-                 Severity.CRITICAL, service, opened, opened, list(dict.fromkeys(alerts.values())), resolved_at=resolved)
-    i.members = {f"{id_}-{n}": Member(id_, f"{id_}-{n}", n, s, "critical", opened, "new") for n, s in alerts.items()}
+def inc(
+    id_: int, opened: float, service: str, alerts: dict[str, str], resolved: float | None = None
+) -> Incident:
+    i = Incident(
+        id_,
+        f"{service}: {next(iter(alerts))}",
+        IncidentStatus.RESOLVED if resolved else IncidentStatus.OPEN,
+        Severity.CRITICAL,
+        service,
+        opened,
+        opened,
+        list(dict.fromkeys(alerts.values())),
+        resolved_at=resolved,
+    )
+    i.members = {
+        f"{id_}-{n}": Member(id_, f"{id_}-{n}", n, s, "critical", opened, "new") for n, s in alerts.items()
+    }
     return i
 
 
@@ -41,12 +54,14 @@ def test_recent_beats_old_at_equal_likeness_and_unlike_ones_are_left_out() -> No
     now = inc(9, T0, "payments", {"PaymentsDown": "payments"})
     old = inc(1, T0 - 90 * DAY, "payments", {"PaymentsDown": "payments"}, T0 - 90 * DAY + 600)
     recent = inc(2, T0 - 3 * DAY, "payments", {"PaymentsDown": "payments"}, T0 - 3 * DAY + 840)
-    other = inc(3, T0 - DAY, "payments", {"DiskFull": "payments", "Backups": "backup"})  # 1/2 services, 0 names
+    other = inc(
+        3, T0 - DAY, "payments", {"DiskFull": "payments", "Backups": "backup"}
+    )  # 1/2 services, 0 names
     later = inc(10, T0 + 60, "payments", {"PaymentsDown": "payments"})  # opened after: not "past"
     found = rank(now, [old, recent, other, later, now])
     assert [m.id for m in found] == [2, 1]
     assert found[0].score > found[1].score and found[0].likeness == found[1].likeness == 1.0
-    assert abs(found[1].score - 0.5 ** 3) < 1e-9  # 90 days: three half-lives
+    assert abs(found[1].score - 0.5**3) < 1e-9  # 90 days: three half-lives
 
 
 def test_find_reads_incidents_of_the_same_services_and_how_the_best_one_ended(tmp_path: Path) -> None:
@@ -56,9 +71,16 @@ def test_find_reads_incidents_of_the_same_services_and_how_the_best_one_ended(tm
         elsewhere = inc(2, T0 - DAY, "mailer", {"PaymentsDown": "mailer"}, T0 - DAY + 60)
         now = inc(3, T0, "payments", {"PaymentsDown": "payments"})
         members = [m for i in (past, elsewhere, now) for m in i.members.values()]
-        store.write_incidents([past, elsewhere, now], members, [
-            TimelineEntry(1, T0 - 2 * DAY + 300, "note", "the pool is exhausted", "bob"),
-            TimelineEntry(1, T0 - 2 * DAY + 840, "resolved", "resolved: by carol: restarted the DB pool", "carol")])
+        store.write_incidents(
+            [past, elsewhere, now],
+            members,
+            [
+                TimelineEntry(1, T0 - 2 * DAY + 300, "note", "the pool is exhausted", "bob"),
+                TimelineEntry(
+                    1, T0 - 2 * DAY + 840, "resolved", "resolved: by carol: restarted the DB pool", "carol"
+                ),
+            ],
+        )
         found = find(store, now)
         assert [m.id for m in found] == [1]  # mailer's incident is not about one of its services
         assert found[0].resolution == "by carol: restarted the DB pool"
@@ -67,20 +89,38 @@ def test_find_reads_incidents_of_the_same_services_and_how_the_best_one_ended(tm
 
 
 async def test_the_incident_api_serves_similar_past_incidents(tmp_path: Path) -> None:
-    cfg = parse_config(f"""
-store: {{url: "sqlite:///{tmp_path / 'v.db'}"}}
+    cfg = parse_config(
+        f"""
+store: {{url: "sqlite:///{tmp_path / "v.db"}"}}
 server: {{api_keys: [{{name: alice, key: {KEY}}}]}}
 services: [{{name: payments}}]
-""", env={})
+""",
+        env={},
+    )
     clock = FakeClock(T0)
     app, engine = build_app(cfg, clock=clock, collectors=[], writer=InlineWriter(), worker=InlineWriter())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
-                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://vigil.test",
+        headers={"Authorization": f"Bearer {KEY}"},
+    ) as client:
         await engine.start()
         try:
+
             async def alert(status: str) -> None:
-                r = await client.post("/api/v1/alerts", json={"alerts": [
-                    {"name": "PaymentsDown", "service": "payments", "severity": "critical", "status": status}]})
+                r = await client.post(
+                    "/api/v1/alerts",
+                    json={
+                        "alerts": [
+                            {
+                                "name": "PaymentsDown",
+                                "service": "payments",
+                                "severity": "critical",
+                                "status": status,
+                            }
+                        ]
+                    },
+                )
                 assert r.status_code == 200
 
             await alert("firing")
@@ -91,9 +131,12 @@ services: [{{name: payments}}]
             await alert("firing")
             await clock.advance(2)
             one: dict[str, Any] = (await client.get("/api/v1/incidents/2")).json()
-            assert [(m["id"], m["likeness"], m["resolved_at"] - m["opened_at"]) for m in one["similar"]] == \
-                [(1, 1.0, 840.0)]
-            assert "Looks like #1 from 3 days ago (payments: PaymentsDown), resolved in 14m." in one["summary"]
+            assert [(m["id"], m["likeness"], m["resolved_at"] - m["opened_at"]) for m in one["similar"]] == [
+                (1, 1.0, 840.0)
+            ]
+            assert (
+                "Looks like #1 from 3 days ago (payments: PaymentsDown), resolved in 14m." in one["summary"]
+            )
             assert (await client.get("/api/v1/incidents/1")).json()["similar"] == []
         finally:
             await engine.stop()

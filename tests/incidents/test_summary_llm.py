@@ -46,9 +46,19 @@ class FakeLlm:
             return web.json_response({"error": {"message": "overloaded"}}, status=500)
         if self.mode == "garbage":
             return web.Response(text="<html>proxy error</html>", content_type="text/html")
-        return web.json_response({"id": "c1", "object": "chat.completion", "choices": [
-            {"index": 0, "message": {"role": "assistant", "content": "payments is down since 22:13 UTC."},
-             "finish_reason": "stop"}]})
+        return web.json_response(
+            {
+                "id": "c1",
+                "object": "chat.completion",
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": "payments is down since 22:13 UTC."},
+                        "finish_reason": "stop",
+                    }
+                ],
+            }
+        )
 
 
 @pytest.fixture
@@ -73,7 +83,8 @@ store: {{url: "sqlite:///{db}"}}
 server: {{api_keys: [{{name: alice, key: {key}}}]}}
 incidents:
   summary:
-    llm: {{url: "{url}", model: tiny-model, api_key: {llm_key}, timeout: {timeout}, redact: ['ACCT-[0-9]{{6}}']}}
+    llm:
+      {{url: "{url}", model: tiny-model, api_key: {llm_key}, timeout: {timeout}, redact: ['ACCT-[0-9]{{6}}']}}
 services:
   - {{name: payments}}
 """
@@ -83,11 +94,15 @@ services:
 async def vigil(tmp_path: Path, llm: FakeLlm, request: pytest.FixtureRequest) -> Any:
     timeout = getattr(request, "param", "2s")
     clock = FakeClock(T0)
-    cfg = parse_config(CFG.format(db=tmp_path / "v.db", key=API_KEY, url=llm.url, llm_key=LLM_KEY, timeout=timeout),
-                       env={})
+    cfg = parse_config(
+        CFG.format(db=tmp_path / "v.db", key=API_KEY, url=llm.url, llm_key=LLM_KEY, timeout=timeout), env={}
+    )
     app, engine = build_app(cfg, clock=clock, collectors=[], writer=InlineWriter(), worker=InlineWriter())
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
-                                 headers={"Authorization": f"Bearer {API_KEY}"}) as client:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app),
+        base_url="http://vigil.test",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+    ) as client:
         await engine.start()
         try:
             yield clock, engine, client
@@ -96,13 +111,26 @@ async def vigil(tmp_path: Path, llm: FakeLlm, request: pytest.FixtureRequest) ->
             engine.store.close()
 
 
-SECRET_SUMMARY = (f"payments down: auth failed with key {API_KEY} for account ACCT-123456 at "
-                  f"postgresql://vig:{DB_PASSWORD}@db/pay?token=tok-abcdef123")
+SECRET_SUMMARY = (
+    f"payments down: auth failed with key {API_KEY} for account ACCT-123456 at "
+    f"postgresql://vig:{DB_PASSWORD}@db/pay?token=tok-abcdef123"
+)
 
 
 async def open_incident(clock: FakeClock, engine: Any, client: httpx.AsyncClient) -> str:
-    r = await client.post("/api/v1/alerts", json={"alerts": [
-        {"name": "PaymentsDown", "service": "payments", "severity": "critical", "summary": SECRET_SUMMARY}]})
+    r = await client.post(
+        "/api/v1/alerts",
+        json={
+            "alerts": [
+                {
+                    "name": "PaymentsDown",
+                    "service": "payments",
+                    "severity": "critical",
+                    "summary": SECRET_SUMMARY,
+                }
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     await clock.advance(1)  # the job starts after this pass
     await engine.stages.incidents.summaries.idle()  # the LLM answers in real time, beside the passes
@@ -113,7 +141,9 @@ async def open_incident(clock: FakeClock, engine: Any, client: httpx.AsyncClient
 async def test_the_llm_rewrites_the_summary_and_receives_nothing_secret(vigil: Any, llm: FakeLlm) -> None:
     clock, engine, client = vigil
     text = await open_incident(clock, engine, client)
-    assert text == "payments is down since 22:13 UTC.\n(Rewritten by tiny-model from vigil's offline summary.)"
+    assert (
+        text == "payments is down since 22:13 UTC.\n(Rewritten by tiny-model from vigil's offline summary.)"
+    )
     assert len(llm.received) == 1
     body = llm.received[0]
     assert body["model"] == "tiny-model" and body["messages"][0]["role"] == "system"
@@ -121,13 +151,17 @@ async def test_the_llm_rewrites_the_summary_and_receives_nothing_secret(vigil: A
     for secret in (API_KEY, LLM_KEY, DB_PASSWORD, "ACCT-123456", "tok-abcdef123"):
         assert secret not in sent
     prompt = body["messages"][1]["content"]
-    assert "PaymentsDown on payments (critical): payments down: auth failed with key *** for account *** at " \
-           "postgresql://vig:***@db/pay?token=***" in prompt
+    assert (
+        "PaymentsDown on payments (critical): payments down: auth failed with key *** for account *** at "
+        "postgresql://vig:***@db/pay?token=***" in prompt
+    )
     assert llm.headers[0]["Authorization"] == f"Bearer {LLM_KEY}"  # the key goes in the header only
     assert engine.stages.incidents.summaries.by_llm == 1
     await clock.advance(310)  # an open incident is re-read on its refresh; its facts did not change
     await engine.stages.incidents.summaries.idle()
-    assert engine.stages.incidents.summaries.written == 2 and len(llm.received) == 1  # the LLM is not asked again
+    assert (
+        engine.stages.incidents.summaries.written == 2 and len(llm.received) == 1
+    )  # the LLM is not asked again
 
 
 @pytest.mark.parametrize("vigil", ["300ms"], indirect=True)
@@ -151,29 +185,40 @@ async def test_an_error_or_an_unreadable_answer_falls_back_and_says_so(vigil: An
     llm.mode = "garbage"
     rewriter = LlmRewriter(SummaryLlmConfig(url=llm.url, model="m", timeout=2.0), [])
     r = await rewriter.rewrite("offline text", [], 1)
-    assert not r.by_llm and r.text == "offline text\n(vigil's offline summary: m sent an answer that is not a " \
-                                      "chat completion.)"
+    assert (
+        not r.by_llm
+        and r.text
+        == "offline text\n(vigil's offline summary: m sent an answer that is not a chat completion.)"
+    )
 
 
 async def test_an_endpoint_that_is_not_there_falls_back() -> None:
     from vigil.demo.run import free_port
 
-    rewriter = LlmRewriter(SummaryLlmConfig(url=f"http://127.0.0.1:{free_port()}/v1", model="m", timeout=2.0), [])
+    rewriter = LlmRewriter(
+        SummaryLlmConfig(url=f"http://127.0.0.1:{free_port()}/v1", model="m", timeout=2.0), []
+    )
     r = await rewriter.rewrite("offline text", ["alert X"], 1)
-    assert not r.by_llm and r.text.startswith("offline text\n(vigil's offline summary: m could not be reached")
+    assert not r.by_llm and r.text.startswith(
+        "offline text\n(vigil's offline summary: m could not be reached"
+    )
 
 
 def test_redaction_masks_secrets_url_credentials_and_patterns_in_linear_time() -> None:
     redact = Redaction(["hunter2-secret"], [r"ACCT-[0-9]{6}", r"(a+)+$"])
-    assert redact("pw hunter2-secret, ACCT-000042, https://user:pw@host/x?api_key=k123") == \
-        "pw ***, ***, https://user:***@host/x?api_key=***"
+    assert (
+        redact("pw hunter2-secret, ACCT-000042, https://user:pw@host/x?api_key=k123")
+        == "pw ***, ***, https://user:***@host/x?api_key=***"
+    )
     assert redact("a" * 50_000 + "!").endswith("!")  # RE2: no catastrophic backtracking on (a+)+$
 
 
 def test_the_endpoint_url_and_the_config_errors() -> None:
     assert SummaryLlmConfig(url="http://h:1/v1", model="m").endpoint == "http://h:1/v1/chat/completions"
-    assert SummaryLlmConfig(url="http://h/v1/chat/completions", model="m").endpoint == \
-        "http://h/v1/chat/completions"
+    assert (
+        SummaryLlmConfig(url="http://h/v1/chat/completions", model="m").endpoint
+        == "http://h/v1/chat/completions"
+    )
     from vigil.config import ConfigError
 
     bad = "incidents: {summary: {llm: {url: 'ftp://x', model: m, timeout: 10m, redact: ['(?<=x)y']}}}"

@@ -12,8 +12,10 @@ from tests.web.conftest import API_KEY
 
 async def test_each_kind_in_each_format(api: tuple[httpx.AsyncClient, Any]) -> None:
     client, engine = api
-    r = await client.post("/api/v1/alerts", json={"alerts": [
-        {"name": "CatalogDown", "service": "catalog", "severity": "critical"}]})
+    r = await client.post(
+        "/api/v1/alerts",
+        json={"alerts": [{"name": "CatalogDown", "service": "catalog", "severity": "critical"}]},
+    )
     assert r.status_code == 200
     for kind in ("daily", "weekly", "executive"):
         html = await client.get(f"/api/v1/reports/{kind}")
@@ -21,7 +23,9 @@ async def test_each_kind_in_each_format(api: tuple[httpx.AsyncClient, Any]) -> N
         assert html.text.startswith("<!DOCTYPE html>") and "<svg" in html.text and "<script" not in html.text
         md = await client.get(f"/api/v1/reports/{kind}", params={"format": "md", "time_zone": "Asia/Tokyo"})
         assert md.headers["content-type"] == "text/markdown; charset=utf-8"
-        assert md.text.startswith(f"# {kind.capitalize()} report: ") and "Asia/Tokyo" in md.text.splitlines()[0]
+        assert (
+            md.text.startswith(f"# {kind.capitalize()} report: ") and "Asia/Tokyo" in md.text.splitlines()[0]
+        )
         assert "| catalog | 1 |" in md.text
     figures = (await client.get("/api/v1/reports/daily", params={"format": "json"})).json()
     assert figures["kind"] == "daily" and figures["end"] - figures["start"] == 86400

@@ -16,8 +16,9 @@ class SummaryLlmConfig(Strict):
     url: str = Field(description="the endpoint, e.g. https://api.openai.com/v1/chat/completions (a URL "
                                  "ending in /v1 gets /chat/completions added)")
     model: str = Field(min_length=1, description="the model name the endpoint expects")
-    api_key: Secret | None = Field(None, description="sent as `Authorization: Bearer`; never logged")
-    timeout: Duration = Field(10.0, description="the whole request; past it the offline summary is used")
+    api_key: Secret | None = Field(default=None, description="sent as `Authorization: Bearer`; never logged")
+    timeout: Duration = Field(default=10.0,
+                              description="the whole request; past it the offline summary is used")
     redact: Regexes = Field(default_factory=list, description="RE2 patterns replaced by *** in everything "
                                                               "sent (the config's secrets always are)")
 
@@ -44,12 +45,14 @@ class SummaryLlmConfig(Strict):
 
 class SummaryConfig(Strict):
     enabled: bool = True
-    every: Duration = Field(30.0, description="an incident that changed is summarised again at most this "
-                                              "often")
-    refresh: Duration = Field(300.0, description="an open incident is re-read this often even when it did "
-                                                 "not change (scaling, health changes, notifications since)")
-    lookback: Duration = Field(1800.0, description="changes this long before an incident opened are named in "
-                                                   "its summary (scaling, replicas, reloads, versions)")
+    every: Duration = Field(default=30.0,
+                            description="an incident that changed is summarised again at most this often")
+    refresh: Duration = Field(default=300.0,
+                              description="an open incident is re-read this often even when it did not "
+                                          "change (scaling, health changes, notifications since)")
+    lookback: Duration = Field(default=1800.0,
+                               description="changes this long before an incident opened are named in its "
+                                           "summary (scaling, replicas, reloads, versions)")
     llm: SummaryLlmConfig | None = None
 
     @field_validator("every", "refresh")
@@ -69,10 +72,12 @@ class SummaryConfig(Strict):
 
 class IncidentsConfig(Strict):
     enabled: bool = True
-    correlation_window: Duration = Field(600.0, description="an alert joins an incident that had an alert join "
-                                                            "or change within this time")
-    reopen_window: Duration = Field(1800.0, description="an alert that fires again within this time after its "
-                                                        "incident resolved reopens it")
-    max_hops: int = Field(2, ge=0, le=10, description="services this close in the dependency graph share an "
-                                                      "incident")
+    correlation_window: Duration = Field(default=600.0,
+                                         description="an alert joins an incident that had an alert join or "
+                                                     "change within this time")
+    reopen_window: Duration = Field(default=1800.0,
+                                    description="an alert that fires again within this time after its "
+                                                "incident resolved reopens it")
+    max_hops: int = Field(default=2, ge=0, le=10,
+                          description="services this close in the dependency graph share an incident")
     summary: SummaryConfig = SummaryConfig()

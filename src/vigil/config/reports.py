@@ -21,10 +21,12 @@ class ReportScheduleConfig(Strict):
     kind: ReportKind = Field(
         description="daily (the last 24 hours), weekly (7 days) or executive (30 days, against the 30 before)"
     )
-    at: str = Field("08:00", description="local time of day it is sent, HH:MM")
-    time_zone: str = Field("UTC", description="IANA time zone of `at` (Europe/Paris, America/New_York, ...)")
-    weekday: Weekday = Field("monday", description="the day a weekly report is sent")
-    day_of_month: int = Field(1, ge=1, le=28, description="the day of the month an executive report is sent")
+    at: str = Field(default="08:00", description="local time of day it is sent, HH:MM")
+    time_zone: str = Field(default="UTC",
+                           description="IANA time zone of `at` (Europe/Paris, America/New_York, ...)")
+    weekday: Weekday = Field(default="monday", description="the day a weekly report is sent")
+    day_of_month: int = Field(default=1, ge=1, le=28,
+                              description="the day of the month an executive report is sent")
     receivers: list[str] = Field(
         min_length=1, description="names of alerting.receivers; their email integrations get the report"
     )

@@ -41,9 +41,10 @@ class Service(Strict):
     scaling: ScalingPolicyConfig | None = None
     rules: list[Rule] = Field(default_factory=list)
     forecast: ForecastConfig = ForecastConfig()
-    sla: float | None = Field(None, gt=0, le=100, description="availability promised, in percent (99.9)")
-    downtime_cost_per_minute: float | None = Field(None, ge=0, description="what a minute of outage costs "
-                                                                           "(in reports)")
+    sla: float | None = Field(default=None, gt=0, le=100,
+                              description="availability promised, in percent (99.9)")
+    downtime_cost_per_minute: float | None = Field(default=None, ge=0,
+                                                   description="what a minute of outage costs (in reports)")
 
     @field_validator("name")
     @classmethod

@@ -16,7 +16,7 @@ compare). `build` reads the store: run it on the worker, not on the event loop."
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Protocol
 
 from vigil.config import VigilConfig
@@ -171,7 +171,7 @@ class Report:
 
 
 def vars_of(line: IncidentLine) -> dict[str, Any]:
-    return {f: getattr(line, f) for f in line.__slots__}  # type: ignore[attr-defined]
+    return {f.name: getattr(line, f.name) for f in fields(line)}
 
 
 # ------------------------------------------------------------------------------------------ intervals
@@ -314,7 +314,8 @@ def _slo_time(store: ReportStore, service: str, events: list[Event], per: Period
 def _availability(
     f: ServiceFigures, store: ReportStore, incidents: list[Incident], per: Period, until: float
 ) -> None:
-    values, minutes = [], set()
+    values: list[float] = []
+    minutes: set[float] = set()
     for info in store.list_series("probe_success", {"service": f.service}, 100):
         r = store.query_range(info.key, per.start, until, 60.0)
         values += [float(v) for v in r.values]

@@ -68,7 +68,7 @@ def compose(ev: Evidence) -> str:
 def primary(inc: Incident) -> Member | None:
     members = sorted(inc.members.values(), key=lambda m: m.joined_at)
     about = [m for m in members if m.service == inc.service]
-    return (about or members or [None])[0]
+    return (about or members)[0] if members else None
 
 
 def _alert(m: Member, with_state: bool) -> str:
