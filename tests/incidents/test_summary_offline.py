@@ -311,3 +311,37 @@ async def test_an_open_incident_is_refreshed_with_what_vigil_did_since(vigil: An
     await clock.advance(110)
     assert "vigil did: scaled payments 2 → 4 replicas (ScaleUp) at 22:13:21 UTC." in await summary(client)
     assert stage.summaries.written == unchanged + 1
+
+
+async def test_a_summary_lost_at_a_stop_is_written_again_after_the_restart(tmp_path: Path) -> None:
+    clock = FakeClock(T0)
+    cfg = parse_config(CFG.format(db=tmp_path / "v.db", key=KEY), env={})
+
+    async def run(steps: Any) -> None:
+        app, engine = build_app(cfg, clock=clock, collectors=[], writer=InlineWriter(), worker=InlineWriter())
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app),
+            base_url="http://vigil.test",
+            headers={"Authorization": f"Bearer {KEY}"},
+        ) as client:
+            await engine.start()
+            try:
+                await steps(client)
+            finally:
+                await engine.stop()
+                engine.store.close()
+
+    async def open_then_resolve_and_stop(client: httpx.AsyncClient) -> None:
+        await fire(client, "PaymentsDown", "payments")
+        await clock.advance(1)
+        await fire(
+            client, "PaymentsDown", "payments", "resolved"
+        )  # its new summary is not taken in before the stop
+
+    async def after_restart(client: httpx.AsyncClient) -> None:
+        assert (await summary(client)).splitlines()[1] == "Since 2023-11-14 22:13:20 UTC; open."
+        await clock.advance(2)  # the first pass starts its job, the next takes the summary in
+        assert "resolved when its alerts resolved" in (await summary(client)).splitlines()[1]
+
+    await run(open_then_resolve_and_stop)
+    await run(after_restart)

@@ -118,11 +118,9 @@ class Summaries:
                 picked[inc_id] = inc
         if now - self._scanned >= SCAN_EVERY_S:
             self._scanned = now
-            for inc in known.values():
+            for inc in known.values():  # one loaded at start is due at once: its summary may predate its end
                 last = self._last.get(inc.id)
-                if last is None and inc.summary:
-                    self._last[inc.id] = now  # loaded with its summary (a restart): refreshed in its time
-                elif last is None or (inc.open and now - last >= self.refresh):
+                if last is None or (inc.open and now - last >= self.refresh):
                     picked.setdefault(inc.id, inc)
             for gone in [i for i in self._last if i not in known]:
                 self._last.pop(gone, None)
