@@ -13,7 +13,7 @@ from vigil.incidents.similar import IncidentHistory, Match, find
 from vigil.model import Decision, Event
 
 MAX_SERVICES = 10  # services whose events and decisions are read (the incident's first ones)
-EVENTS_PER_SERVICE = 300
+EVENTS_PER_SERVICE = 1_000  # newest first: an outage's window is short
 TIMELINE_MAX = 500
 SERIES_PER_SERVICE = 5_000
 # Event kinds that are changes made to the system watched (not symptoms); service-less ones included.
@@ -95,33 +95,99 @@ def services_of(inc: Incident) -> list[str]:
     return [s for s in dict.fromkeys([inc.service, *inc.services]) if s][:MAX_SERVICES]
 
 
-def gather(store: EvidenceStore, inc: Incident, now: float, lookback: float) -> Evidence:
+class SharedReads:
+    """The store reads of one job, made once per service and shared by its incidents (the incidents
+    of one outage share services): events and decisions from the earliest window's start, series,
+    and the incidents similar ones are looked for among."""
+
+    def __init__(self, store: EvidenceStore, since: float, now: float) -> None:
+        self.store, self.since, self.now = store, since, now
+        self._memo: dict[tuple[str, str | None], Any] = {}
+
+    def _once(self, what: str, service: str | None, read: Any) -> Any:
+        key = (what, service)
+        if key not in self._memo:
+            self._memo[key] = read()
+        return self._memo[key]
+
+    def events(self, service: str) -> list[Event]:
+        return self._once(
+            "events",
+            service,
+            lambda: self.store.events(self.since, self.now, service, None, EVENTS_PER_SERVICE),
+        )
+
+    def system_events(self) -> list[Event]:
+        """Changes of the whole system (a config reload): events of a change kind with no service."""
+        return self._once(
+            "system",
+            None,
+            lambda: [
+                e
+                for kind in CHANGE_KINDS
+                for e in self.store.events(self.since, self.now, None, kind, 50)
+                if e.service is None
+            ],
+        )
+
+    def decisions(self, service: str) -> list[Decision]:
+        return self._once(
+            "decisions",
+            service,
+            lambda: [
+                d
+                for d in self.store.decisions(self.since, None, service, EVENTS_PER_SERVICE)
+                if d.kind in ("scale", "replica") and d.ts <= self.now
+            ],
+        )
+
+    def series(self, service: str) -> list[Any]:
+        return self._once(
+            "series", service, lambda: self.store.list_series(None, {"service": service}, SERIES_PER_SERVICE)
+        )
+
+    # the IncidentHistory face, for similar.find
+    def incidents(
+        self,
+        status: str | None = None,
+        service: str | None = None,
+        since: float | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        with_members: bool = False,
+    ) -> list[Incident]:
+        return self._once(
+            "incidents",
+            service,
+            lambda: self.store.incidents(status, service, since, limit, offset, with_members),
+        )
+
+    def incident_timeline(self, incident_id: int, limit: int = 10_000) -> list[TimelineEntry]:
+        return self.store.incident_timeline(incident_id, limit)
+
+
+def gather(
+    store: EvidenceStore, inc: Incident, now: float, lookback: float, reads: SharedReads | None = None
+) -> Evidence:
+    """The evidence of one incident (blocking: on the worker). `reads` shares the per-service reads
+    of the incidents summarised together; its window must start at or before this one's."""
     ev = Evidence(inc, now, lookback)
+    reads = reads or SharedReads(store, ev.since, now)
     services = services_of(inc)
     ev.timeline = store.incident_timeline(inc.id, TIMELINE_MAX)
     seen: set[tuple[float, str, str]] = set()
-    events: list[Event] = []
-    for s in services:
-        events += store.events(ev.since, now, s, None, EVENTS_PER_SERVICE)
-    for kind in CHANGE_KINDS:  # changes of the whole system (a reload, a restart of vigil)
-        events += [e for e in store.events(ev.since, now, None, kind, 50) if e.service is None]
+    events = [e for s in services for e in reads.events(s)] + reads.system_events()
     for e in sorted(events, key=lambda e: e.ts):
         key = (e.ts, e.kind, e.message)
-        if key not in seen:
+        if e.ts >= ev.since and key not in seen:
             seen.add(key)
             ev.events.append(e)
+    ev.decisions = sorted(
+        (d for s in services for d in reads.decisions(s) if d.ts >= ev.since), key=lambda d: d.ts
+    )
     for s in services:
-        ev.decisions += [
-            d
-            for d in store.decisions(ev.since, None, s, EVENTS_PER_SERVICE)
-            if d.kind in ("scale", "replica") and d.ts <= now
-        ]
-    ev.decisions.sort(key=lambda d: d.ts)
-    for s in services:
-        ev.versions += version_changes(
-            store.list_series(None, {"service": s}, SERIES_PER_SERVICE), s, ev.since, now
-        )
-    ev.similar = find(store, inc)
+        ev.versions += version_changes(reads.series(s), s, ev.since, now)
+    ev.similar = find(reads, inc)
     return ev
 
 

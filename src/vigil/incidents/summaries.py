@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from vigil.config import VigilConfig
 from vigil.config.redact import secret_values
-from vigil.incidents.evidence import Evidence, EvidenceStore, gather, snapshot
+from vigil.incidents.evidence import Evidence, EvidenceStore, SharedReads, gather, snapshot
 from vigil.incidents.llm import LlmRewriter, Redaction
 from vigil.incidents.model import Incident
 from vigil.incidents.summary import clip, compose, hms
@@ -163,9 +163,10 @@ class Summaries:
     def _drafts(self, incidents: list[Incident], now: float) -> list[tuple[int, str, list[str]]]:
         """On the worker: read each incident's evidence and write its offline summary."""
         out = []
+        reads = SharedReads(self.store, min(i.opened_at for i in incidents) - self.lookback, now)
         for inc in incidents:
             try:
-                ev = gather(self.store, inc, now, self.lookback)
+                ev = gather(self.store, inc, now, self.lookback, reads)
                 out.append((inc.id, self.redact(compose(ev)), facts_of(ev) if self.llm is not None else []))
             except Exception:  # one incident must not keep the others from their summaries
                 log.exception("the summary of incident %d could not be written", inc.id)
