@@ -44,6 +44,7 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
     from vigil.stages.forecasting import ForecastingStage
     from vigil.stages.health import HealthStage
     from vigil.incidents.rootcause import ShiftRanker
+    from vigil.incidents.report_schedule import ReportSchedule
     from vigil.incidents.router import AlertRouter
     from vigil.stages.incidents import IncidentStage
     from vigil.stages.notify import NotifyStage
@@ -80,7 +81,8 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         incidents=incidents,
         scale=ScalingStage(clock, scaled_services(config, clock, actuators or {}), record),
         route=RouteStage(router, incidents, book, store, worker, record),
-        notify=NotifyStage(outbox(config, store, writer, notifiers)),
+        notify=NotifyStage(outbox(config, store, writer, notifiers),
+                           ReportSchedule(config, store, worker) if config.reports else None),
         record=record,
         book=book,
         extra=list(extra_stages))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -236,6 +237,56 @@ def oncall_cmd(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c",
         until = f" until {clock_time(now.until)}" if now.until is not None else ""
         console.print(f"{schedule.name}: {now.user}{via}, {now.source}{until}", markup=False, highlight=False,
                       soft_wrap=True)
+
+
+@app.command("report")
+def report_cmd(kind: str = typer.Argument(..., help="daily, weekly or executive"),
+               config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the config file"),
+               fmt: str = typer.Option("md", "--format", help="md (Markdown), html or json"),
+               out: Path | None = typer.Option(None, "--out", help="write it to this file (default: print)"),
+               at: str = typer.Option("now", help="end of the period: epoch s, RFC 3339, or like -1d"),
+               time_zone: str = typer.Option("UTC", "--time-zone", help="IANA zone the times are shown in"),
+               ) -> None:
+    """A report of incidents, SLO impact, availability against SLA and downtime cost, from the store."""
+    import time
+
+    from vigil.incidents.report_render import html_report, markdown
+    from vigil.incidents.reports import PERIOD_S, build
+    from vigil.store import StoreUnavailable, open_store
+    from vigil.web.reports import time_zones
+    from vigil.web.timeparse import parse_time
+
+    if kind not in PERIOD_S or fmt not in ("md", "html", "json") or time_zone not in time_zones():
+        err_console.print("usage: vigil report daily|weekly|executive [--format md|html|json] [--time-zone "
+                          f"ZONE]; found {kind!r}, --format {fmt!r}, --time-zone {time_zone!r}", markup=False)
+        raise typer.Exit(2)
+    cfg = _load_or_exit(config)
+    now = time.time()
+    try:
+        end = parse_time(at, now)
+    except ValueError as exc:
+        err_console.print(str(exc), markup=False)
+        raise typer.Exit(2) from None
+    try:
+        store = open_store(cfg.store.url, cfg.store.retention)
+    except StoreUnavailable as exc:
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    try:
+        rep = build(cfg, store, kind, end, now)
+    finally:
+        store.close()
+    if fmt == "json":
+        import orjson
+
+        text = orjson.dumps(rep.view(), option=orjson.OPT_INDENT_2).decode() + "\n"
+    else:
+        text = html_report(rep, time_zone) if fmt == "html" else markdown(rep, time_zone)
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text, encoding="utf-8")
+        err_console.print(f"wrote the {kind} report to {out}", markup=False, highlight=False)
 
 
 @app.command("version")

@@ -401,6 +401,7 @@ class Notice:
     # Receiver.integrations()) this notice is for; empty for all. Alertmanager decides per integration
     # (send_resolved differs), so one flush may tell some integrations of a receiver and not others.
     integrations: tuple[str, ...] = ()
+    report: dict[str, str] | None = None  # kind report: its title, text (Markdown) and html, as rendered
 
     @property
     def common_labels(self) -> dict[str, str]:

@@ -22,6 +22,7 @@ from vigil.config.loader import (
 )
 from vigil.config.oncall import OnCallConfig, oncall_problems
 from vigil.config.redact import secret_paths
+from vigil.config.reports import ReportScheduleConfig
 from vigil.config.rules import Rule
 from vigil.config.scaling import ScalingPolicyConfig
 from vigil.config.sources import MetricSource, Probe
@@ -43,6 +44,10 @@ class Service(Strict):
     forecast: ForecastConfig = ForecastConfig()
     escalation: str | None = Field(None, description="the escalation policy (oncall.escalation_policies) of "
                                                      "this service's incidents")
+    sla: float | None = Field(default=None, gt=0, le=100,
+                              description="availability promised, in percent (99.9)")
+    downtime_cost_per_minute: float | None = Field(default=None, ge=0,
+                                                   description="what a minute of outage costs (in reports)")
 
     @field_validator("name")
     @classmethod
@@ -143,6 +148,7 @@ class VigilConfig(Strict):
     incidents: IncidentsConfig = IncidentsConfig()
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     oncall: OnCallConfig = OnCallConfig()
+    reports: list[ReportScheduleConfig] = Field(default_factory=list)
 
     def service(self, name: str) -> Service:
         for s in self.services:
@@ -232,9 +238,31 @@ def validate(doc: Document) -> VigilConfig:
     problems += more
     problems += oncall_problems(cfg.oncall, cfg.services, [r.name for r in alerting.receivers],
                                 alerting.route is not None, doc)
+    problems += _report_problems(cfg.reports, alerting, doc)
     if problems:
         raise ConfigError(problems)
     return cfg.model_copy(update={"alerting": alerting})
+
+
+def _report_problems(reports: list[ReportScheduleConfig], alerting: AlertingConfig,
+                     doc: Document) -> list[ConfigProblem]:
+    """Scheduled reports go by email through the outbox: each receiver must exist and have email."""
+    problems: list[ConfigProblem] = []
+    receivers = {r.name: r for r in alerting.receivers}
+    for i, report in enumerate(reports):
+        for j, name in enumerate(report.receivers):
+            path = ("reports", i, "receivers", j)
+            receiver = receivers.get(name)
+            if alerting.route is None:
+                why = "reports are sent through alerting: configure alerting.route and alerting.receivers"
+            elif receiver is None:
+                why = f"unknown receiver {name!r}; alerting.receivers has: {', '.join(receivers) or 'none'}"
+            elif not receiver.email_configs:
+                why = f"receiver {name!r} has no email_configs; reports are sent by email"
+            else:
+                continue
+            problems.append(ConfigProblem(doc.file, doc.lines.get(path), format_path(path), why))
+    return problems
 
 
 def config_warnings(cfg: VigilConfig) -> list[str]:

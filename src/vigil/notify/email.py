@@ -76,8 +76,9 @@ class EmailNotifier(NotifierBase):
     def message(self, notice: Notice) -> EmailMessage:
         v = render.view(notice)
         msg = EmailMessage()
+        report = render.report_parts(notice)  # a scheduled report carries its own texts
         custom = {k.lower(): (k, val) for k, val in self.config.headers.items() if render.literal(val)}
-        msg["Subject"] = custom.pop("subject", ("", v.title))[1]
+        msg["Subject"] = custom.pop("subject", ("", report[0] if report else v.title))[1]
         msg["From"] = custom.pop("from", ("", self._from))[1]
         msg["To"] = custom.pop("to", ("", ", ".join(self._to)))[1]
         msg["Date"] = email.utils.formatdate(notice.created_at, usegmt=True)
@@ -89,6 +90,10 @@ class EmailNotifier(NotifierBase):
         for name, value in custom.values():
             if name.lower() not in _OWN:
                 msg[name] = value
+        if report is not None:
+            msg.set_content(report[1])
+            msg.add_alternative(report[2], subtype="html")
+            return msg
         msg.set_content(render.literal(self.config.text) or render.text(v))
         msg.add_alternative(render.literal(self.config.html) or render.html_body(v), subtype="html")
         return msg

@@ -86,6 +86,15 @@ def view(notice: Notice) -> View:
     return v
 
 
+def report_parts(notice: Notice) -> tuple[str, str, str] | None:
+    """A scheduled report's (subject, text, html), rendered when it was due (vigil.incidents.reports)."""
+    r = notice.report if notice.kind == "report" else None
+    if not r:
+        return None
+    title = str(r.get("title") or "vigil report")
+    return KIND_PREFIX["report"] + title, str(r.get("text", "")), str(r.get("html", ""))
+
+
 def _summary(a: Alert) -> str:
     ann = a.annotations
     text = ann.get("summary") or ann.get("description") or ann.get("message", "")

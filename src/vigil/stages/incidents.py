@@ -13,15 +13,17 @@ neither forgets an incident nor opens a second one for the same problem."""
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.incidents.correlate import Correlator, Placement, ServiceGraph
 from vigil.incidents.escalation import Escalation
+from vigil.incidents.facts import FactStore
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
 from vigil.incidents.ranking import Ranking, suspects_view
 from vigil.incidents.rootcause import RootCause
+from vigil.incidents.summaries import Summaries
 from vigil.model import Alert, Decision, Event, Severity
 from vigil.pipeline import Batch, Command, Offload
 from vigil.store.faces import IncidentReader
@@ -60,6 +62,8 @@ class IncidentStage:
         # root causes, ranked beside the pass from the stored evidence (None: the most upstream service)
         self.ranking = Ranking(ranker, store, worker, {s.name: s.depends_on for s in config.services}) \
             if ranker is not None else None
+        # written beside the pass (the engine's store has the faces the evidence is read from)
+        self.summaries = Summaries(config, cast(FactStore, store), worker)
 
     async def start(self) -> None:
         if not self.enabled:
@@ -108,6 +112,7 @@ class IncidentStage:
         batch.incidents.extend(changed.values())
         self._forget(batch.now)
         await self._escalate(batch)
+        self._summarise(batch)
 
     def _firing(self, alert: Alert, batch: Batch) -> Incident:
         now = batch.now
@@ -227,6 +232,19 @@ class IncidentStage:
                 self._entry(batch, inc, kind, message, **data)
             if inc.id not in recorded:
                 batch.incidents.append(inc)
+    def _summarise(self, batch: Batch) -> None:
+        """Summaries written beside the pass (`incidents.summaries`): the incidents that changed in this
+        pass are due (debounced per incident), and what a finished job wrote is taken in here."""
+        if not self.summaries.enabled:
+            return
+        self.summaries.changed(batch.incidents, batch.now)
+        for written in self.summaries.take():
+            inc = self.known.get(written.incident)
+            if inc is not None and inc.summary != written.text:
+                inc.summary = written.text
+                if all(i is not inc for i in batch.incidents):
+                    batch.incidents.append(inc)
+        self.summaries.start(self.known, batch.now)
 
     # ------------------------------------------------------------------------------ people
 

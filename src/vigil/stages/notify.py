@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from vigil.incidents.model import TimelineEntry
+from vigil.incidents.report_schedule import ReportSchedule
 from vigil.notify.outbox import Outbox
 from vigil.pipeline import Batch
 
@@ -17,8 +18,9 @@ log = logging.getLogger("vigil.notify")
 class NotifyStage:
     name = "notify"
 
-    def __init__(self, outbox: Outbox | None) -> None:
+    def __init__(self, outbox: Outbox | None, reports: ReportSchedule | None = None) -> None:
         self.outbox = outbox
+        self.reports = reports  # scheduled reports (incidents/report_schedule.py): notices of the pass
         self.incident_of_key: dict[str, int] = {}  # notice key -> incident, for the timeline
 
     async def start(self) -> None:
@@ -32,6 +34,8 @@ class NotifyStage:
     async def run(self, batch: Batch) -> None:
         if self.outbox is None:
             return
+        if self.reports is not None:
+            batch.notices.extend(self.reports.due(batch.now))
         if batch.notices:
             for n in batch.notices:
                 if n.incident is not None:

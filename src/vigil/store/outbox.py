@@ -105,7 +105,7 @@ def encode_notice(n: Notice) -> str:
     return _json({
         "key": n.key, "receiver": n.receiver, "group_key": n.group_key, "status": n.status.value,
         "created_at": n.created_at, "group_labels": n.group_labels, "truncated_alerts": n.truncated_alerts,
-        "incident": n.incident, "kind": n.kind,
+        "incident": n.incident, "kind": n.kind, "report": n.report,
         "alerts": [{"labels": a.labels, "status": a.status.value, "starts_at": a.starts_at,
                     "ends_at": a.ends_at, "annotations": a.annotations, "source": a.source,
                     "evidence": a.evidence, "fingerprint": a.fingerprint} for a in n.alerts],
@@ -117,7 +117,7 @@ def decode_notice(text: str) -> Notice:
     alerts = [Alert(a["labels"], AlertStatus(a["status"]), a["starts_at"], a["ends_at"], a["annotations"],
                     a["source"], a["evidence"], a["fingerprint"]) for a in d["alerts"]]
     return Notice(d["key"], d["receiver"], d["group_key"], AlertStatus(d["status"]), alerts, d["created_at"],
-                  d["group_labels"], d["truncated_alerts"], d["incident"], d["kind"])
+                  d["group_labels"], d["truncated_alerts"], d["incident"], d["kind"], report=d.get("report"))
 
 
 # ------------------------------------------------------------------------------------------- rows

@@ -19,6 +19,7 @@ from vigil.web.silences import alerting_router
 from vigil.web.limits import ConcurrencyCap, WebLimits
 from vigil.web.links import links_router
 from vigil.web.oncall import oncall_router
+from vigil.web.reports import reports_router
 
 DESCRIPTION = ("vigil's REST API. Every /api/v1 endpoint needs an API key: `Authorization: Bearer <key>` "
                "or `X-API-Key: <key>`. Over the concurrency cap the answer is 429 with Retry-After; while "
@@ -39,6 +40,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(alerting_router(engine, keys))
     app.include_router(oncall_router(engine, keys))
     app.include_router(links_router(engine))
+    app.include_router(reports_router(engine, keys))
     install_docs(app)
     app.state.engine = engine
     app.state.store_outage = outage

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 
 from vigil.engine import NotRecorded, NotRunning
+from vigil.incidents import similar
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
@@ -61,13 +62,14 @@ def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return {"incidents": [incident_view(i) for i in rows[:limit]], "offset": offset, "limit": limit,
                 "more": len(rows) > limit}
 
-    @r.get("/{incident_id}", summary="One incident with its alerts and timeline")
+    @r.get("/{incident_id}", summary="One incident with its alerts, timeline and similar past incidents")
     def one(incident_id: int = IncidentId) -> dict[str, Any]:
         inc = store.incident(incident_id)
         if inc is None:
             raise HTTPException(404, detail=f"no incident {incident_id}")
         return {**incident_view(inc, members=True),
-                "timeline": [_entry_view(e) for e in store.incident_timeline(incident_id)]}
+                "timeline": [_entry_view(e) for e in store.incident_timeline(incident_id)],
+                "similar": [m.view() for m in similar.find(store, inc)]}
 
     async def change(request: Request, incident_id: int, action: str, args: dict[str, Any]) -> dict[str, Any]:
         actor = getattr(request.state, "api_key_name", "api")
