@@ -12,6 +12,7 @@ neither forgets an incident nor opens a second one for the same problem."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, cast
 
@@ -31,6 +32,7 @@ from vigil.store.faces import IncidentReader
 log = logging.getLogger("vigil.incidents")
 
 MAX_LOADED = 50_000
+CLOSE_WAIT_S = 10.0
 
 
 def title_of(inc: Incident) -> str:
@@ -79,7 +81,12 @@ class IncidentStage:
                      sum(1 for i in self.known.values() if i.open))
 
     async def close(self) -> None:
-        return None
+        """Jobs under way (a summary, a ranking) get a moment to end; what they found is redone after
+        the restart (open incidents are summarised and ranked again), so nothing is lost."""
+        jobs = [asyncio.ensure_future(self.summaries.idle())]
+        if self.ranking is not None:
+            jobs += [p.job for p in self.ranking.plans.values() if p.job is not None]
+        await asyncio.wait(jobs, timeout=CLOSE_WAIT_S)
 
     def incident_of(self, fingerprint: str) -> Incident | None:
         """The incident an alert is (last) in, while it is open or may still reopen."""
