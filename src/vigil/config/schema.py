@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -40,6 +41,8 @@ class Service(Strict):
     scaling: ScalingPolicyConfig | None = None
     rules: list[Rule] = Field(default_factory=list)
     forecast: ForecastConfig = ForecastConfig()
+    chaos: Literal["allowed", "not allowed"] = Field(
+        "not allowed", description="`allowed`: `vigil chaos run` may inject faults into this service (docs/chaos.md)")
 
     @field_validator("name")
     @classmethod
