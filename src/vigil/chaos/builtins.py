@@ -29,13 +29,15 @@ class Context:
     what: str = ""  # the running activity, for messages
 
     def vigil_api(self, what: str) -> tuple[str, str]:
-        url, key = self.configuration.get("vigil_url"), self.configuration.get("vigil_api_key")
-        return self.scope.vigil_api(None if url is None else str(url), None if key is None else str(key), what)
+        return self.scope.vigil_api(what)
 
 
 def new_http_client() -> httpx.AsyncClient:
     # trust_env=False: no proxy from the environment can carry an experiment's traffic off this machine.
-    return httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=10.0)
+    # No keep-alive: each request is a new client's, so a probe after a kill sees what a new user sees,
+    # not a pooled connection to the process that is gone.
+    return httpx.AsyncClient(trust_env=False, follow_redirects=False, timeout=10.0,
+                             limits=httpx.Limits(max_keepalive_connections=0))
 
 
 class Params(BaseModel):

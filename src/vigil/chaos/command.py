@@ -20,8 +20,7 @@ from vigil.config.schema import VigilConfig
 def plan_or_problems(experiment: Path, config: VigilConfig | None, config_file: Path | None,
                      err: Console) -> Plan | None:
     try:
-        exp, doc = read_experiment(experiment)
-        return build_plan(exp, doc, Scope(config, str(config_file) if config_file else None))
+        return build_plan(read_experiment(experiment), Scope(config, str(config_file) if config_file else None))
     except ExperimentError as exc:
         n = len(exc.problems)
         err.print(f"[bold red]the experiment cannot run[/] ({n} problem{'s' if n != 1 else ''}; nothing was run):")

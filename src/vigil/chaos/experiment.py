@@ -13,20 +13,30 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator
 
-from vigil.config.loader import ConfigError, ConfigProblem, Document, format_path, problems_from_validation, read_yaml
+from vigil.config.loader import (
+    ConfigError,
+    ConfigProblem,
+    Document,
+    Path_,
+    format_path,
+    problems_from_validation,
+    read_yaml,
+)
 
 MAX_PAUSE_S = 600.0  # one pause; an experiment is a planned, watched event, not a soak test
 MAX_TIMEOUT_S = 600.0  # one activity
 _SUBST = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 # Chaos Toolkit keys vigil does not run: refused by name rather than silently ignored.
 UNSUPPORTED = {
-    "secrets": "use a configuration entry {type: env, key: NAME} instead (its value never enters the journal)",
+    "secrets": "use a configuration entry {type: env, key: NAME} named like a key, token, password or secret "
+               "(e.g. vigil_api_key): its value is masked in the output and the journal",
     "controls": "controls are not supported by vigil chaos",
     "runtime": "vigil always runs the rollbacks and checks the hypothesis before and after the method",
 }
@@ -41,8 +51,8 @@ class _Model(BaseModel):
 
 
 class Pauses(_Model):
-    before: float = Field(0.0, ge=0, le=MAX_PAUSE_S, description="seconds to wait before the activity")
-    after: float = Field(0.0, ge=0, le=MAX_PAUSE_S, description="seconds to wait after it")
+    before: float = Field(default=0.0, ge=0, le=MAX_PAUSE_S, description="seconds to wait before the activity")
+    after: float = Field(default=0.0, ge=0, le=MAX_PAUSE_S, description="seconds to wait after it")
 
 
 def _timeout(v: float) -> float:
@@ -107,7 +117,7 @@ class VigilProvider(_Timed):
     timeout: float | None = Field(None, description="default: the built-in's own bound")
 
 
-Provider = Annotated[Union[HttpProvider, ProcessProvider, PythonProvider, VigilProvider],
+Provider = Annotated[HttpProvider | ProcessProvider | PythonProvider | VigilProvider,
                      Field(discriminator="type")]
 
 
@@ -137,7 +147,7 @@ def _item_kind(v: Any) -> str:
     return "ref" if isinstance(v, dict) and "ref" in v else "activity"
 
 
-Item = Annotated[Union[Annotated[Activity, Tag("activity")], Annotated[Ref, Tag("ref")]], Discriminator(_item_kind)]
+Item = Annotated[Annotated[Activity, Tag("activity")] | Annotated[Ref, Tag("ref")], Discriminator(_item_kind)]
 
 
 class Hypothesis(_Model):
@@ -175,7 +185,21 @@ class _Verbatim(Mapping[str, str]):
         return 0
 
 
-def read_experiment(path: str | os.PathLike[str]) -> tuple[Experiment, Document]:
+@dataclass(frozen=True)
+class Loaded:
+    """An experiment ready to plan: validated with `${...}` substituted; `doc` holds it as written."""
+
+    experiment: Experiment
+    doc: Document
+    configuration: dict[str, Any]
+    secrets: set[str]  # values from the environment, or of secret-looking entries: masked wherever shown
+
+    @property
+    def written(self) -> dict[str, Any]:
+        return self.doc.data if isinstance(self.doc.data, dict) else {}
+
+
+def read_experiment(path: str | os.PathLike[str], env: Mapping[str, str] | None = None) -> Loaded:
     """Parse and validate an experiment file; raises ExperimentError listing every problem."""
     file = str(path)
     try:
@@ -184,10 +208,10 @@ def read_experiment(path: str | os.PathLike[str]) -> tuple[Experiment, Document]
         raise ExperimentError([ConfigProblem(file, None, "", "experiment file not found")]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ExperimentError([ConfigProblem(file, None, "", f"cannot read the experiment: {exc}")]) from None
-    return parse_experiment(text, file)
+    return parse_experiment(text, file, env)
 
 
-def parse_experiment(text: str, file: str = "<experiment>") -> tuple[Experiment, Document]:
+def parse_experiment(text: str, file: str = "<experiment>", env: Mapping[str, str] | None = None) -> Loaded:
     try:
         doc = read_yaml(text, file, _Verbatim())  # JSON is read by the YAML reader too, with its lines
     except ConfigError as exc:
@@ -207,7 +231,15 @@ def parse_experiment(text: str, file: str = "<experiment>") -> tuple[Experiment,
     for key, why in UNSUPPORTED.items():
         if key in data:
             problems.append(ConfigProblem(file, doc.line((key,)), key, f"not supported: {why}"))
-    clean = {k: v for k, v in data.items() if k not in UNSUPPORTED}
+    configuration, secrets, more = _configuration(data.get("configuration"), doc, env)
+    problems += more
+    missing: list[tuple[Path_, str]] = []
+    clean = {k: v if k in ("configuration", "title") else _substitute(v, configuration, (k,), missing)
+             for k, v in data.items() if k not in UNSUPPORTED}
+    for path, name in missing:
+        problems.append(ConfigProblem(file, doc.line(path), format_path(path),
+                                      f"${{{name}}} is not a configuration entry (known: "
+                                      f"{', '.join(sorted(configuration)) or 'none'}); add it under configuration:"))
     experiment: Experiment | None = None
     try:
         experiment = Experiment.model_validate(clean)
@@ -218,7 +250,7 @@ def parse_experiment(text: str, file: str = "<experiment>") -> tuple[Experiment,
     if problems:
         raise ExperimentError(problems)
     assert experiment is not None
-    return experiment, doc
+    return Loaded(experiment, doc, configuration, secrets)
 
 
 def _structure_problems(exp: Experiment, doc: Document) -> list[ConfigProblem]:
@@ -254,63 +286,53 @@ def _structure_problems(exp: Experiment, doc: Document) -> list[ConfigProblem]:
     return out
 
 
-def activities(exp: Experiment) -> dict[str, Activity]:
-    """Every declared activity by name (what `ref` points at)."""
-    out: dict[str, Activity] = {}
-    items = list(exp.steady_state_hypothesis.probes) if exp.steady_state_hypothesis else []
-    for item in items + list(exp.method) + list(exp.rollbacks):
-        if isinstance(item, Activity):
-            out.setdefault(item.name, item)
-    return out
+_SECRET_NAMES = ("key", "token", "password", "secret")
 
 
-def resolve_configuration(exp: Experiment, doc: Document, env: Mapping[str, str] | None = None,
-                          ) -> tuple[dict[str, Any], set[str]]:
-    """The configuration's values, and those that came from the environment (masked wherever shown)."""
+def _configuration(spec: Any, doc: Document, env: Mapping[str, str] | None,
+                   ) -> tuple[dict[str, Any], set[str], list[ConfigProblem]]:
+    """The configuration's values, and the secret ones (named like a key, token, password or secret)."""
     env = os.environ if env is None else env
     values: dict[str, Any] = {}
-    from_env: set[str] = set()
+    secrets: set[str] = set()
     problems: list[ConfigProblem] = []
-    for key, spec in exp.configuration.items():
-        if isinstance(spec, dict):
-            if spec.get("type") != "env" or not isinstance(spec.get("key"), str):
-                problems.append(ConfigProblem(doc.file, doc.line(("configuration", key)), f"configuration.{key}",
+    for key, entry in (spec.items() if isinstance(spec, dict) else []):
+        where = ("configuration", key)
+        if isinstance(entry, dict):
+            if entry.get("type") != "env" or not isinstance(entry.get("key"), str):
+                problems.append(ConfigProblem(doc.file, doc.line(where), format_path(where),
                                               "an entry is a value or {type: env, key: VARIABLE, default: ...}"))
                 continue
-            if spec["key"] in env:
-                values[key] = env[spec["key"]]
-                from_env.add(str(env[spec["key"]]))
-            elif "default" in spec:
-                values[key] = spec["default"]
+            if entry["key"] in env:
+                values[key] = env[entry["key"]]
+            elif "default" in entry:
+                values[key] = entry["default"]
             else:
                 problems.append(ConfigProblem(
-                    doc.file, doc.line(("configuration", key)), f"configuration.{key}",
-                    f"environment variable {spec['key']} is not set; set it, or give the entry a default"))
+                    doc.file, doc.line(where), format_path(where),
+                    f"environment variable {entry['key']} is not set; set it, or give the entry a default"))
+                continue
         else:
-            values[key] = spec
-    if problems:
-        raise ExperimentError(problems)
-    return values, from_env
+            values[key] = entry
+        if any(s in str(key).lower() for s in _SECRET_NAMES):
+            secrets.add(str(values[key]))
+    return values, {s for s in secrets if len(s) >= 3}, problems
 
 
-def substitute(value: Any, config: Mapping[str, Any], where: str) -> Any:
+def _substitute(value: Any, config: Mapping[str, Any], path: Path_, missing: list[tuple[Path_, str]]) -> Any:
     """`value` with each `${name}` replaced by the configuration entry; a string that is one `${name}`
     takes the entry's own type (a number stays a number)."""
     if isinstance(value, dict):
-        return {k: substitute(v, config, f"{where}.{k}") for k, v in value.items()}
+        return {k: _substitute(v, config, path + (k,), missing) for k, v in value.items()}
     if isinstance(value, list):
-        return [substitute(v, config, f"{where}[{i}]") for i, v in enumerate(value)]
+        return [_substitute(v, config, path + (i,), missing) for i, v in enumerate(value)]
     if not isinstance(value, str) or "${" not in value:
         return value
+    for name in _SUBST.findall(value):
+        if name not in config:
+            missing.append((path, name))
+            return value
     whole = _SUBST.fullmatch(value)
     if whole:
-        return _lookup(whole.group(1), config, where)
-    return _SUBST.sub(lambda m: str(_lookup(m.group(1), config, where)), value)
-
-
-def _lookup(name: str, config: Mapping[str, Any], where: str) -> Any:
-    if name not in config:
-        known = ", ".join(sorted(config)) or "none"
-        raise ValueError(f"{where}: ${{{name}}} is not a configuration entry (known: {known}); "
-                         f"add it under configuration:")
-    return config[name]
+        return config[whole.group(1)]
+    return _SUBST.sub(lambda m: str(config[m.group(1)]), value)

@@ -3,7 +3,6 @@ checked and its targets cleared by the scope. Every problem is found before the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,12 +14,11 @@ from vigil.chaos.experiment import (
     Experiment,
     ExperimentError,
     HttpProvider,
+    Loaded,
     ProcessProvider,
     PythonProvider,
     Ref,
     VigilProvider,
-    resolve_configuration,
-    substitute,
 )
 from vigil.chaos.providers import Call, http_call, process_call, python_call
 from vigil.chaos.scope import Scope
@@ -43,8 +41,7 @@ class Step:
 
     @property
     def label(self) -> str:
-        where = f"{self.section}.probes[{self.index}]" if self.section == HYPOTHESIS else f"{self.section}[{self.index}]"
-        return f"{where} {self.activity.type} {self.activity.name!r}"
+        return f"{_where(self.section, self.index)} {self.activity.type} {self.activity.name!r}"
 
     async def run(self, ctx: Context) -> Any:
         return await self.call(ctx)
@@ -103,14 +100,14 @@ def _argument_problems(exc: ValidationError, doc: Document, path: tuple[str | in
     return out
 
 
-def build_plan(exp: Experiment, doc: Document, scope: Scope, env: Mapping[str, str] | None = None) -> Plan:
-    configuration, from_env = resolve_configuration(exp, doc, env)
-    secret_keys = ("key", "token", "password", "secret")
-    secrets = from_env | {str(v) for k, v in configuration.items() if any(s in k.lower() for s in secret_keys)}
-    raw = doc.data if isinstance(doc.data, dict) else {}
-    plan = Plan(exp, raw, scope, configuration, secrets)
+def build_plan(loaded: Loaded, scope: Scope) -> Plan:
+    exp, doc = loaded.experiment, loaded.doc
+    plan = Plan(exp, loaded.written, scope, loaded.configuration, loaded.secrets)
+    for entry, attr in (("vigil_url", "api_url"), ("vigil_api_key", "api_key")):
+        if loaded.configuration.get(entry) is not None:
+            setattr(scope, attr, str(loaded.configuration[entry]))
     problems: list[ConfigProblem] = []
-    declared: dict[str, dict[str, Any]] = {}
+    declared: dict[str, tuple[Activity, dict[str, Any]]] = {}
     hyp = exp.steady_state_hypothesis
     sections: list[tuple[str, list[Activity | Ref], list[Step]]] = [
         (HYPOTHESIS, list(hyp.probes) if hyp else [], plan.hypothesis),
@@ -118,43 +115,31 @@ def build_plan(exp: Experiment, doc: Document, scope: Scope, env: Mapping[str, s
     for section, items, steps in sections:
         for i, item in enumerate(items):
             path: tuple[str | int, ...] = (section, "probes", i) if section == HYPOTHESIS else (section, i)
-            written = _get(raw, path)
             if isinstance(item, Ref):
-                written = declared[item.ref]
+                act, written = declared[item.ref]
             else:
-                declared.setdefault(item.name, written)
-            step, more = _step(section, i, written, path, configuration, scope, doc)
-            problems += more
-            if step is not None:
-                steps.append(step)
+                act, written = item, _get(loaded.written, path)
+                declared.setdefault(act.name, (act, written))
+            what = f"{_where(section, i)} {act.type} {act.name!r}"
+            try:
+                call, timeout, targets = _bind(act, scope, what)
+            except ValidationError as exc:
+                problems += _argument_problems(exc, doc, path)
+                continue
+            except ValueError as exc:  # ChaosRefused included: nothing runs when one activity may not
+                msg = str(exc).removeprefix(what + ": ")  # the problem names the place already
+                problems.append(ConfigProblem(doc.file, doc.line(path + ("provider",)),
+                                              format_path(path + ("provider",)), f"{act.name!r}: {msg}"))
+                continue
+            tolerance = parse_tolerance(act.tolerance) if act.tolerance is not None else None
+            steps.append(Step(section, i, act, written, call, timeout, tolerance, targets))
     if problems:
         raise ExperimentError(problems)
     return plan
 
 
-def _step(section: str, i: int, written: dict[str, Any], path: tuple[str | int, ...], configuration: dict[str, Any],
-          scope: Scope, doc: Document) -> tuple[Step | None, list[ConfigProblem]]:
-    where = f"{section}.probes[{i}]" if section == HYPOTHESIS else f"{section}[{i}]"
-    what = f"{where} {written.get('type', 'activity')} {written.get('name', '')!r}"
-
-    def problem(msg: str, sub: tuple[str | int, ...] = ()) -> tuple[None, list[ConfigProblem]]:
-        return None, [ConfigProblem(doc.file, doc.line(path + sub), format_path(path + sub), msg)]
-
-    try:
-        act = Activity.model_validate(substitute(written, configuration, where))
-    except ValidationError as exc:  # a substituted value of the wrong type
-        err = exc.errors(include_url=False)[0]
-        return problem(f"after substitution: {err['msg']}", tuple(err["loc"]))
-    except ValueError as exc:
-        return problem(str(exc))
-    try:
-        call, timeout, targets = _bind(act, scope, what)
-    except ValidationError as exc:
-        return None, _argument_problems(exc, doc, path)
-    except ValueError as exc:  # ChaosRefused included: nothing runs when one activity may not
-        return problem(str(exc), ("provider",))
-    tolerance = parse_tolerance(act.tolerance) if act.tolerance is not None else None
-    return Step(section, i, act, written, call, timeout, tolerance, targets), []
+def _where(section: str, index: int) -> str:
+    return f"{section}.probes[{index}]" if section == HYPOTHESIS else f"{section}[{index}]"
 
 
 def _get(data: Any, path: tuple[str | int, ...]) -> Any:

@@ -74,6 +74,8 @@ class Scope:
     config: VigilConfig | None = None
     config_file: str | None = None
     services: dict[str, ServiceTarget] = field(default_factory=dict)
+    api_url: str | None = None  # vigil's API, when the experiment's configuration says where (vigil_url)
+    api_key: str | None = None  # and with which key (vigil_api_key)
 
     def __post_init__(self) -> None:
         for i, svc in enumerate(self.config.services if self.config else []):
@@ -139,8 +141,9 @@ class Scope:
         loopback_url(target.base_url, f"{what} (service {target.name!r})")
         return target.base_url
 
-    def vigil_api(self, url: str | None, key: str | None, what: str) -> tuple[str, str]:
-        """vigil's API address and key: given, or from the configuration's server block."""
+    def vigil_api(self, what: str) -> tuple[str, str]:
+        """vigil's API address and key: from the experiment's configuration, or the vigil.yaml's server block."""
+        url, key = self.api_url, self.api_key
         if url is None and self.config is not None:
             host = self.config.server.host
             host = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host

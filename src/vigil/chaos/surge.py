@@ -42,8 +42,8 @@ class Ramp(_Part):
 
 class Request(_Part):
     method: Literal["GET", "HEAD", "POST", "PUT", "DELETE"] = "GET"
-    path: str = Field("/", pattern=r"^/")
-    weight: float = Field(1.0, gt=0)
+    path: str = Field(default="/", pattern=r"^/")
+    weight: float = Field(default=1.0, gt=0)
 
 
 class Surge(Target):

@@ -20,7 +20,7 @@ class Api(Params):
     timeout_s: float = Field(5.0, gt=0, le=60)
 
     def targets(self, scope: Scope, what: str, acting: bool) -> list[str]:
-        return []  # vigil's address may come from the experiment's configuration: checked when run
+        return [f"vigil's API at {scope.vigil_api(what)[0]}"]
 
 
 async def _call(ctx: Context, p: Api, path: str, params: dict[str, Any] | None = None) -> Any:
@@ -82,8 +82,8 @@ class Metric(Api):
 @builtin(Metric, acts=False, bound_s=lambda p: p.timeout_s + 1)
 async def metric(p: Metric, ctx: Context) -> float:
     """A series' last, mean, max or min value over the last window_s in vigil's store (tolerance: a range)."""
-    body = await _call(ctx, p, "/api/v1/query", {"series": p.series, "start": f"-{math.ceil(p.window_s)}s", "end": "now",
-                                                  "resolution": "raw"})
+    window = {"series": p.series, "start": f"-{math.ceil(p.window_s)}s", "end": "now", "resolution": "raw"}
+    body = await _call(ctx, p, "/api/v1/query", window)
     values = [float(v) for v in body.get("values", []) if v is not None and not math.isnan(float(v))]
     if not values:
         raise RuntimeError(f"vigil has no sample of {p.series} in the last {p.window_s:g} s")
