@@ -244,45 +244,72 @@ def parse_experiment(text: str, file: str = "<experiment>", env: Mapping[str, st
     try:
         experiment = Experiment.model_validate(clean)
     except ValidationError as exc:
-        problems += problems_from_validation(exc, doc, set())
-    if experiment is not None:
-        problems += _structure_problems(experiment, doc)
+        problems += _untagged(problems_from_validation(exc, doc, set()), doc)
+    problems += _structure_problems(data, doc)
     if problems:
         raise ExperimentError(problems)
     assert experiment is not None
     return Loaded(experiment, doc, configuration, secrets)
 
 
-def _structure_problems(exp: Experiment, doc: Document) -> list[ConfigProblem]:
-    """Names unique, refs to earlier activities, hypothesis probes with tolerances."""
+def _structure_problems(data: dict[str, Any], doc: Document) -> list[ConfigProblem]:
+    """Refs to earlier activities, hypothesis probes with tolerances: read from the file as written, so
+    they are reported along with the schema's problems."""
     out: list[ConfigProblem] = []
     seen: set[str] = set()
 
-    def at(path: tuple[str | int, ...], msg: str) -> None:
+    def at(path: Path_, msg: str) -> None:
         out.append(ConfigProblem(doc.file, doc.line(path), format_path(path), msg))
 
-    hyp = exp.steady_state_hypothesis
-    sections: list[tuple[str, list[Activity | Ref]]] = [
-        ("method", list(exp.method)), ("rollbacks", list(exp.rollbacks))]
-    if hyp is not None:
-        sections.insert(0, ("steady-state-hypothesis", list(hyp.probes)))
-    for section, items in sections:
-        for i, item in enumerate(items):
-            path: tuple[str | int, ...] = (section, "probes", i) if section == "steady-state-hypothesis" \
-                else (section, i)
-            if isinstance(item, Ref):
-                if item.ref not in seen:
-                    at(path + ("ref",), f"ref {item.ref!r} names no activity declared before it")
+    hyp = data.get("steady-state-hypothesis")
+    sections: list[tuple[Path_, Any]] = [(("steady-state-hypothesis", "probes"),
+                                          hyp.get("probes") if isinstance(hyp, dict) else None),
+                                         (("method",), data.get("method")), (("rollbacks",), data.get("rollbacks"))]
+    for where, items in sections:
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, dict):
                 continue
-            seen.add(item.name)
-            if section == "steady-state-hypothesis":
-                if item.type != "probe":
+            path = where + (i,)
+            if "ref" in item:
+                if item["ref"] not in seen:
+                    at(path + ("ref",), f"ref {item['ref']!r} names no activity declared before it")
+                continue
+            seen.add(str(item.get("name")))
+            if where[0] == "steady-state-hypothesis":
+                if item.get("type") == "action":
                     at(path + ("type",), "the steady-state hypothesis holds probes only; found an action")
-                if item.tolerance is None:
+                if item.get("tolerance") is None:
                     at(path + ("tolerance",), "a steady-state probe needs a tolerance (the value that "
                                               "means the system is normal), e.g. tolerance: 200")
-                if item.background:
+                if item.get("background"):
                     at(path + ("background",), "steady-state probes run one after the other")
+    return out
+
+
+_PATH_PART = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+_PROVIDER_TYPES = ("http", "process", "python", "vigil")
+
+
+def _untagged(problems: list[ConfigProblem], doc: Document) -> list[ConfigProblem]:
+    """Drop the union tags pydantic puts in a location (method[0].activity.provider.http.url ->
+    method[0].provider.url) and name a provider's tag by its key, `type`; then find the line again."""
+    out = []
+    for p in problems:
+        parts: list[str | int] = [int(m[1]) if m[1] else m[2] for m in _PATH_PART.finditer(p.path)]
+        clean: list[str | int] = []
+        for part in parts:
+            after_index = bool(clean) and isinstance(clean[-1], int)
+            if (after_index and part in ("activity", "ref")) or \
+                    (clean and clean[-1] == "provider" and part in _PROVIDER_TYPES):
+                continue
+            clean.append(part)
+        message = p.message
+        if clean[-2:] == ["provider", "kind"]:
+            clean[-1] = "type"
+            message = message.replace("unknown kind", "unknown provider type").replace(
+                "required key is missing", "the provider needs a type")
+        path = tuple(clean)
+        out.append(ConfigProblem(p.file, doc.line(path), format_path(path), message))
     return out
 
 
