@@ -3,6 +3,7 @@ tests count requests exactly) and, where they need them, small processes of thei
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -70,8 +71,10 @@ def plan(experiment: dict[str, Any] | str, config: str | None = None, env: dict[
     return build_plan(parse_experiment(text, file, env or {}), Scope(cfg, "vigil.yaml" if cfg else None))
 
 
-async def run(p: Plan, journal: Path | None = None, lines: list[str] | None = None) -> Journal:
-    return await ExperimentRun(p, journal, report=(lines.append if lines is not None else None)).run()
+def run(p: Plan, journal: Path | None = None, lines: list[str] | None = None) -> Journal:
+    """Run a plan to its end, on an event loop of its own (the test checks the services meanwhile with
+    a plain client)."""
+    return asyncio.run(ExperimentRun(p, journal, report=(lines.append if lines is not None else None)).run())
 
 
 def probe(name: str, tolerance: Any, func: str, **arguments: Any) -> dict[str, Any]:

@@ -61,10 +61,17 @@ method:
 secrets: {x: {y: 1}}
 """
     found = problems(text)
-    expect = [(":5:", "holds probes only"), (":8:", "probes[1].tolerance: a steady-state probe needs a tolerance"), (":14:", "provider.type: unknown provider type 'nosuch'"),
-              (":17:", "range: [low, high]"), (":18:", "method[1].provider.method: method must be GET"), (":19:", "'undeclared' names no "
-                                                                                       "activity declared before"),
-              (":22:", "less than or equal to 600"), (":23:", "method[3].provider.colour: unknown key"), (":24:", "secrets: not supported")]
+    expect = [
+        (":5:", "holds probes only"),
+        (":8:", "probes[1].tolerance: a steady-state probe needs a tolerance"),
+        (":14:", "provider.type: unknown provider type 'nosuch'"),
+        (":17:", "range: [low, high]"),
+        (":18:", "method[1].provider.method: method must be GET"),
+        (":19:", "'undeclared' names no activity declared before"),
+        (":22:", "less than or equal to 600"),
+        (":23:", "method[3].provider.colour: unknown key"),
+        (":24:", "secrets: not supported"),
+    ]
     for line, text_ in expect:
         assert any(line in p and text_ in p for p in found), (line, text_, found)
 

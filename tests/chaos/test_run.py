@@ -26,7 +26,7 @@ def catalog_answers(url: str) -> dict:
             "provider": {"type": "http", "url": url + "/health", "timeout": 3}}
 
 
-async def test_a_tolerated_fault_holds_and_the_journal_says_so(shop: Fleet, http: httpx.Client,
+def test_a_tolerated_fault_holds_and_the_journal_says_so(shop: Fleet, http: httpx.Client,
                                                                tmp_path: Path) -> None:
     catalog = shop.services["catalog"]
     exp = {
@@ -42,7 +42,7 @@ async def test_a_tolerated_fault_holds_and_the_journal_says_so(shop: Fleet, http
     exp["method"][1].pop("tolerance")
     journal_path = tmp_path / "journal.json"
     lines: list[str] = []
-    journal = await run(plan(exp), journal_path, lines)
+    journal = run(plan(exp), journal_path, lines)
 
     assert journal.exit_status == 0
     data = json.loads(journal_path.read_text())
@@ -69,7 +69,7 @@ async def test_a_tolerated_fault_holds_and_the_journal_says_so(shop: Fleet, http
     assert any("the system held" in line for line in lines)
 
 
-async def test_a_deviation_is_detected_and_the_rollback_restores(shop: Fleet, http: httpx.Client) -> None:
+def test_a_deviation_is_detected_and_the_rollback_restores(shop: Fleet, http: httpx.Client) -> None:
     catalog = shop.services["catalog"]
     exp = {
         "title": "catalog does not tolerate 60% errors",
@@ -79,7 +79,7 @@ async def test_a_deviation_is_detected_and_the_rollback_restores(shop: Fleet, ht
         "method": [action("errors", "inject_errors", url=catalog.url, error_rate=0.6)],
         "rollbacks": [action("clear", "clear_faults", url=catalog.url)],
     }
-    journal = await run(plan(exp))
+    journal = run(plan(exp))
     data = journal.data
     assert journal.exit_status == 1
     assert data["status"] == "failed" and data["deviated"] is True
@@ -95,7 +95,7 @@ async def test_a_deviation_is_detected_and_the_rollback_restores(shop: Fleet, ht
     assert http.get(catalog.health_url).status_code == 200
 
 
-async def test_a_failed_action_stops_the_method_and_the_rollbacks_still_run(shop: Fleet, http: httpx.Client) -> None:
+def test_a_failed_action_stops_the_method_and_the_rollbacks_still_run(shop: Fleet, http: httpx.Client) -> None:
     catalog = shop.services["catalog"]
     nowhere = f"http://127.0.0.1:{_closed_port()}"
     exp = {
@@ -108,7 +108,7 @@ async def test_a_failed_action_stops_the_method_and_the_rollbacks_still_run(shop
                       action("clear-nowhere", "clear_faults", url=nowhere),
                       action("clear-again", "clear_faults", url=catalog.url)],
     }
-    journal = await run(plan(exp))
+    journal = run(plan(exp))
     data = journal.data
     assert journal.exit_status == 2
     assert data["status"] == "aborted" and data["deviated"] is False
@@ -122,7 +122,7 @@ async def test_a_failed_action_stops_the_method_and_the_rollbacks_still_run(shop
                                               "hang": False, "crash": False}
 
 
-async def test_the_method_does_not_run_when_the_steady_state_does_not_hold_before(
+def test_the_method_does_not_run_when_the_steady_state_does_not_hold_before(
         shop: Fleet, http: httpx.Client) -> None:
     catalog = shop.services["catalog"]
     http.post(catalog.admin_url, json={"error_rate": 0.9})
@@ -130,7 +130,7 @@ async def test_the_method_does_not_run_when_the_steady_state_does_not_hold_befor
            "steady-state-hypothesis": {"title": "catalog answers", "probes": [catalog_answers(catalog.url)]},
            "method": [action("slow-down", "inject_latency", url=catalog.url, latency_ms=100)],
            "rollbacks": [action("clear", "clear_faults", url=catalog.url)]}
-    journal = await run(plan(exp))
+    journal = run(plan(exp))
     assert journal.exit_status == 2
     assert journal.data["status"] == "failed" and journal.data["deviated"] is False
     assert journal.data["run"] == [] and journal.data["steady_states"]["after"] is None
@@ -138,7 +138,7 @@ async def test_the_method_does_not_run_when_the_steady_state_does_not_hold_befor
     assert journal.data["rollbacks"][0]["status"] == "succeeded"  # always
 
 
-async def test_a_service_that_does_not_allow_chaos_is_refused_and_left_alone(shop: Fleet, http: httpx.Client) -> None:
+def test_a_service_that_does_not_allow_chaos_is_refused_and_left_alone(shop: Fleet, http: httpx.Client) -> None:
     exp = {"title": "inject into payments",
            "method": [action("errors", "inject_errors", service="payments", error_rate=0.5)],
            "rollbacks": [action("clear", "clear_faults", service="payments")]}
@@ -161,7 +161,7 @@ async def test_a_service_that_does_not_allow_chaos_is_refused_and_left_alone(sho
     assert len(plan(exp, config_text(shop)).method) == 1
 
 
-async def test_without_a_configuration_only_loopback_urls(shop: Fleet) -> None:
+def test_without_a_configuration_only_loopback_urls(shop: Fleet) -> None:
     far = {"title": "far", "method": [{"type": "probe", "name": "far",
                                        "provider": {"type": "http", "url": "http://192.0.2.10/health"}}]}
     with pytest.raises(ExperimentError, match="not on loopback"):
@@ -174,7 +174,7 @@ async def test_without_a_configuration_only_loopback_urls(shop: Fleet) -> None:
     assert plan(local).method[0].targets == ["GET http://localhost:9/health"]
 
 
-async def test_services_by_name_and_configuration_from_the_environment(shop: Fleet, http: httpx.Client) -> None:
+def test_services_by_name_and_configuration_from_the_environment(shop: Fleet, http: httpx.Client) -> None:
     text = """
 title: by name
 configuration:
@@ -196,7 +196,7 @@ rollbacks:
     assert any(":4:" in p and "CHAOS_TARGET is not set" in p for p in problems), problems
     assert any(":12:" in p and "${url} is not a configuration entry" in p for p in problems), problems
     text = text.replace('"${url}/admin/fault"', f'"{shop.services["payments"].admin_url}"')
-    journal = await run(plan(text, config_text(shop), env={"CHAOS_TARGET": "payments", "CHAOS_MS": "70"}))
+    journal = run(plan(text, config_text(shop), env={"CHAOS_TARGET": "payments", "CHAOS_MS": "70"}))
     assert journal.data["run"][0]["output"]["fault"]["latency_ms"] == 70
     assert journal.data["run"][1]["output"]["body"]["fault"]["latency_ms"] == 70
     assert journal.data["experiment"]["method"][0]["provider"]["arguments"]["service"] == "${target}"

@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
 import psutil
 import pytest
@@ -23,10 +25,14 @@ def _children() -> set[int]:
     return {c.pid for c in psutil.Process().children(recursive=True)}
 
 
-async def test_cpu_stress_keeps_a_core_busy_for_its_duration() -> None:
-    before = _children()
+async def _call(builtin: Any, params: Any) -> Any:
     async with new_http_client() as http:
-        out = await stress_cpu.run(CpuStress(workers=1, duration_s=1.0), Context(Scope(), http))
+        return await builtin.run(params, Context(Scope(), http, what="test"))
+
+
+def test_cpu_stress_keeps_a_core_busy_for_its_duration() -> None:
+    before = _children()
+    out = asyncio.run(_call(stress_cpu, CpuStress(workers=1, duration_s=1.0)))
     assert 1.0 <= out["duration_s"] < 5
     # Busy: far more CPU than the same child sleeping for the same second (its start-up costs both the
     # same). On a shared machine a busy process gets a share of a core, not all of it.
@@ -36,9 +42,8 @@ async def test_cpu_stress_keeps_a_core_busy_for_its_duration() -> None:
     assert _children() == before
 
 
-async def test_memory_stress_holds_its_memory_resident() -> None:
-    async with new_http_client() as http:
-        out = await stress_memory.run(MemoryStress(mb=48, duration_s=0.5), Context(Scope(), http))
+def test_memory_stress_holds_its_memory_resident() -> None:
+    out = asyncio.run(_call(stress_memory, MemoryStress(mb=48, duration_s=0.5)))
     assert out["resident_mb"] >= 48 and out["duration_s"] >= 0.5
 
 
@@ -67,18 +72,16 @@ def test_stress_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
         MemoryStress(mb=600, duration_s=1)
 
 
-async def test_kill_replica_refuses_what_is_not_a_service_of_ours() -> None:
+def test_kill_replica_refuses_what_is_not_a_service_of_ours() -> None:
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         for kw in ({"pid": os.getpid()}, {"pid": sleeper.pid}):
             with pytest.raises(ExperimentError, match="runs this experiment|not a service of this user"):
                 plan({"title": "t", "method": [action("kill", "kill_replica", **kw)]})
-        async with new_http_client() as http:
-            ctx = Context(Scope(), http, what="kill")
-            with pytest.raises(ChaosRefused, match="not a service of this user"):
-                await kill_replica.run(Kill(command=["-c", "import time; time.sleep(30)"]), ctx)
-            with pytest.raises(RuntimeError, match="no running process matches"):
-                await kill_replica.run(Kill(command=["no-such-program-anywhere-7"]), ctx)
+        with pytest.raises(ChaosRefused, match="not a service of this user"):
+            asyncio.run(_call(kill_replica, Kill(command=["-c", "import time; time.sleep(30)"])))
+        with pytest.raises(RuntimeError, match="no running process matches"):
+            asyncio.run(_call(kill_replica, Kill(command=["no-such-program-anywhere-7"])))
         assert sleeper.poll() is None
     finally:
         sleeper.kill()
@@ -86,17 +89,17 @@ async def test_kill_replica_refuses_what_is_not_a_service_of_ours() -> None:
 
 
 @pytest.mark.slow
-async def test_kill_by_command_and_a_run_that_records_it(tmp_path) -> None:
+def test_kill_by_command_and_a_run_that_records_it(tmp_path: Path) -> None:
     server = subprocess.Popen([sys.executable, "-m", "http.server", "0", "--bind", "127.0.0.1",
                                "--directory", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 10
         while not [c for c in psutil.Process(server.pid).net_connections("tcp") if c.status == "LISTEN"]:
             assert time.monotonic() < deadline
-            await asyncio.sleep(0.05)
+            time.sleep(0.05)
         exp = {"title": "kill it", "method": [action("kill", "kill_replica", signal="SIGTERM",
                                                      command=["http.server", "0", "--bind", "127.0.0.1"])]}
-        journal = await run(plan(exp))
+        journal = run(plan(exp))
         out = journal.data["run"][0]["output"]
         assert journal.exit_status == 0
         assert [k["pid"] for k in out["killed"]] == [server.pid] and out["gone"] and out["signal"] == "SIGTERM"

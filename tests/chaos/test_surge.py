@@ -8,7 +8,7 @@ import pytest
 
 from tests.chaos.conftest import action, faults, plan, run
 from vigil.chaos.experiment import ExperimentError
-from vigil.chaos.surge import SurgeProfile, Surge, latency_summary, percentile
+from vigil.chaos.surge import Surge, SurgeProfile, latency_summary, percentile
 from vigil.demo.fleet import Fleet
 
 
@@ -45,7 +45,7 @@ def test_a_surge_is_bounded() -> None:
 
 
 @pytest.mark.slow
-async def test_phases_and_percentiles_against_a_real_service(shop: Fleet, http: httpx.Client) -> None:
+def test_phases_and_percentiles_against_a_real_service(shop: Fleet, http: httpx.Client) -> None:
     catalog = shop.services["catalog"]
     before = http.get(catalog.metrics_url).text.count("\n")  # the service answers before the surge
     assert before > 0
@@ -59,7 +59,7 @@ async def test_phases_and_percentiles_against_a_real_service(shop: Fleet, http: 
                    sustain={"rps": 40, "duration_s": 1.5}, spike={"rps": 80, "duration_s": 1})],
         "rollbacks": [action("clear", "clear_faults", url=catalog.url)],
     }
-    journal = await run(plan(exp))
+    journal = run(plan(exp))
     assert journal.exit_status == 0, journal.data["summary"]
     out = journal.data["run"][1]["output"]
     phases = out["phases"]

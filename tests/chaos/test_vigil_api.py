@@ -54,7 +54,7 @@ def vigil(shop: Fleet, tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.mark.slow
-async def test_vigil_reports_the_deviation(vigil: str, shop: Fleet, http: httpx.Client) -> None:
+def test_vigil_reports_the_deviation(vigil: str, shop: Fleet, http: httpx.Client) -> None:
     catalog = shop.services["catalog"]
     up = f'up{{service="catalog",instance="{catalog.metrics_url}"}}'
     exp = {
@@ -68,7 +68,7 @@ async def test_vigil_reports_the_deviation(vigil: str, shop: Fleet, http: httpx.
         "method": [action("errors", "inject_errors", {"after": 4}, service="catalog", error_rate=0.6)],
         "rollbacks": [action("clear", "clear_faults", service="catalog")],
     }
-    journal = await run(plan(exp, vigil))
+    journal = run(plan(exp, vigil))
     data = journal.data
     before = data["steady_states"]["before"]
     assert before["steady_state_met"] is True, before
@@ -82,7 +82,7 @@ async def test_vigil_reports_the_deviation(vigil: str, shop: Fleet, http: httpx.
     assert API_KEY not in journal.text()
 
 
-async def test_vigil_probes_need_an_address_and_a_key(shop: Fleet) -> None:
+def test_vigil_probes_need_an_address_and_a_key(shop: Fleet) -> None:
     from vigil.chaos.experiment import ExperimentError
 
     exp = {"title": "t", "method": [probe("healthy", None, "service_health", service="catalog")]}

@@ -33,6 +33,20 @@ def _short(value: Any, limit: int = 120) -> str:
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
+def describe(out: Any) -> str:
+    """An activity's output in a line: an http/process status, the faults now set, a surge's phases."""
+    if isinstance(out, dict):
+        if "status" in out and ("body" in out or "stdout" in out):
+            return f"status {out['status']}"
+        if isinstance(out.get("fault"), dict):
+            knobs = {k: v for k, v in out["fault"].items() if v}
+            return f"faults now {knobs}" if knobs else "no fault set now"
+        if isinstance(out.get("phases"), dict):
+            return "; ".join(f"{name}: {ph['sent']} sent, {ph['ok']} ok, p50 {ph['p50_ms']} ms, "
+                             f"p99 {ph['p99_ms']} ms" for name, ph in out["phases"].items())
+    return _short(out)
+
+
 class ExperimentRun:
     def __init__(self, plan: Plan, journal_path: Path | None = None,
                  report: Callable[[str], None] | None = None, started: Callable[[str], None] | None = None) -> None:
@@ -198,7 +212,4 @@ class ExperimentRun:
     def _outcome(record: dict[str, Any]) -> str:
         if record["status"] == "failed":
             return _short("".join(record.get("exception") or ["failed"]).strip(), 200)
-        out = record["output"]
-        if isinstance(out, dict) and "status" in out and ("body" in out or "stdout" in out):
-            out = {"status": out["status"]}
-        return f"{_short(out)} in {record['duration']:g} s"
+        return f"{describe(record['output'])} in {record['duration']:g} s"
