@@ -3,11 +3,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from pydantic import Field, model_validator
 
-from vigil.chaos.builtins import Context, Target, builtin
+from vigil.chaos.builtins import Builtin, Context, Target, builtin
 
 ADMIN_PATH = "/admin/fault"
 KNOBS = ("latency_ms", "error_rate", "leak_mb_per_min", "hang", "crash")
@@ -27,6 +28,9 @@ async def _send(ctx: Context, p: FaultTarget, method: str, knobs: dict[str, Any]
         return resp.json()
     except ValueError:
         return resp.text[:2000]
+
+
+F = TypeVar("F", bound=FaultTarget)
 
 
 class Fault(FaultTarget):
@@ -52,49 +56,35 @@ async def inject_fault(p: Fault, ctx: Context) -> Any:
     return await _send(ctx, p, "POST", p.knobs())
 
 
+def _knobs(params: type[F], knobs: Callable[[F], dict[str, Any] | None], doc: str) -> Builtin[F]:
+    """A fault action: POST these knobs (or DELETE, for None) to the service's fault endpoint."""
+    async def run(p: F, ctx: Context) -> Any:
+        body = knobs(p)
+        return await _send(ctx, p, "POST" if body is not None else "DELETE", body)
+    run.__doc__ = doc
+    return builtin(params, acts=True, bound_s=lambda p: p.timeout_s)(run)
+
+
 class Latency(FaultTarget):
     latency_ms: float = Field(gt=0, le=120_000, description="every request waits this long first")
-
-
-@builtin(Latency, acts=True, bound_s=lambda p: p.timeout_s)
-async def inject_latency(p: Latency, ctx: Context) -> Any:
-    """Slow every request of the service by latency_ms."""
-    return await _send(ctx, p, "POST", {"latency_ms": p.latency_ms})
 
 
 class Errors(FaultTarget):
     error_rate: float = Field(gt=0, le=1, description="share of business requests answered 500")
 
 
-@builtin(Errors, acts=True, bound_s=lambda p: p.timeout_s)
-async def inject_errors(p: Errors, ctx: Context) -> Any:
-    """Answer a share (error_rate, 0..1) of the service's business requests with 500."""
-    return await _send(ctx, p, "POST", {"error_rate": p.error_rate})
-
-
-@builtin(FaultTarget, acts=True, bound_s=lambda p: p.timeout_s)
-async def inject_crash(p: FaultTarget, ctx: Context) -> Any:
-    """Make the service's process exit (every replica of it)."""
-    return await _send(ctx, p, "POST", {"crash": True})
-
-
-@builtin(FaultTarget, acts=True, bound_s=lambda p: p.timeout_s)
-async def inject_hang(p: FaultTarget, ctx: Context) -> Any:
-    """Make the service stop answering (business, /health, /metrics) until its faults are cleared."""
-    return await _send(ctx, p, "POST", {"hang": True})
-
-
 class LeakRate(FaultTarget):
     mb_per_min: float = Field(gt=0, le=1024, description="memory the process allocates and holds per minute")
 
 
-@builtin(LeakRate, acts=True, bound_s=lambda p: p.timeout_s)
-async def inject_leak(p: LeakRate, ctx: Context) -> Any:
-    """Make the service leak memory at mb_per_min (up to the service's own cap)."""
-    return await _send(ctx, p, "POST", {"leak_mb_per_min": p.mb_per_min})
-
-
-@builtin(FaultTarget, acts=True, bound_s=lambda p: p.timeout_s)
-async def clear_faults(p: FaultTarget, ctx: Context) -> Any:
-    """Clear every fault knob of the service and free leaked memory (the usual rollback)."""
-    return await _send(ctx, p, "DELETE")
+inject_latency = _knobs(Latency, lambda p: {"latency_ms": p.latency_ms},
+                        "Slow every request of the service by latency_ms.")
+inject_errors = _knobs(Errors, lambda p: {"error_rate": p.error_rate},
+                       "Answer a share (error_rate, 0..1) of the service's business requests with 500.")
+inject_crash = _knobs(FaultTarget, lambda p: {"crash": True}, "Make the service's process exit (every replica of it).")
+inject_hang = _knobs(FaultTarget, lambda p: {"hang": True},
+                     "Make the service stop answering (business, /health, /metrics) until its faults are cleared.")
+inject_leak = _knobs(LeakRate, lambda p: {"leak_mb_per_min": p.mb_per_min},
+                     "Make the service leak memory at mb_per_min (up to the service's own cap).")
+clear_faults = _knobs(FaultTarget, lambda p: None,
+                      "Clear every fault knob of the service and free leaked memory (the usual rollback).")

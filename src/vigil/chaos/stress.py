@@ -65,9 +65,22 @@ async def _children(argvs: list[list[str]], deadline_s: float) -> list[str]:
     return [o[0].decode(errors="replace").strip() for o in outs]
 
 
-class CpuStress(Params):
-    workers: int = Field(1, ge=1, description="busy processes, one core each at most")
+class _Stress(Params):
     duration_s: float = Field(gt=0, le=MAX_STRESS_S)
+
+    def load(self) -> str:
+        raise NotImplementedError
+
+    def targets(self, scope: Any, what: str, acting: bool) -> list[str]:
+        return [f"this machine's {self.load()} for {self.duration_s:g} s"]
+
+
+def _bound(p: _Stress) -> float:
+    return p.duration_s + 2 * _GRACE_S
+
+
+class CpuStress(_Stress):
+    workers: int = Field(1, ge=1, description="busy processes, one core each at most")
 
     @model_validator(mode="after")
     def _cores(self) -> "CpuStress":
@@ -76,11 +89,11 @@ class CpuStress(Params):
             raise ValueError(f"workers ({self.workers}) exceeds this machine's {cores} cores")
         return self
 
-    def targets(self, scope: Any, what: str, acting: bool) -> list[str]:
-        return [f"this machine's CPU: {self.workers} busy process(es) for {self.duration_s:g} s"]
+    def load(self) -> str:
+        return f"CPU: {self.workers} busy process(es)"
 
 
-@builtin(CpuStress, acts=True, bound_s=lambda p: p.duration_s + 2 * _GRACE_S)
+@builtin(CpuStress, acts=True, bound_s=_bound)
 async def stress_cpu(p: CpuStress, ctx: Context) -> dict[str, Any]:
     """Keep `workers` cores busy for duration_s."""
     start = time.monotonic()
@@ -92,9 +105,8 @@ async def stress_cpu(p: CpuStress, ctx: Context) -> dict[str, Any]:
             "busy_fraction": round(sum(cpu) / (p.workers * elapsed), 3) if elapsed > 0 else 0.0}
 
 
-class MemoryStress(Params):
+class MemoryStress(_Stress):
     mb: int = Field(gt=0, le=MAX_MEMORY_MB, description="memory to allocate and hold")
-    duration_s: float = Field(gt=0, le=MAX_STRESS_S)
 
     @model_validator(mode="after")
     def _fits(self) -> "MemoryStress":
@@ -103,11 +115,11 @@ class MemoryStress(Params):
             raise ValueError(f"mb ({self.mb}) is more than half of the memory available now ({half} MB)")
         return self
 
-    def targets(self, scope: Any, what: str, acting: bool) -> list[str]:
-        return [f"this machine's memory: {self.mb} MB held for {self.duration_s:g} s"]
+    def load(self) -> str:
+        return f"memory: {self.mb} MB held"
 
 
-@builtin(MemoryStress, acts=True, bound_s=lambda p: p.duration_s + 2 * _GRACE_S)
+@builtin(MemoryStress, acts=True, bound_s=_bound)
 async def stress_memory(p: MemoryStress, ctx: Context) -> dict[str, Any]:
     """Allocate and hold `mb` megabytes for duration_s."""
     start = time.monotonic()

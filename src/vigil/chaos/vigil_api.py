@@ -33,6 +33,10 @@ async def _call(ctx: Context, p: Api, path: str, params: dict[str, Any] | None =
     return resp.json()
 
 
+def _about(service: str | None) -> dict[str, str]:
+    return {"service": service} if service else {}
+
+
 class ServiceName(Api):
     service: str = Field(min_length=1, description="the service's name in vigil")
 
@@ -51,10 +55,7 @@ class Incidents(Api):
 @builtin(Incidents, acts=False, bound_s=lambda p: p.timeout_s + 1)
 async def incident_open(p: Incidents, ctx: Context) -> bool:
     """Whether vigil has an active (open or acknowledged) incident, about a service if given (tolerance: false)."""
-    params: dict[str, Any] = {"status": "active", "limit": 1}
-    if p.service:
-        params["service"] = p.service
-    body = await _call(ctx, p, "/api/v1/incidents", params)
+    body = await _call(ctx, p, "/api/v1/incidents", {"status": "active", "limit": 1, **_about(p.service)})
     return bool(body.get("incidents"))
 
 
@@ -66,10 +67,8 @@ class Alerts(Api):
 @builtin(Alerts, acts=False, bound_s=lambda p: p.timeout_s + 1)
 async def alerts_firing(p: Alerts, ctx: Context) -> int:
     """How many alerts vigil has firing (of a service, with a name, if given) (tolerance: 0)."""
-    params: dict[str, Any] = {"state": "firing", "limit": 10_000}
-    if p.service:
-        params["service"] = p.service
-    alerts = (await _call(ctx, p, "/api/v1/alerts", params)).get("alerts", [])
+    body = await _call(ctx, p, "/api/v1/alerts", {"state": "firing", "limit": 10_000, **_about(p.service)})
+    alerts = body.get("alerts", [])
     return sum(1 for a in alerts if p.alertname is None or a.get("labels", {}).get("alertname") == p.alertname)
 
 
