@@ -41,6 +41,10 @@ def describe(out: Any) -> str:
         if isinstance(out.get("fault"), dict):
             knobs = {k: v for k, v in out["fault"].items() if v}
             return f"faults now {knobs}" if knobs else "no fault set now"
+        if isinstance(out.get("killed"), list):
+            pids = ", ".join(str(k.get("pid")) for k in out["killed"])
+            return (f"{out.get('signal')} to pid {pids}, {'gone' if out.get('gone') else 'STILL RUNNING'}; "
+                    f"remaining {out.get('remaining')}")
         if isinstance(out.get("phases"), dict):
             return "; ".join(f"{name}: {ph['sent']} sent, {ph['ok']} ok, p50 {ph['p50_ms']} ms, "
                              f"p99 {ph['p99_ms']} ms" for name, ph in out["phases"].items())
@@ -186,6 +190,7 @@ class ExperimentRun:
     async def _pause(self, step: Step, when: str) -> None:
         seconds = getattr(step.activity.pauses, when)
         if seconds > 0:
+            self.report(f"pause {seconds:g} s {when} {step.activity.name!r}")
             self._started(f"pause {seconds:g} s {when} {step.activity.name!r}")
             await asyncio.sleep(seconds)
 
