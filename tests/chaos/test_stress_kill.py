@@ -12,13 +12,15 @@ from typing import Any
 
 import psutil
 import pytest
+import yaml
 
-from tests.chaos.conftest import action, plan, run
+from tests.chaos.conftest import action, config_text, plan, run
 from vigil.chaos.builtins import Context, new_http_client
 from vigil.chaos.experiment import ExperimentError
 from vigil.chaos.kill import Kill, kill_replica
 from vigil.chaos.scope import ChaosRefused, Scope
 from vigil.chaos.stress import CpuStress, MemoryStress, stress_cpu, stress_memory
+from vigil.demo.fleet import Fleet
 
 
 def _children() -> set[int]:
@@ -73,13 +75,14 @@ def test_stress_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_kill_replica_refuses_what_is_not_a_service_of_ours() -> None:
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    code = f"import time; time.sleep(30)  # chaos test {os.getpid()}"  # names this one process
+    sleeper = subprocess.Popen([sys.executable, "-c", code])
     try:
         for kw in ({"pid": os.getpid()}, {"pid": sleeper.pid}):
             with pytest.raises(ExperimentError, match="runs this experiment|not a service of this user"):
                 plan({"title": "t", "method": [action("kill", "kill_replica", **kw)]})
         with pytest.raises(ChaosRefused, match="not a service of this user"):
-            asyncio.run(_call(kill_replica, Kill(command=["-c", "import time; time.sleep(30)"])))
+            asyncio.run(_call(kill_replica, Kill(command=["-c", code])))
         with pytest.raises(RuntimeError, match="no running process matches"):
             asyncio.run(_call(kill_replica, Kill(command=["no-such-program-anywhere-7"])))
         assert sleeper.poll() is None
@@ -97,8 +100,9 @@ def test_kill_by_command_and_a_run_that_records_it(tmp_path: Path) -> None:
         while not [c for c in psutil.Process(server.pid).net_connections("tcp") if c.status == "LISTEN"]:
             assert time.monotonic() < deadline
             time.sleep(0.05)
+        # the folder in its command line names this server alone, whatever else runs on the machine
         exp = {"title": "kill it", "method": [action("kill", "kill_replica", signal="SIGTERM",
-                                                     command=["http.server", "0", "--bind", "127.0.0.1"])]}
+                                                     command=["--directory", str(tmp_path)])]}
         journal = run(plan(exp))
         out = journal.data["run"][0]["output"]
         assert journal.exit_status == 0
@@ -108,3 +112,16 @@ def test_kill_by_command_and_a_run_that_records_it(tmp_path: Path) -> None:
         if server.poll() is None:
             server.kill()
         server.wait()
+
+
+def test_with_a_configuration_a_pid_must_serve_one_of_its_services_that_allows_chaos(shop: Fleet) -> None:
+    catalog = shop.services["catalog"]
+    exp = {"title": "t", "method": [action("kill", "kill_replica", pid=catalog.pid)]}
+    with pytest.raises(ExperimentError, match="service 'catalog' does not allow chaos"):
+        plan(exp, config_text(shop, not_allowed=("catalog",)))
+    assert len(plan(exp, config_text(shop)).method) == 1
+    only_payments = yaml.safe_load(config_text(shop))
+    only_payments["services"] = [s for s in only_payments["services"] if s["name"] == "payments"]
+    with pytest.raises(ExperimentError, match=f"pid {catalog.pid} serves no service of vigil.yaml"):
+        plan(exp, yaml.safe_dump(only_payments))
+    assert catalog.running()

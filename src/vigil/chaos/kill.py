@@ -3,7 +3,8 @@
 The replicas of a configured service are the processes listening on its port (its `process` actuator's
 port, or the port of its probe's URL); with a `process` actuator, only those running the actuator's command.
 A `pid` or a `command` (argv words that must appear in order) names a process directly; it must be this
-user's, serve a TCP port (a service, not any program), and never be vigil chaos itself or its parents."""
+user's, serve a TCP port (a service, not any program), and never be vigil chaos itself or its parents; with
+a vigil.yaml it must serve one of its services, and that service must allow chaos."""
 
 from __future__ import annotations
 
@@ -113,10 +114,13 @@ class Replica(Params):
             if not _ours(proc) or not ports:
                 raise ChaosRefused(f"{what}: pid {proc.pid} is not a service of this user (a process of "
                                    f"yours listening on a TCP port); vigil chaos kills only those")
-            for port in ports:
-                owner = scope.service_on_port(port)
-                if owner is not None and acting:
-                    scope.require_allowed(owner, what)
+            owners = [o for o in (scope.service_on_port(port) for port in ports) if o is not None]
+            if acting and scope.config is not None and not owners:
+                raise ChaosRefused(f"{what}: pid {proc.pid} serves no service of {scope.file} (it listens on "
+                                   f"{', '.join(map(str, sorted(ports)))}); with a vigil.yaml, only replicas of "
+                                   f"its services are killed")
+            for owner in owners if acting else []:
+                scope.require_allowed(owner, what)
             out.append(proc)
         return sorted(out, key=lambda p: (p.create_time(), p.pid))
 
