@@ -7,7 +7,7 @@ it may take (its timeout unless the provider sets one)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -19,17 +19,11 @@ from vigil.registry import Registry
 
 @dataclass
 class Context:
-    """What a running activity may use: the targets, one HTTP client (loopback, no proxies, no
-    redirects), vigil's API address if the experiment's configuration gives one, and what to mask."""
+    """What a running activity may use: the targets, and one HTTP client (no proxies, no redirects)."""
 
     scope: Scope
     http: httpx.AsyncClient
-    configuration: dict[str, Any] = field(default_factory=dict)
-    secrets: set[str] = field(default_factory=set)
     what: str = ""  # the running activity, for messages
-
-    def vigil_api(self, what: str) -> tuple[str, str]:
-        return self.scope.vigil_api(what)
 
 
 def new_http_client() -> httpx.AsyncClient:

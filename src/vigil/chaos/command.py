@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -59,6 +60,11 @@ def run_command(experiment: Path, config: VigilConfig | None, config_file: Path 
         print_plan(plan, out)
         out.print("dry run: nothing was run")
         return HELD
+    folder = journal.parent if str(journal.parent) else Path(".")
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        err.print(f"[bold red]cannot write the journal[/] to {journal}: {folder} is not a folder this user can "
+                  "write; nothing was run", highlight=False, soft_wrap=True)
+        return NOT_CONCLUDED
     status = out.status("starting") if out.is_terminal else None
 
     def report(line: str) -> None:

@@ -82,7 +82,7 @@ class ExperimentRun:
         self.journal.save()
         cancelled_from_outside = False
         async with new_http_client() as http:
-            self._ctx = Context(self.plan.scope, http, self.plan.configuration, self.plan.secrets)
+            self._ctx = Context(self.plan.scope, http)
             try:
                 status, deviated, summary = await self._experiment()
             except asyncio.CancelledError:

@@ -24,7 +24,7 @@ class Api(Params):
 
 
 async def _call(ctx: Context, p: Api, path: str, params: dict[str, Any] | None = None) -> Any:
-    url, key = ctx.vigil_api(ctx.what)
+    url, key = ctx.scope.vigil_api(ctx.what)
     resp = await ctx.http.get(url + path, params=params, headers={"Authorization": f"Bearer {key}"},
                               timeout=p.timeout_s)
     if resp.status_code != 200:
