@@ -289,6 +289,25 @@ def report_cmd(kind: str = typer.Argument(..., help="daily, weekly or executive"
         err_console.print(f"wrote the {kind} report to {out}", markup=False, highlight=False)
 
 
+chaos_app = typer.Typer(no_args_is_help=True, help="Resilience experiments, in Chaos Toolkit's format.")
+app.add_typer(chaos_app, name="chaos")
+
+
+@chaos_app.command("run")
+def chaos_run(experiment: Path = typer.Argument(..., help="the experiment, YAML or JSON"),
+              config: Path | None = typer.Option(None, "--config", "-c", help="vigil.yaml: the services, by name, "
+                                                 "and which allow chaos; without it only loopback URLs"),
+              journal: Path = typer.Option(Path("journal.json"), "--journal", help="where the JSON journal goes"),
+              dry_run: bool = typer.Option(False, "--dry-run", help="check everything and show the plan; run nothing"),
+              ) -> None:
+    """Run an experiment: steady state before, method, steady state after, rollbacks always. Exit status
+    0 the system held, 1 it deviated, 2 not concluded (invalid, refused, aborted, failed or interrupted)."""
+    from vigil.chaos.command import run_command
+
+    cfg = _load_or_exit(config) if config is not None else None
+    raise typer.Exit(run_command(experiment, cfg, config, journal, dry_run))
+
+
 @app.command("version")
 def version() -> None:
     """Print vigil's version."""

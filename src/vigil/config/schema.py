@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, ValidationError, field_validator
 
@@ -48,6 +49,8 @@ class Service(Strict):
                               description="availability promised, in percent (99.9)")
     downtime_cost_per_minute: float | None = Field(default=None, ge=0,
                                                    description="what a minute of outage costs (in reports)")
+    chaos: Literal["allowed", "not allowed"] = Field(
+        "not allowed", description="`allowed`: `vigil chaos run` may inject faults into this service (docs/chaos.md)")
 
     @field_validator("name")
     @classmethod

@@ -471,6 +471,7 @@ def watch_config(urls: dict[str, str], *, server_port: int, api_key: str, store_
             "description": DESCRIPTIONS.get(name, ""),
             "depends_on": [d for d in DEPENDS_ON.get(name, []) if d in urls],
             "labels": {"demo": "shop"},
+            "chaos": "allowed",  # the demo is there to be broken: `vigil chaos run -c` may inject faults
             "probes": [{
                 "kind": "http", "name": "health", "url": url + "/health",
                 "interval": f"{probe_interval_s:g}s", "timeout": f"{probe_timeout_s:g}s",

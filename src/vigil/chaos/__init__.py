@@ -1,0 +1,1 @@
+"""Resilience experiments in Chaos Toolkit's vocabulary: `vigil chaos run EXPERIMENT.yaml` (docs/chaos.md)."""
