@@ -55,6 +55,8 @@ async def test_bad_times_and_steps_are_400(api, params: dict, message: str) -> N
     client, _ = api
     r, seconds = await _timed(client.get("/api/v1/query", params={"series": "x", **params}))
     assert r.status_code == 400 and message in r.text, r.text[:300]
+    if seconds >= 1.0:  # a busy machine can stall one request; backtracking would be as slow every time
+        r, seconds = await _timed(client.get("/api/v1/query", params={"series": "x", **params}))
     assert seconds < 1.0
 
 
