@@ -27,7 +27,7 @@ from vigil.incidents.rootcause import RootCause
 from vigil.incidents.summaries import Summaries
 from vigil.model import Alert, Decision, Event, Severity
 from vigil.pipeline import Batch, Command, Offload
-from vigil.store.faces import IncidentReader
+from vigil.store.faces import IncidentReader, SeriesReader
 
 log = logging.getLogger("vigil.incidents")
 
@@ -62,7 +62,7 @@ class IncidentStage:
         self.next_id = 1
         self.opened = 0
         # root causes, ranked beside the pass from the stored evidence (None: the most upstream service)
-        self.ranking = Ranking(ranker, store, worker, {s.name: s.depends_on for s in config.services}) \
+        self.ranking = Ranking(ranker, cast(SeriesReader, store), worker, {s.name: s.depends_on for s in config.services}) \
             if ranker is not None else None
         # written beside the pass (the engine's store has the faces the evidence is read from)
         self.summaries = Summaries(config, cast(FactStore, store), worker)
@@ -83,7 +83,7 @@ class IncidentStage:
     async def close(self) -> None:
         """Jobs under way (a summary, a ranking) get a moment to end; what they found is redone after
         the restart (open incidents are summarised and ranked again), so nothing is lost."""
-        jobs = [asyncio.ensure_future(self.summaries.idle())]
+        jobs: list[asyncio.Future[Any]] = [asyncio.ensure_future(self.summaries.idle())]
         if self.ranking is not None:
             jobs += [p.job for p in self.ranking.plans.values() if p.job is not None]
         await asyncio.wait(jobs, timeout=CLOSE_WAIT_S)
