@@ -38,19 +38,19 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
     scripted collectors, a MemoryActuator per service name, FakeNotifiers per receiver name, stages
     of its own after scale (`extra_stages`) or in the place of one of the loop's
     (`replace={"rules": ...}`)."""
+    from vigil.incidents.report_schedule import ReportSchedule
+    from vigil.incidents.rootcause import ShiftRanker
+    from vigil.incidents.router import AlertRouter
     from vigil.sources import HealthTracker, HttpPool, build_collectors
     from vigil.stages.alerts import AlertBook, AlertStage
     from vigil.stages.detection import DetectionStage
     from vigil.stages.forecasting import ForecastingStage
     from vigil.stages.health import HealthStage
-    from vigil.incidents.rootcause import ShiftRanker
-    from vigil.incidents.report_schedule import ReportSchedule
-    from vigil.incidents.router import AlertRouter
     from vigil.stages.incidents import IncidentStage
     from vigil.stages.notify import NotifyStage
-    from vigil.stages.route import RouteStage
     from vigil.stages.persist import PersistStage
     from vigil.stages.record import RecordStage
+    from vigil.stages.route import RouteStage
     from vigil.stages.rules import RulesStage
     from vigil.stages.scaling import ScalingStage
     from vigil.writer import StoreWriter, Worker
@@ -161,7 +161,7 @@ async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None 
     task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
     try:
         if ready is not None:
-            while not server.started and not task.done():
+            while not server.started and not task.done():  # noqa: ASYNC110  uvicorn offers no started event
                 await asyncio.sleep(0.02)
             ready.set()
         await task

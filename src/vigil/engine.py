@@ -42,9 +42,9 @@ if TYPE_CHECKING:
     from vigil.stages.health import HealthStage
     from vigil.stages.incidents import IncidentStage
     from vigil.stages.notify import NotifyStage
-    from vigil.stages.route import RouteStage
     from vigil.stages.persist import PersistStage
     from vigil.stages.record import RecordStage
+    from vigil.stages.route import RouteStage
     from vigil.stages.rules import RulesStage
     from vigil.stages.scaling import ScalingStage
     from vigil.store.store import Store

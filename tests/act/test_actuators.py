@@ -15,14 +15,17 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.act.fakes import FakeKubeApi, WebhookReceiver
 from vigil.act.actuators import ACTUATORS, ActuationError, build_actuator, execute_scale
 from vigil.act.actuators.memory import MemoryActuator
 from vigil.clock import SystemClock
-from vigil.config.scaling import (CommandActuatorConfig, KubernetesActuatorConfig, ProcessActuatorConfig,
-                                  WebhookActuatorConfig)
+from vigil.config.scaling import (
+    CommandActuatorConfig,
+    KubernetesActuatorConfig,
+    ProcessActuatorConfig,
+    WebhookActuatorConfig,
+)
 from vigil.testing import FakeClock
-
-from tests.act.fakes import FakeKubeApi, WebhookReceiver
 
 CLOCK = SystemClock()
 

@@ -15,14 +15,13 @@ import httpx
 import psutil
 import pytest
 
+from tests.demo.test_fleet import _gone
 from vigil.act.actuators import build_actuator, execute_scale
 from vigil.clock import SystemClock
 from vigil.config import parse_config
 from vigil.demo.autoscale import StorefrontScaling
 from vigil.demo.fleet import Fleet
 from vigil.testing import RecordingStage
-
-from tests.demo.test_fleet import _gone
 
 # A 24 s day from 06:00: quiet until the ramp at ~07:30 (1.5 s in), busy until 23:00 (17 s in), then
 # night. 20 requests/s at the peak against 5 per replica: 1 replica at night, 4 at the peak.
@@ -124,7 +123,7 @@ async def test_a_fault_through_the_shared_port_reaches_every_replica(tmp_path) -
                 assert await asyncio.to_thread(health_pids, 25, 0.3) == replicas
 
                 # /metrics from any replica counts the requests of all of them
-                text = client.get(member.metrics_url).text
+                text = client.get(member.metrics_url).text  # noqa: ASYNC212  loopback, milliseconds
                 total = next(float(line.split()[1]) for line in text.splitlines()
                              if line.startswith("shop_requests_total "))
                 fault_line = 'demo_fault{knob="latency_ms"} 300.0'
@@ -133,15 +132,15 @@ async def test_a_fault_through_the_shared_port_reaches_every_replica(tmp_path) -
                 await asyncio.sleep(0.6)
                 t = time.monotonic()
                 for _ in range(9):
-                    client.get(member.url + "/")
+                    client.get(member.url + "/")  # noqa: ASYNC212  loopback, milliseconds
                 assert time.monotonic() - t < 2.7  # cleared everywhere
-                text = client.get(member.metrics_url).text
+                text = client.get(member.metrics_url).text  # noqa: ASYNC212  loopback, milliseconds
                 after = next(float(line.split()[1]) for line in text.splitlines()
                              if line.startswith("shop_requests_total "))
                 assert after == total + 9
                 # a crash reaches every replica; the actuator replaces each, as a ReplicaSet would
                 try:
-                    client.post(member.admin_url, json={"crash": True})
+                    client.post(member.admin_url, json={"crash": True})  # noqa: ASYNC212  loopback, milliseconds
                 except httpx.HTTPError:
                     pass
             await _until(lambda: _true(not set(actuator.pids()) & replicas), 10, "all replicas crashed")

@@ -16,9 +16,10 @@ import math
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import numpy as np
 import typer
@@ -27,8 +28,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from vigil.act.scaling.policy import Observation, ScalePolicy
-from vigil.config.scaling import (PredictiveSettings, ScalingMetric, ScalingPolicyConfig, ScalingRate,
-                                  ScalingRules)
+from vigil.config.scaling import PredictiveSettings, ScalingMetric, ScalingPolicyConfig, ScalingRate, ScalingRules
 from vigil.model import Decision
 from vigil.testing import FakeClock
 
@@ -152,11 +152,11 @@ def run_policy(name: str, policy_cfg: ScalingPolicyConfig, demand: np.ndarray, c
         spec[k] = current
         ready[k] = min(ready[k], current)  # a scale-down removes at once
         clock.set(clock.now() + PERIOD)
-        if task is not None and k % 5000 == 0:
+        if progress is not None and task is not None and k % 5000 == 0:
             progress.update(task, completed=k)
-    if task is not None:
+    if progress is not None and task is not None:
         progress.update(task, completed=n)
-    extra = {"decision_us": round((time.perf_counter() - t0) / n * 1e6, 1), "scale_ups": ups}
+    extra: dict[str, Any] = {"decision_us": round((time.perf_counter() - t0) / n * 1e6, 1), "scale_ups": ups}
     if policy_cfg.mode == "predictive":
         extra["fallback_fraction"] = round(fallback / n, 4)
         extra["rules"] = dict(rules.most_common())
@@ -278,15 +278,15 @@ def _plot(result: dict[str, Any], path: Path) -> None:
 def main(
     trace: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV demand trace"),
     column: str = typer.Option(..., help="the demand column (any unit)"),
-    time_column: Optional[str] = typer.Option(None, help="time column: epoch seconds or dates"),
-    step: Optional[float] = typer.Option(None, help="seconds between rows when there is no time column"),
+    time_column: str | None = typer.Option(None, help="time column: epoch seconds or dates"),
+    step: float | None = typer.Option(None, help="seconds between rows when there is no time column"),
     delay: float = typer.Option(60.0, help="replica start-up delay D, seconds"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
-    plot: Optional[Path] = typer.Option(None, help="write a demand vs capacity chart (needs matplotlib)"),
+    plot: Path | None = typer.Option(None, help="write a demand vs capacity chart (needs matplotlib)"),
     services: int = typer.Option(500, help="services in the decision-speed figure"),
     vigil_target: float = typer.Option(0.88, help="vigil's target per replica while its forecast is trusted"),
     down_tolerance: float = typer.Option(0.15, help="vigil's behavior.scaleDown.tolerance"),
-    floor_target: Optional[float] = typer.Option(None, help="load the forecast's upper bound may reach"),
+    floor_target: float | None = typer.Option(None, help="load the forecast's upper bound may reach"),
     level: int = typer.Option(95, help="forecast interval level of the floor"),
 ) -> None:
     """Replay a demand trace through vigil (predictive), the exact HPA, static peak and an oracle."""

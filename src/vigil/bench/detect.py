@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import io
 import time
-from typing import Optional
 
 import numpy as np
 import orjson
@@ -92,7 +91,7 @@ def detect(detector: str = typer.Option(DEFAULT_DETECTOR, "--detector"),
            updates: int = typer.Option(20_000, "--updates", help="live updates timed (after the points)"),
            interval: float = typer.Option(300.0, "--interval", help="seconds between points (300: "
                                           "20,000 points span 69 days, enough for the weekly profile)"),
-           kinds: Optional[bool] = typer.Option(False, "--all", help="every registered detector"),
+           kinds: bool | None = typer.Option(False, "--all", help="every registered detector"),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Detector throughput (batch replay), live update latency and state size."""
     chosen = DETECTORS.kinds() if kinds else [detector]

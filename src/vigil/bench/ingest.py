@@ -206,7 +206,7 @@ def time_queries(store: Store, series: int, now: float, days: float, queries: in
     rng = np.random.default_rng(4)
     week, day = [], []
     expected = int(days * 86400 / INTERVAL_S)
-    for i in range(queries):
+    for _ in range(queries):
         key = keys[int(rng.integers(series))]
         t = time.perf_counter()
         r = store.query_range(key, now - days * 86400, now)

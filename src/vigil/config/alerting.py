@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, field_validator, model_validator
 
 from vigil.config.loader import ConfigProblem, Path_, format_path, load_file, problems_from_validation
-from vigil.config.receivers import OutboxConfig, UNSUPPORTED_INTEGRATIONS, HttpConfig, Receiver
+from vigil.config.receivers import UNSUPPORTED_INTEGRATIONS, HttpConfig, OutboxConfig, Receiver
 from vigil.config.types import Duration, Secret, Strict, parse_duration
 from vigil.incidents import timeintervals as ti
 from vigil.incidents.matchers import check_regex, label_name_ok, validate_matcher_line
@@ -311,7 +311,6 @@ def _load_alertmanager_file(name: str, vigil_file: str) -> tuple[AlertmanagerFil
     if not path.is_absolute():
         path = Path(vigil_file).resolve().parent / path
     from vigil.config.loader import ConfigError
-
     from vigil.config.redact import secret_paths
 
     try:
@@ -324,7 +323,8 @@ def _load_alertmanager_file(name: str, vigil_file: str) -> tuple[AlertmanagerFil
     try:
         am = AlertmanagerFile.model_validate(data)
     except ValidationError as exc:
-        return None, file, lines, [*doc.problems, *problems_from_validation(exc, doc, secret_paths(AlertmanagerFile, data))]
+        problems = problems_from_validation(exc, doc, secret_paths(AlertmanagerFile, data))
+        return None, file, lines, [*doc.problems, *problems]
     return (None if doc.problems else am), file, lines, list(doc.problems)
 
 

@@ -240,4 +240,8 @@ class DriftRuleConfig(SeriesRule, Windowed):
         return self
 
 
-Rule = Annotated[ThresholdRuleConfig | AbsenceRuleConfig | RateOfChangeRuleConfig | WillCrossRuleConfig | SloRuleConfig | LeakRuleConfig | DriftRuleConfig, Field(discriminator="kind")]
+Rule = Annotated[
+    ThresholdRuleConfig | AbsenceRuleConfig | RateOfChangeRuleConfig | WillCrossRuleConfig | SloRuleConfig
+    | LeakRuleConfig | DriftRuleConfig,
+    Field(discriminator="kind"),
+]

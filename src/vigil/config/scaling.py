@@ -13,7 +13,7 @@ settings map one to one:
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -153,7 +153,7 @@ class CommandActuatorConfig(Strict):
 
 
 ActuatorConfig = Annotated[
-    Union[ProcessActuatorConfig, KubernetesActuatorConfig, WebhookActuatorConfig, CommandActuatorConfig],
+    ProcessActuatorConfig | KubernetesActuatorConfig | WebhookActuatorConfig | CommandActuatorConfig,
     Field(discriminator="kind")]
 
 

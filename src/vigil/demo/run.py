@@ -33,8 +33,7 @@ from vigil.demo.fleet import SCALED, Fleet, FleetError
 from vigil.demo.load import DailyCurve
 from vigil.demo.readings import FleetReadings
 from vigil.demo.sinks import Received, Sinks
-from vigil.demo.view import (HISTORY, DemoState, HealthTransition, ReplicaChange, ScalingView, render,
-                             status_line)
+from vigil.demo.view import HISTORY, DemoState, HealthTransition, ReplicaChange, ScalingView, render, status_line
 
 TICK_S = 1.0
 HEADLESS_STATUS_EVERY_S = 10.0

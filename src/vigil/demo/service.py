@@ -21,11 +21,19 @@ from typing import Any
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client import ProcessCollector, disable_created_metrics, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
 
-from vigil.demo.child import exit_with_parent
 from vigil.demo import replicas
+from vigil.demo.child import exit_with_parent
 from vigil.demo.faults import Fault, FaultError, Leak, leak_forever
 from vigil.demo.shop import DEPENDS_ON, ROUTES, Handler
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import itertools
 import random
-from typing import Awaitable, Callable, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 import aiohttp
 from aiohttp import web

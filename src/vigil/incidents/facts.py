@@ -1,6 +1,6 @@
-"""What a summary is written from (the facts of an incident): the incident (a copy taken in the pass), its timeline, the events
-and decisions of its services from a little before it opened until now (health changes, actuator
-notes, scaling, config reloads), versions that changed in that window, and similar past incidents.
+"""What a summary is written from (the facts of an incident): the incident (a copy taken in the pass),
+its timeline, the events and decisions of its services from a little before it opened until now (health
+changes, actuator notes, scaling, config reloads), versions that changed in that window, and similar past incidents.
 `gather` reads the store: it runs on the worker, never on the event loop."""
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ import orjson
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.forecast import ForecastConfig, ForecastSeriesConfig
-from vigil.forecast.capacity import limit_crossing, time_to_limit
 from vigil.forecast.base import Forecaster
+from vigil.forecast.capacity import limit_crossing, time_to_limit
 from vigil.forecast.champion import ModelRegistry, ModelVersion, Verdict
 from vigil.model import Alert, Decision, Forecast, SeriesKey, Severity, Signal
 from vigil.pipeline import Batch, Offload

@@ -62,8 +62,8 @@ class IncidentStage:
         self.next_id = 1
         self.opened = 0
         # root causes, ranked beside the pass from the stored evidence (None: the most upstream service)
-        self.ranking = Ranking(ranker, cast(SeriesReader, store), worker, {s.name: s.depends_on for s in config.services}) \
-            if ranker is not None else None
+        graph = {s.name: s.depends_on for s in config.services}
+        self.ranking = Ranking(ranker, cast(SeriesReader, store), worker, graph) if ranker is not None else None
         # written beside the pass (the engine's store has the faces the evidence is read from)
         self.summaries = Summaries(config, cast(FactStore, store), worker)
 

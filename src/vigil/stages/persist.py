@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vigil.model import ProbeResult, Sample
-from vigil.pipeline import Batch, Offload, Push
+from vigil.pipeline import Batch, Offload
 from vigil.selfmetrics import SelfMetrics
 from vigil.store.faces import SampleStore
 

@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
 from vigil.incidents.model import Incident, Member, TimelineEntry
+from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
 from vigil.store import incidents as incident_rows
 from vigil.store import maintenance as mt
 from vigil.store import outbox as ob

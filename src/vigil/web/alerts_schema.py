@@ -48,7 +48,8 @@ def listed(item: dict[str, Any], key: str | None = None) -> dict[str, Any]:
 
 
 WEBHOOK = {"type": "object", "required": ["version", "groupKey", "alerts"], "properties": {
-    "version": {"const": "4"}, "groupKey": {"type": "string"}, "truncatedAlerts": {"type": "integer", "minimum": 0, "maximum": 10**9},
+    "version": {"const": "4"}, "groupKey": {"type": "string"},
+    "truncatedAlerts": {"type": "integer", "minimum": 0, "maximum": 10**9},
     "status": {"enum": ["firing", "resolved"]}, "receiver": {"type": "string"}, "groupLabels": _LABELS,
     "commonLabels": _LABELS, "commonAnnotations": _LABELS, "externalURL": {"type": "string"},
     "alerts": {"type": "array", "maxItems": MAX_ALERTS, "items": WEBHOOK_ALERT}}}

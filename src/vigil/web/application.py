@@ -15,11 +15,11 @@ from vigil.web.auth import ApiKeys
 from vigil.web.docs import install_docs
 from vigil.web.errors import StoreOutage
 from vigil.web.incidents import incidents_router
-from vigil.web.silences import alerting_router
 from vigil.web.limits import ConcurrencyCap, WebLimits
 from vigil.web.links import links_router
 from vigil.web.oncall import oncall_router
 from vigil.web.reports import reports_router
+from vigil.web.silences import alerting_router
 
 DESCRIPTION = ("vigil's REST API. Every /api/v1 endpoint needs an API key: `Authorization: Bearer <key>` "
                "or `X-API-Key: <key>`. Over the concurrency cap the answer is 429 with Retry-After; while "

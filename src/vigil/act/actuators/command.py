@@ -64,7 +64,7 @@ class CommandActuator(ActuatorBase):
             raise ActuationError(f"cannot run {argv[0]!r}: {exc}", retryable=False) from None
         try:
             out, _ = await asyncio.wait_for(proc.communicate(), self.config.timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             proc.kill()
             await proc.wait()
             raise ActuationError(f"{argv[0]} timed out after {self.config.timeout:g}s",

@@ -20,7 +20,8 @@ RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}  # 409: conflict on 
 
 
 def _api_client(cfg: KubernetesActuatorConfig) -> Any:
-    from kubernetes import client, config as kconfig
+    from kubernetes import client
+    from kubernetes import config as kconfig
 
     conf = client.Configuration()
     if cfg.kubeconfig:

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from vigil.act.actuators.base import ActuationError, ActuatorBase, ActuatorNote, ScaleResult
 from vigil.config.scaling import ProcessActuatorConfig
 
-
 log = logging.getLogger("vigil.actuators.process")
 
 RESTART_BACKOFF_S = 1.0
@@ -125,7 +124,7 @@ class ProcessActuator(ActuatorBase):
                     self.service, dead.index, dead.proc.pid, dead.proc.returncode, delay)
         try:
             await asyncio.wait_for(self._closing.wait(), delay)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         async with self._lock:
             if dead not in self._replicas or self._closing.is_set():
@@ -155,7 +154,7 @@ class ProcessActuator(ActuatorBase):
                 pass
             try:
                 await asyncio.wait_for(proc.wait(), self.config.stop_timeout)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 try:
                     os.killpg(proc.pid, signal.SIGKILL)
                 except ProcessLookupError:
@@ -164,5 +163,5 @@ class ProcessActuator(ActuatorBase):
         if rep.reader is not None:
             try:
                 await asyncio.wait_for(rep.reader, 1.0)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
+            except (TimeoutError, asyncio.CancelledError):
                 rep.reader.cancel()

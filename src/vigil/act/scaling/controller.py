@@ -8,7 +8,7 @@ stores it after a successful rescale); the outcome is added to the decision's re
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from vigil.act.actuators.base import ActuationError, Actuator, execute_scale
 from vigil.act.scaling.policy import Observation, ScalePolicy

@@ -27,8 +27,8 @@ from __future__ import annotations
 import importlib
 import math
 from collections import deque
-from itertools import islice
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -53,7 +53,7 @@ def make_forecaster(kind: str) -> Any | None:
         return None
     try:
         reg = importlib.import_module("vigil.forecast.registry")
-        registry = getattr(reg, "FORECASTERS")
+        registry = reg.FORECASTERS
         if kind in registry:
             return registry.create(kind)
     except ImportError:
@@ -142,8 +142,8 @@ class ForecastFloor:
         # the lowest recent error is used. Persistence suits smooth demand, the local trend ramps, the
         # smoothed level noisy demand; the model's shift helps only where the daily shape is regular.
         self._pending: deque[tuple[float, ...]] = deque(maxlen=self.h_steps)  # awaiting their outcome
-        self._err = [deque(maxlen=window) for _ in CANDIDATES]  # actual - predicted (or relative)
-        self._abs_err = [deque(maxlen=window) for _ in CANDIDATES]
+        self._err: list[deque[float]] = [deque(maxlen=window) for _ in CANDIDATES]  # actual - predicted (or relative)
+        self._abs_err: list[deque[float]] = [deque(maxlen=window) for _ in CANDIDATES]
         self._abs_sum = [0.0 for _ in CANDIDATES]  # running sums: the backtest is read every 15 minutes
         self._window = window
         self._err_sn: deque[float] = deque(maxlen=window)  # |actual - seasonal naive|
@@ -252,9 +252,9 @@ class ForecastFloor:
         # backtest): volatility comes in bursts, a day-long window spreads a burst's margin thin.
         m = int(self.s.interval_window / self.period)
         if 20 <= m < n:
-            recent = [e[-m:] for e in errs]
+            recent_errs = [e[-m:] for e in errs]
             bm = min(1.0, math.ceil((m + 1) * self.s.level / 100) / m)
-            qs_recent = [max(0.0, float(np.quantile(e, bm))) for e in recent]
+            qs_recent = [max(0.0, float(np.quantile(r, bm))) for r in recent_errs]
         else:
             qs_recent = qs
         # The candidate whose calibrated upper bound has been tightest: E[upper - actual] = q - E[error].

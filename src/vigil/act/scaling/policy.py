@@ -14,8 +14,9 @@ bound any recommendation. A budget cap, if set, is the last word.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from vigil.act.scaling.floor import ForecastFloor
 from vigil.act.scaling.hpa import HorizontalAutoscaler, replicas_for_metric
