@@ -18,6 +18,7 @@ from vigil.engine import NotRunning
 from vigil.model import MAX_NAME_CHARS, SeriesKey
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error, error_responses
+from vigil.web.hints import query_hint, series_hint
 from vigil.web.limits import BodyReader, WebLimits, content_type
 from vigil.web.push import Columns, Rejection, parse_json_batch
 from vigil.web.pushtext import parse_prometheus_text
@@ -108,8 +109,11 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
                 raise _bad(str(exc)) from None
             name, matchers = sel.name, sel.label_map
         found = store.list_series(name=name, matchers=matchers, limit=limit)
-        return {"series": [{"series": str(s.key), "name": s.key.name, "labels": s.key.label_map,
-                            "first_ts": s.first_ts, "last_ts": s.last_ts} for s in found]}
+        body: dict[str, Any] = {"series": [{"series": str(s.key), "name": s.key.name, "labels": s.key.label_map,
+                                            "first_ts": s.first_ts, "last_ts": s.last_ts} for s in found]}
+        if not found:
+            body["hint"] = series_hint(store, name, matchers)
+        return body
 
     @r.get("/query", summary="Range query over raw or rolled-up data", responses=error_responses(400))
     def query(series: str = Query(..., description='one series, e.g. cpu{service="web"}'),
@@ -131,6 +135,8 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
         res = store.query_range(key, t0, t1, step=step_s, resolution=resolution)
         body = {"series": str(key), "start": t0, "end": t1, "step": step_s, "resolution": res.resolution,
                 "count": len(res.ts), "ts": res.ts, "values": res.values}
+        if not len(res.ts):
+            body["hint"] = query_hint(store, key, t0, t1)
         # orjson writes numpy arrays directly: a 60,000-point answer costs milliseconds, not a
         # Python float object per point.
         return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
