@@ -29,8 +29,9 @@ def test_headless_demo_runs_and_summarises(capsys: pytest.CaptureFixture[str]) -
     assert load and int(load[1]) > 10 and load[1] == load[2], out  # traffic reached the shop, all answered
     # storefront ran as replicas vigil started (0 -> 1 at start) and scaled, the ready count agreeing
     assert "storefront: 0 -> 1 replicas (CurrentBelowMin)" in out, out
-    replicas = re.search(r"storefront replicas: (\d+) at the end \((\d+) ready\)", out)
-    assert replicas and replicas[1] == replicas[2] and int(replicas[1]) >= 1, out
+    replicas = re.search(r"storefront replicas: (\d+) at the end \((\d+) ready(, a scaling step under way)?\)", out)
+    assert replicas and int(replicas[1]) >= 1, out
+    assert replicas[1] == replicas[2] or replicas[3], out  # they differ only while a step is under way
     assert {c.pid for c in psutil.Process().children(recursive=True)} <= before  # nothing left behind
 
 

@@ -68,8 +68,9 @@ class DemoSummary:
         out += [f"  {t}" for t in self.transitions]
         for name, v in self.scaling.items():
             counts = [c.new for c in self.replica_changes if c.service == name] or [v.replicas]
+            under_way = ", a scaling step under way" if v.stepping else ""
             out.append(f"{name} replicas: {v.replicas} at the end ({v.ready_text} "
-                       f"ready), between {min(counts)} and {max(counts)} during the run; "
+                       f"ready{under_way}), between {min(counts)} and {max(counts)} during the run; "
                        f"{self.scaling_decisions} scaling decisions, last rule {v.rule or '-'}")
         out.append(f"replica changes: {len(self.replica_changes)}")
         out += [f"  {c}" for c in self.replica_changes]
@@ -246,7 +247,7 @@ async def _events(engine: Any, events: EventLines) -> list[Any]:
 async def _note_scaling(state: DemoState, scaler: Any, elapsed: float) -> None:
     """storefront's replicas as vigil set them, the actuator's ready count and the last decision."""
     counts = await scaler.replica_counts()
-    for name, (replicas, ready) in counts.items():
+    for name, (replicas, ready, stepping) in counts.items():
         cfg = scaler.controllers[name].policy.config
         view = state.scaling.get(name)
         if view is None:
@@ -262,7 +263,7 @@ async def _note_scaling(state: DemoState, scaler: Any, elapsed: float) -> None:
             view.rule, view.decided_ts = last.rule, last.ts
             view.decided_at_s = max(0.0, elapsed)
             view.predictive = last.inputs.get("predictive")
-        view.replicas, view.ready = replicas, ready
+        view.replicas, view.ready, view.stepping = replicas, ready, stepping
         view.history = (view.history + [replicas])[-HISTORY:]
 
 

@@ -59,6 +59,7 @@ class ScalingView:
     decided_at_s: float | None = None  # demo seconds
     decided_ts: float | None = None  # the decision's own timestamp, to notice a new one
     predictive: str | None = None  # why the forecast floor may or may not act
+    stepping: bool = False  # a scaling step is under way (replicas and ready may differ meanwhile)
     history: list[int] = field(default_factory=list)
 
     @property

@@ -161,15 +161,16 @@ class ScalingStage:
         return Decision(ts=self.clock.now(), kind="scale", subject=policy.service, rule="CurrentBelowMin",
                         inputs=inputs, result=result)
 
-    async def replica_counts(self) -> dict[str, tuple[int, int | None]]:
-        """Service -> (replicas vigil set, replicas the actuator reports ready; None if it cannot say)."""
-        out: dict[str, tuple[int, int | None]] = {}
+    async def replica_counts(self) -> dict[str, tuple[int, int | None, bool]]:
+        """Service -> (replicas vigil set, replicas the actuator reports ready (None if it cannot say),
+        whether a step is under way: while one is, the two may differ)."""
+        out: dict[str, tuple[int, int | None, bool]] = {}
         for name, loop in self.loops.items():
             try:
                 ready: int | None = await loop.service.actuator.ready_replicas()
             except Exception:
                 ready = None
-            out[name] = (loop.controller.replicas, ready)
+            out[name] = (loop.controller.replicas, ready, loop.job is not None and not loop.job.done())
         return out
 
     async def close(self) -> None:
