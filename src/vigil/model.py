@@ -274,7 +274,27 @@ class Score:
 class Severity(str, enum.Enum):
     INFO = "info"
     WARNING = "warning"
+    HIGH = "high"
     CRITICAL = "critical"
+
+
+SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.HIGH: 2, Severity.CRITICAL: 3}
+# The words other tools put in a `severity` label (PagerDuty, Opsgenie, syslog, P1-P5), read as ours.
+_SEVERITY_WORDS = {
+    "critical": Severity.CRITICAL, "crit": Severity.CRITICAL, "emergency": Severity.CRITICAL,
+    "fatal": Severity.CRITICAL, "page": Severity.CRITICAL, "p1": Severity.CRITICAL, "sev1": Severity.CRITICAL,
+    "high": Severity.HIGH, "error": Severity.HIGH, "err": Severity.HIGH, "major": Severity.HIGH,
+    "p2": Severity.HIGH, "sev2": Severity.HIGH,
+    "warning": Severity.WARNING, "warn": Severity.WARNING, "medium": Severity.WARNING, "minor": Severity.WARNING,
+    "p3": Severity.WARNING, "sev3": Severity.WARNING,
+    "info": Severity.INFO, "informational": Severity.INFO, "low": Severity.INFO, "notice": Severity.INFO,
+    "none": Severity.INFO, "p4": Severity.INFO, "p5": Severity.INFO, "sev4": Severity.INFO,
+}
+
+
+def severity_of(word: str | None) -> Severity:
+    """A severity word from any source as one of vigil's four; an unknown word is a warning."""
+    return _SEVERITY_WORDS.get((word or "warning").strip().lower(), Severity.WARNING)
 
 
 @dataclass(slots=True)
@@ -352,10 +372,7 @@ class Alert:
 
     @property
     def severity(self) -> Severity:
-        try:
-            return Severity(self.labels.get("severity", "warning"))
-        except ValueError:  # an outside alert may carry any severity word
-            return Severity.WARNING
+        return severity_of(self.labels.get("severity"))  # an outside alert may carry any severity word
 
     @property
     def firing(self) -> bool:

@@ -70,8 +70,22 @@ class SummaryConfig(Strict):
         return v
 
 
+class FlappingConfig(Strict):
+    """An alert that changes state `changes` times within `window` is flapping: its incident is held
+    open until the alert has been quiet for a whole window, so it neither resolves nor reopens (and
+    pages) over and over."""
+
+    window: Duration = Field(default=600.0, description="state changes are counted over this time")
+    changes: int = Field(default=4, ge=2, le=1000,
+                         description="this many firing/resolved changes in the window is flapping")
+
+
 class IncidentsConfig(Strict):
     enabled: bool = True
+    resolve_after: Duration = Field(default=0.0, ge=0, le=86400,
+                                    description="an incident whose alerts all resolved resolves once that "
+                                                "has held this long (0: at once)")
+    flapping: FlappingConfig = FlappingConfig()
     correlation_window: Duration = Field(default=600.0,
                                          description="an alert joins an incident that had an alert join or "
                                                      "change within this time")

@@ -10,7 +10,7 @@ from pydantic import Field, field_validator, model_validator
 from vigil.config.types import Duration, Strict
 from vigil.model import SeriesKey
 
-SeverityName = Literal["info", "warning", "critical"]
+SeverityName = Literal["info", "warning", "high", "critical"]
 
 
 def check_selector(text: str) -> str:

@@ -45,6 +45,9 @@ class Service(Strict):
     forecast: ForecastConfig = ForecastConfig()
     escalation: str | None = Field(None, description="the escalation policy (oncall.escalation_policies) of "
                                                      "this service's incidents")
+    impact: float = Field(default=1.0, gt=0, le=16,
+                          description="how much this service's trouble weighs: 2 lifts its alerts one severity "
+                                      "level in its incidents (warning to high), 0.5 lowers one")
     sla: float | None = Field(default=None, gt=0, le=100,
                               description="availability promised, in percent (99.9)")
     downtime_cost_per_minute: float | None = Field(default=None, ge=0,

@@ -5,12 +5,23 @@ with: open -> acknowledged -> resolved (and reopened when it comes back soon aft
 from __future__ import annotations
 
 import enum
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.model import Alert, Severity
+from vigil.model import SEVERITY_RANK, Alert, Severity, severity_of
 
-SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
+_BY_RANK = {r: s for s, r in SEVERITY_RANK.items()}
+
+
+def weighted(severity: str, impact: float) -> Severity:
+    """An alert's severity weighed by its service's impact (`services[].impact`, 1 = as it is): the
+    rank moves by log2 of the weight, so 2 lifts a warning to high and 0.5 lowers a critical to high."""
+    rank = SEVERITY_RANK[severity_of(severity)]
+    if impact != 1.0:
+        rank = min(3, max(0, round(rank + math.log2(max(impact, 1e-9)))))
+    return _BY_RANK[rank]
 
 
 class IncidentStatus(str, enum.Enum):
@@ -78,16 +89,18 @@ class Incident:
     def firing(self) -> list[Member]:
         return [m for m in self.members.values() if m.firing]
 
-    def worst(self) -> Severity:
-        ranks = [SEVERITY_RANK.get(Severity(m.severity), 1) for m in self.members.values()] or [1]
-        return next(s for s, r in SEVERITY_RANK.items() if r == max(ranks))
+    def worst(self, impact: Mapping[str, float] | None = None) -> Severity:
+        """The highest severity of its alerts, each weighed by its service's impact."""
+        weights = impact or {}
+        ranks = [SEVERITY_RANK[weighted(m.severity, weights.get(m.service, 1.0))] for m in self.members.values()]
+        return _BY_RANK[max(ranks, default=SEVERITY_RANK[Severity.WARNING])]
 
-    def add(self, alert: Alert, now: float, why: str) -> Member:
+    def add(self, alert: Alert, now: float, why: str, impact: Mapping[str, float] | None = None) -> Member:
         member = Member(self.id, alert.fingerprint, alert.name, alert.service, alert.severity.value, now, why,
                         True, now, alert.summary)
         self.members[alert.fingerprint] = member
         if alert.service and alert.service not in self.services:
             self.services.append(alert.service)
-        self.severity = self.worst()
+        self.severity = self.worst(impact)
         self.updated_at = now
         return member

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from vigil.config import VigilConfig
 from vigil.incidents.model import Incident
-from vigil.model import Alert, Event, SeriesKey
+from vigil.model import SEVERITY_RANK, Alert, Event, SeriesKey, Severity, severity_of
 
 DAY = 86400.0
 PERIOD_S = {"daily": DAY, "weekly": 7 * DAY, "executive": 30 * DAY}
@@ -30,11 +30,12 @@ MAX_INCIDENTS = 20_000
 EVENTS_PER_SERVICE = 50_000
 ALERT_LOOKBACK_S = 7 * DAY  # an alert that started this long before the period is still seen firing in it
 TOP_INCIDENTS = 10
-RANK = {"info": 0, "warning": 1, "critical": 2}
+def rank(severity: str) -> int:
+    return SEVERITY_RANK[severity_of(str(getattr(severity, "value", severity)))]
 
 
 def critical(severity: str) -> bool:
-    return RANK.get(str(getattr(severity, "value", severity)), 1) >= 2
+    return severity_of(str(getattr(severity, "value", severity))) is Severity.CRITICAL
 
 
 class ReportStore(Protocol):
@@ -351,7 +352,7 @@ def _heaviest(incidents: list[Incident], per: Period, until: float) -> list[Inci
         )
         for i in incidents
     ]
-    lines.sort(key=lambda x: (-RANK.get(x.severity, 1), -x.open_s, x.id))
+    lines.sort(key=lambda x: (-rank(x.severity), -x.open_s, x.id))
     return lines[:TOP_INCIDENTS]
 
 

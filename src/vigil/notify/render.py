@@ -10,9 +10,8 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.model import Alert, Notice
+from vigil.model import SEVERITY_RANK, Alert, Notice, severity_of
 
-SEVERITY_RANK = {"critical": 4, "high": 3, "error": 3, "warning": 2, "info": 1}
 COLOURS = {"resolved": "#2EB67D", "critical": "#E01E5A", "high": "#F2711C", "error": "#F2711C",
            "warning": "#ECB22E", "info": "#36C5F0"}
 MAX_LINES = 20  # alerts listed in a message; the rest are counted
@@ -65,7 +64,7 @@ class View:
 def highest_severity(alerts: list[Alert]) -> str:
     firing = [a for a in alerts if a.firing] or alerts
     words = [a.labels.get("severity", "warning") for a in firing]
-    return max(words, key=lambda w: SEVERITY_RANK.get(w, 0), default="warning")
+    return max(words, key=lambda w: SEVERITY_RANK[severity_of(w)], default="warning")
 
 
 def view(notice: Notice) -> View:

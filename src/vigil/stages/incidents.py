@@ -2,7 +2,9 @@
 
 Each firing alert is placed (`incidents.correlate`): into an open incident of a related service
 (close in the dependency graph), back into one that resolved moments ago, or a new incident. A
-resolved alert leaves its incident's firing set; when none is left the incident resolves. People
+resolved alert leaves its incident's firing set; when none is left the incident resolves, once that
+has held for `resolve_after` (and, with a flapping alert in it, until that alert has been quiet for
+the flapping window: incidents/flapping.py). People
 acknowledge, assign, annotate and resolve incidents through the API: their requests arrive as
 Commands in a pass, so every change happens here, in order, and is recorded (timeline entries,
 decisions). Each alert of the pass is tagged with its incident (`Batch.incident_of`) for routing.
@@ -21,6 +23,7 @@ from vigil.config import VigilConfig
 from vigil.incidents.correlate import Correlator, Placement, ServiceGraph
 from vigil.incidents.escalation import Escalation
 from vigil.incidents.facts import FactStore
+from vigil.incidents.flapping import FlapTracker
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
 from vigil.incidents.ranking import Ranking, suspects_view
 from vigil.incidents.rootcause import RootCause
@@ -33,6 +36,7 @@ log = logging.getLogger("vigil.incidents")
 
 MAX_LOADED = 50_000
 CLOSE_WAIT_S = 10.0
+SETTLE_EVERY_S = 5.0  # how often flapping alerts are checked for having gone quiet
 
 
 def title_of(inc: Incident) -> str:
@@ -57,6 +61,11 @@ class IncidentStage:
         self.graph = ServiceGraph({s.name: s.depends_on for s in config.services})
         self.correlator = Correlator(self.graph, cfg.correlation_window, cfg.reopen_window, cfg.max_hops)
         self.reopen_window = cfg.reopen_window
+        self.resolve_after = cfg.resolve_after
+        self.impact = {s.name: s.impact for s in config.services if s.impact != 1.0}
+        self.flaps = FlapTracker(cfg.flapping.window, cfg.flapping.changes)
+        self.recovering: dict[int, float] = {}  # open incidents with no firing alert -> since when
+        self._settled_at = float("-inf")
         self.known: dict[int, Incident] = {}  # open ones, and resolved ones that may still reopen
         self.by_alert: dict[str, int] = {}  # fingerprint -> the incident it is (last) in
         self.next_id = 1
@@ -75,6 +84,8 @@ class IncidentStage:
         for inc in found:
             if inc.open or (inc.resolved_at is not None and inc.resolved_at >= since):
                 self._keep(inc)
+            if inc.open and inc.members and not inc.firing:  # it was recovering at the stop
+                self.recovering[inc.id] = max(m.changed_at for m in inc.members.values())
         self.next_id = await self.worker.call(self.store.last_incident_id) + 1
         if self.known:
             log.info("%d incidents open or recently resolved at the last stop",
@@ -113,6 +124,7 @@ class IncidentStage:
                 inc = self._command(cmd, batch)
                 if inc is not None:
                     changed[inc.id] = inc
+        self._settle(batch, changed)
         self._rank(batch, changed)
         for inc in changed.values():
             inc.title = title_of(inc)
@@ -128,6 +140,10 @@ class IncidentStage:
             member = current.members[alert.fingerprint]  # it fired again inside its open incident
             member.firing, member.changed_at = True, now
             batch.members.append(member)
+            self._flapped(current, alert, batch)
+            if self.recovering.pop(current.id, None) is not None:
+                self._entry(batch, current, "recovery_broken",
+                            f"{alert.name} on {alert.service or '?'} fired again before the recovery held")
             return current
         placement = self.correlator.place(alert, self.known.values(), now)
         inc = placement.incident
@@ -136,7 +152,9 @@ class IncidentStage:
         elif placement.rule == "reopened":
             self._reopen(inc, alert, now, batch)
         joined = alert.service and alert.service not in inc.services
-        member = inc.add(alert, now, placement.why)
+        member = inc.add(alert, now, placement.why, self.impact)
+        if placement.rule == "reopened":
+            self._flapped(inc, alert, batch)
         self.by_alert[alert.fingerprint] = inc.id
         if self.ranking is not None and (joined or placement.incident is None):
             self.ranking.want(inc, now)
@@ -179,9 +197,57 @@ class IncidentStage:
         inc.updated_at = batch.now
         self._entry(batch, inc, "alert_resolved", f"{alert.name} on {alert.service or '?'} resolved: "
                     f"{alert.annotations.get('resolution', '')}", fingerprint=alert.fingerprint)
+        self._flapped(inc, alert, batch)
         if inc.open and not inc.firing:
-            self._resolve(inc, batch, None, "all its alerts resolved")
+            hold = self._hold(inc)
+            if hold <= 0:
+                self._resolve(inc, batch, None, "all its alerts resolved")
+            else:
+                self.recovering[inc.id] = batch.now
+                self._entry(batch, inc, "recovering", f"all its alerts resolved; it resolves if that holds for "
+                            f"{hold:g}s" + (" (a flapping alert in it must go quiet)" if self._flapping(inc) else ""))
         return inc
+
+    # ------------------------------------------------------------------------------ recovery and flapping
+
+    def _flapping(self, inc: Incident) -> list[str]:
+        return [fp for fp in inc.members if fp in self.flaps.flapping]
+
+    def _hold(self, inc: Incident) -> float:
+        """How long a recovery must hold before the incident resolves."""
+        return max(self.resolve_after, self.flaps.window if self._flapping(inc) else 0.0)
+
+    def _flapped(self, inc: Incident, alert: Alert, batch: Batch) -> None:
+        """Count the alert's state change; the change that makes it flapping is recorded."""
+        if not self.flaps.changed(alert.fingerprint, batch.now):
+            return
+        window, n = self.flaps.window, self.flaps.count(alert.fingerprint)
+        self._entry(batch, inc, "flapping", f"{alert.name} on {alert.service or '?'} is flapping: {n} state changes "
+                    f"in {window:g}s; the incident stays open until it is quiet for {window:g}s",
+                    fingerprint=alert.fingerprint)
+        batch.decisions.append(Decision(batch.now, "incident", str(inc.id), "flapping",
+                                        {"fingerprint": alert.fingerprint, "changes": n, "window_s": window},
+                                        {"hold_s": self._hold(inc)}))
+
+    def _settle(self, batch: Batch, changed: dict[int, Incident]) -> None:
+        """Recoveries that held resolve their incidents (a tick runs this even when nothing arrives)."""
+        if batch.now - self._settled_at >= SETTLE_EVERY_S:
+            self._settled_at = batch.now
+            for fp in self.flaps.settle(batch.now):
+                inc = self.incident_of(fp)
+                if inc is not None and inc.open:
+                    self._entry(batch, inc, "flapping_stopped", f"alert {fp} stopped flapping", fingerprint=fp)
+                    changed[inc.id] = inc
+        for inc_id, since in list(self.recovering.items()):
+            inc = self.known.get(inc_id)
+            if inc is None or not inc.open or inc.firing:
+                del self.recovering[inc_id]
+                continue
+            hold = self._hold(inc)
+            if batch.now - since >= hold:
+                del self.recovering[inc_id]
+                self._resolve(inc, batch, None, f"all its alerts resolved and that held for {hold:g}s")
+                changed[inc.id] = inc
 
     def _resolve(self, inc: Incident, batch: Batch, by: str | None, why: str) -> None:
         inc.status, inc.resolved_at, inc.resolved_by, inc.updated_at = IncidentStatus.RESOLVED, batch.now, by, batch.now

@@ -32,7 +32,8 @@ PAGERDUTY_EVENT = {"type": "object", "required": ["event_action"], "properties":
 GENERIC_ALERT = {"type": "object", "required": ["name", "service"], "additionalProperties": False, "properties": {
     "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
     "service": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
-    "severity": {"enum": ["critical", "warning", "info"]}, "summary": {"type": "string", "maxLength": MAX_VALUE},
+    "severity": {"enum": ["critical", "high", "warning", "info"]},
+    "summary": {"type": "string", "maxLength": MAX_VALUE},
     "status": {"enum": ["firing", "resolved"]}, "labels": _LABELS, "annotations": _LABELS,
     "starts_at": {"type": ["number", "string"]}, "ends_at": {"type": ["number", "string", "null"]},
     "generator_url": {"type": "string"}}}
