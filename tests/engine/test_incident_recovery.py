@@ -9,16 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.engine.test_incidents_stage import fire, incidents
-from vigil.app import build_app
-from vigil.config import parse_config
+from tests.engine.test_incidents_stage import T0, build, fire, incidents, running
 from vigil.incidents.flapping import FlapTracker
 from vigil.incidents.model import weighted
 from vigil.model import Alert, AlertStatus, Severity, severity_of
-from vigil.testing import FakeClock, InlineWriter
+from vigil.testing import FakeClock
 
-T0 = 1_700_000_000.0
-KEY = "recovery-test-key"
 CFG = """
 store: {{url: "sqlite:///{db}"}}
 server: {{api_keys: [{{name: alice, key: {key}}}]}}
@@ -31,23 +27,12 @@ services:
 """
 
 
-def build(tmp_path: Path, clock: FakeClock) -> tuple[Any, Any]:
-    cfg = parse_config(CFG.format(db=tmp_path / "v.db", key=KEY), env={})
-    return build_app(cfg, clock=clock, collectors=[], writer=InlineWriter(), worker=InlineWriter())
-
-
 @pytest.fixture
 async def vigil(tmp_path: Path) -> Any:
     clock = FakeClock(T0)
-    app, engine = build(tmp_path, clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
-                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
-        await engine.start()
-        try:
-            yield clock, engine, client, tmp_path
-        finally:
-            await engine.stop()
-            engine.store.close()
+    app, engine = build(tmp_path, clock, CFG)
+    async with running(app, engine) as client:
+        yield clock, engine, client, tmp_path
 
 
 async def kinds(client: httpx.AsyncClient, inc_id: int) -> list[str]:
@@ -114,19 +99,13 @@ async def test_a_restart_while_recovering_still_resolves_after_the_hold(vigil: A
     await clock.advance(60)
     await engine.stop()
     engine.store.close()
-    app, engine2 = build(tmp_path, clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
-                                 headers={"Authorization": f"Bearer {KEY}"}) as c2:
-        await engine2.start()
-        try:
-            [inc] = await incidents(c2)
-            assert inc["status"] == "open"
-            await clock.advance(61)
-            [inc] = await incidents(c2)
-            assert inc["status"] == "resolved"
-        finally:
-            await engine2.stop()
-            engine2.store.close()
+    app, engine2 = build(tmp_path, clock, CFG)
+    async with running(app, engine2) as c2:
+        [inc] = await incidents(c2)
+        assert inc["status"] == "open"
+        await clock.advance(61)
+        [inc] = await incidents(c2)
+        assert inc["status"] == "resolved"
     await engine.start()  # the fixture stops what it started
 
 

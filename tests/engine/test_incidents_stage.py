@@ -5,6 +5,8 @@ forgets nothing."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -29,23 +31,30 @@ services:
 """
 
 
-def build(tmp_path: Path, clock: FakeClock) -> tuple[Any, Any]:
-    cfg = parse_config(CFG.format(db=tmp_path / "v.db", key=KEY), env={})
+def build(tmp_path: Path, clock: FakeClock, config: str = CFG) -> tuple[Any, Any]:
+    cfg = parse_config(config.format(db=tmp_path / "v.db", key=KEY), env={})
     return build_app(cfg, clock=clock, collectors=[], writer=InlineWriter(), worker=InlineWriter())
+
+
+@contextlib.asynccontextmanager
+async def running(app: Any, engine: Any) -> AsyncIterator[httpx.AsyncClient]:
+    """The engine started, and a client of its API with the test key; stopped and closed after."""
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
+                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
+        await engine.start()
+        try:
+            yield client
+        finally:
+            await engine.stop()
+            engine.store.close()
 
 
 @pytest.fixture
 async def vigil(tmp_path: Path) -> Any:
     clock = FakeClock(T0)
     app, engine = build(tmp_path, clock)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
-                                 headers={"Authorization": f"Bearer {KEY}"}) as client:
-        await engine.start()
-        try:
-            yield clock, engine, client
-        finally:
-            await engine.stop()
-            engine.store.close()
+    async with running(app, engine) as client:
+        yield clock, engine, client
 
 
 async def fire(client: httpx.AsyncClient, name: str, service: str, status: str = "firing",
