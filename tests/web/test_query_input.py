@@ -26,11 +26,14 @@ async def test_hostile_selector_is_answered_at_once_everywhere(api) -> None:
     client, _ = api
     app = client._transport.app
     push = orjson.dumps({"samples": [{"series": HOSTILE, "value": 1}]})
-    for call in (call_asgi(app, "GET", "/api/v1/query", AUTH, [b""], query={"series": HOSTILE}),
-                 call_asgi(app, "GET", "/api/v1/series", AUTH, [b""], query={"match": HOSTILE}),
-                 call_asgi(app, "POST", "/api/v1/samples", AUTH, [push]),
-                 call_asgi(app, "POST", "/api/v1/forecasts/" + HOSTILE + "/rollback", AUTH, [b""])):
-        r, seconds = await _timed(call)
+    calls = [lambda: call_asgi(app, "GET", "/api/v1/query", AUTH, [b""], query={"series": HOSTILE}),
+             lambda: call_asgi(app, "GET", "/api/v1/series", AUTH, [b""], query={"match": HOSTILE}),
+             lambda: call_asgi(app, "POST", "/api/v1/samples", AUTH, [push]),
+             lambda: call_asgi(app, "POST", "/api/v1/forecasts/" + HOSTILE + "/rollback", AUTH, [b""])]
+    for call in calls:
+        r, seconds = await _timed(call())
+        if seconds >= 1.0:  # a busy machine can stall one request; backtracking would be as slow every time
+            r, seconds = await _timed(call())
         assert r.status in (400, 404), r.body[:300]
         assert b"invalid series" in r.body or b"not part of this engine" in r.body
         assert seconds < 1.0, seconds  # the bound is 50 ms; generous on a shared machine
