@@ -83,7 +83,10 @@ class AuditLog:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # another thread: wait for the writer here (never on the loop's thread)
             try:
-                self.writer.call_blocking(self._drain)
+                if threading.current_thread().name.startswith("vigil-writer"):
+                    self._drain()  # already on the writer (a write that audits): waiting for it would deadlock
+                else:
+                    self.writer.call_blocking(self._drain)
             except Exception:
                 log.exception("audit: the store did not take the record; it stays queued")
             return None
