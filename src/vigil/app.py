@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING, Any
 from fastapi import FastAPI
 
 from vigil.act.actuators.base import Actuator
+from vigil.act.actuators.guarded import BreakerActuator
+from vigil.audit import AuditLog
+from vigil.automation import Automation
+from vigil.breaker import BreakerMetrics, Breakers
 from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
+from vigil.config.redact import secret_values
 from vigil.engine import Engine, Stages
 from vigil.model import SeriesKey
 from vigil.notify.base import Notifier
@@ -66,6 +71,9 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
     if collectors is None:
         http = HttpPool()  # one keep-alive pool for every HTTP probe and scrape
         collectors = build_collectors(config, http)
+    audit = AuditLog(store, writer, clock, secret_values(config))
+    automation = Automation(store, writer, clock, audit, metrics)
+    breakers = Breakers()
     book = AlertBook(store, worker)
     record = RecordStage(store, writer)
     incidents = IncidentStage(config, store, worker, clock, ranker=ShiftRanker())
@@ -79,7 +87,8 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         forecast=ForecastingStage(config, store, writer, worker, clock, record),
         alerts=AlertStage(book),
         incidents=incidents,
-        scale=ScalingStage(clock, scaled_services(config, clock, actuators or {}), record),
+        scale=ScalingStage(clock, scaled_services(config, clock, actuators or {}, breakers), record,
+                           audit=audit, paused=automation.is_paused),
         route=RouteStage(router, incidents, book, store, worker, record),
         notify=NotifyStage(outbox(config, store, writer, notifiers),
                            ReportSchedule(config, store, worker) if config.reports else None),
@@ -90,8 +99,12 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         if not hasattr(stages, role) or role in ("book", "extra"):
             raise ValueError(f"no stage {role!r} to replace")
         setattr(stages, role, stage)
+    box = getattr(stages.notify, "outbox", None)
+    if box is not None:  # the outbox keeps a breaker per receiver endpoint; shown with the others
+        breakers.watch(box.breakers)
+    metrics.registry.register(BreakerMetrics(breakers, clock.now))  # type: ignore[arg-type]
     return Engine(config, store, stages, clock=clock, writer=writer, worker=worker, collectors=collectors,
-                  metrics=metrics, http=http)
+                  metrics=metrics, http=http, audit=audit, automation=automation, breakers=breakers)
 
 
 def outbox(config: VigilConfig, store: Any, writer: Offload,
@@ -109,9 +122,11 @@ def outbox(config: VigilConfig, store: Any, writer: Offload,
     return Outbox(store, writer, built, alerting.outbox)
 
 
-def scaled_services(config: VigilConfig, clock: Clock, actuators: Mapping[str, Actuator]) -> list[ScaledService]:
+def scaled_services(config: VigilConfig, clock: Clock, actuators: Mapping[str, Actuator],
+                    breakers: Breakers | None = None) -> list[ScaledService]:
     """The scaling parts of each service with a `scaling:` policy and a metric series. Without an
-    actuator the policy still decides and records, as shadow mode would."""
+    actuator the policy still decides and records, as shadow mode would. A configured actuator calls
+    out through a circuit breaker (`actuator:SERVICE`)."""
     import logging
 
     from vigil.act.actuators import build_actuator
@@ -134,6 +149,8 @@ def scaled_services(config: VigilConfig, clock: Clock, actuators: Mapping[str, A
         actuator = actuators.get(svc.name) or (
             build_actuator(cfg.actuator, svc.name) if cfg.actuator
             else MemoryActuator(service=svc.name, replicas=cfg.min_replicas or 1))
+        if breakers is not None and cfg.actuator and svc.name not in actuators:
+            actuator = BreakerActuator(actuator, breakers, f"actuator:{svc.name}", clock)
         forecaster = make_forecaster(cfg.predictive.forecaster) if cfg.mode != "reactive" else None
         out.append(ScaledService(svc.name, key, cfg.metric.kind != "utilization",
                                  ScalePolicy(svc.name, cfg, clock, forecaster=forecaster), actuator))

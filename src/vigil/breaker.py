@@ -1,6 +1,7 @@
 """A circuit breaker per endpoint: stop calling something that keeps failing, try it again later.
 
-Generic (the outbox uses one per receiver integration; actuators can use it too) and driven by the
+Generic (the outbox uses one per receiver integration; actuators and runbook webhooks one per endpoint
+through `Breakers`, below) and driven by the
 `now` its caller passes in, so it runs on a fake clock: no timers, no wall-clock reads.
 
 closed     every call goes through; results are counted over a sliding `window`. With at least
@@ -12,10 +13,14 @@ half-open  `trial_calls` calls go through (no more while they are out). One fail
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from collections import deque
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class BreakerState(enum.StrEnum):
@@ -135,3 +140,84 @@ class CircuitBreaker:
         while self._calls and self._calls[0][0] <= horizon:
             _, failed = self._calls.popleft()
             self._failures -= failed
+
+
+class BreakerOpen(Exception):
+    """A call was not made: the endpoint's breaker is open (or half-open with its trials out)."""
+
+    def __init__(self, endpoint: str, retry_at: float | None) -> None:
+        when = f"; it half-opens at {retry_at:.0f}" if retry_at is not None else ""
+        super().__init__(f"circuit breaker of {endpoint} is open{when}")
+        self.endpoint = endpoint
+        self.retry_at = retry_at
+
+
+class Breakers:
+    """Every circuit breaker of vigil's calls to the outside, by endpoint: its own (actuators,
+    webhooks of runbooks; made on first use) and those of other parts that keep theirs (the
+    outbox's, through `watch`). /metrics and GET /api/v1/breakers read them all from here."""
+
+    def __init__(self, policy: BreakerPolicy | None = None) -> None:
+        self.policy = policy or BreakerPolicy()
+        self._own: dict[str, CircuitBreaker] = {}
+        self._sources: list[Callable[[float], list[dict[str, Any]]]] = []
+
+    def get(self, endpoint: str, policy: BreakerPolicy | None = None) -> CircuitBreaker:
+        found = self._own.get(endpoint)
+        if found is None:
+            found = self._own[endpoint] = CircuitBreaker(endpoint, policy or self.policy)
+        return found
+
+    def watch(self, source: Callable[[float], list[dict[str, Any]]]) -> None:
+        """Another part's breakers: `source(now)` gives their snapshots."""
+        self._sources.append(source)
+
+    def snapshot(self, now: float) -> list[dict[str, Any]]:
+        out = [b.snapshot(now) for b in self._own.values()]
+        for source in self._sources:
+            out.extend(source(now))
+        return sorted(out, key=lambda s: s["endpoint"])
+
+    async def call(self, endpoint: str, now: Callable[[], float], fn: Callable[[], Awaitable[T]],
+                   counts_as_up: Callable[[BaseException], bool] = lambda exc: False) -> T:
+        """`fn()` through the endpoint's breaker: BreakerOpen without calling while it is open. A
+        failure for which `counts_as_up` is true (a refusal: the endpoint answered) does not count
+        against the endpoint; a cancelled call gives its slot back."""
+        breaker = self.get(endpoint)
+        if not breaker.allow(now()):
+            raise BreakerOpen(endpoint, breaker.snapshot(now())["retry_at"])
+        try:
+            result = await fn()
+        except asyncio.CancelledError:
+            breaker.release()
+            raise
+        except Exception as exc:
+            breaker.record(counts_as_up(exc), now())
+            raise
+        breaker.record(True, now())
+        return result
+
+
+class BreakerMetrics:
+    """`vigil_breaker_state{endpoint}` (0 closed, 1 open, 2 half-open) and `vigil_breaker_opened_total`,
+    read from the Breakers when /metrics is scraped (a collector: breakers made later show up too)."""
+
+    def __init__(self, breakers: Breakers, now: Callable[[], float]) -> None:
+        self.breakers = breakers
+        self.now = now
+
+    def collect(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        state = GaugeMetricFamily("vigil_breaker_state", "Circuit breaker per endpoint: 0 closed, 1 open, "
+                                  "2 half-open", labels=["endpoint"])
+        opened = CounterMetricFamily("vigil_breaker_opened", "Times the endpoint's breaker opened",
+                                     labels=["endpoint"])
+        for snap in self.breakers.snapshot(self.now()):
+            state.add_metric([snap["endpoint"]], snap["state_code"])
+            opened.add_metric([snap["endpoint"]], snap["opened_count"])
+        yield state
+        yield opened
+
+    def describe(self) -> list[Any]:
+        return []  # unchecked collector: its series vary with the endpoints

@@ -11,6 +11,7 @@ from rich.console import Console
 
 from vigil import __version__
 from vigil.cli_client import incidents_app, silence_app
+from vigil.cli_guardrails import audit_app, pause, resume
 from vigil.config import ConfigError, load_config
 from vigil.config.redact import mask_url
 from vigil.config.schema import config_warnings
@@ -188,6 +189,9 @@ routes_app = typer.Typer(no_args_is_help=True, help="Where alerts go: the alerti
 app.add_typer(routes_app, name="routes")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(silence_app, name="silence")
+app.add_typer(audit_app, name="audit")
+app.command("pause")(pause)
+app.command("resume")(resume)
 
 
 @routes_app.command("test")

@@ -28,6 +28,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from vigil.audit import AuditLog
+from vigil.automation import Automation
+from vigil.breaker import Breakers
 from vigil.clock import Clock, SystemClock
 from vigil.config import VigilConfig
 from vigil.model import Event, SeriesKey
@@ -92,7 +95,8 @@ ORDER = ("persist", "health", "detect", "rules", "forecast", "alerts", "incident
 class Engine:
     def __init__(self, config: VigilConfig, store: Store, stages: Stages, *, clock: Clock,
                  writer: Offload, worker: Offload, collectors: Sequence[Collector],
-                 metrics: SelfMetrics, http: Any = None) -> None:
+                 metrics: SelfMetrics, http: Any = None, audit: AuditLog | None = None,
+                 automation: Automation | None = None, breakers: Breakers | None = None) -> None:
         self.config = config
         self.store = store
         self.stages = stages
@@ -102,6 +106,10 @@ class Engine:
         self.collectors = list(collectors)
         self.metrics = metrics
         self.http = http  # the keep-alive pool probes and scrapes share, closed at stop
+        # Guard rails every stage that acts shares: the audit log, the kill switch, the breakers.
+        self.audit = audit or AuditLog(store, writer, clock)
+        self.automation = automation or Automation(store, writer, clock, self.audit)
+        self.breakers = breakers or Breakers()
         self.loop: list[Stage] = []
         for role in ORDER:
             part = getattr(stages, role)
@@ -133,6 +141,7 @@ class Engine:
         await self.writer.call(self.store.append_events, [Event(
             ts=self.clock.now(), kind="engine", service=None,
             message=f"vigil started: {len(self.config.services)} services, {len(self.collectors)} collectors")])
+        await self.automation.load()  # a pause survives a restart: known before any stage acts
         for stage in self.loop:  # load state, compile detectors: before any data arrives
             await stage.start()
         self._scheduler = Scheduler(self.collectors, self.clock, self.submit,
@@ -174,6 +183,10 @@ class Engine:
                 ts=self.clock.now(), kind="engine", service=None, message="vigil stopped")])
         except Exception:  # the store may be the reason we are stopping
             log.exception("could not record the stop event")
+        try:
+            await self.audit.flush()
+        except Exception:
+            log.exception("stopping with %d audit records the store would not take", self.audit.queued)
         await asyncio.to_thread(self.worker.close)
         await asyncio.to_thread(self.writer.close)
 

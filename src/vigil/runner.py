@@ -86,14 +86,20 @@ def alerting_reloader(engine: Any, path: Path) -> Callable[[str], Awaitable[list
     async def reload(actor: str) -> list[str]:
         from vigil.config import ConfigError, load_config
 
+        who = "signal:SIGHUP" if actor == "SIGHUP" else f"key:{actor}"
+        started = engine.clock.monotonic()
         try:
             fresh = await asyncio.to_thread(load_config, path)
         except ConfigError as exc:
             problems = [str(p) for p in exc.problems]
             for p in problems:
                 log.error("reload refused: %s", p)
+            engine.audit.append(who, "config.reload", "configuration file re-read", {"file": str(path)},
+                                {"applied": False, "problems": problems}, engine.clock.monotonic() - started)
             return problems
         await engine.command("route", "reload", {"alerting": fresh.alerting}, actor)
+        engine.audit.append(who, "config.reload", "configuration file re-read", {"file": str(path)},
+                            {"applied": "alerting"}, engine.clock.monotonic() - started)
         log.info("alerting configuration reloaded from %s (%s)", path, actor)
         return []
     return reload

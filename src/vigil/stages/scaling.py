@@ -23,6 +23,7 @@ from typing import Any
 from vigil.act.actuators.base import Actuator
 from vigil.act.scaling.controller import ScaleController
 from vigil.act.scaling.policy import ScalePolicy
+from vigil.audit import AuditLog
 from vigil.clock import Clock
 from vigil.model import Decision, Event, SeriesKey
 from vigil.pipeline import Batch
@@ -53,13 +54,17 @@ class _Loop:
     due: float
     start_from: int | None = None  # requested replicas below min at start: bring up first
     job: asyncio.Task[Decision] | None = None
+    took: float = 0.0  # how long the last step ran (for the audit record)
 
 
 class ScalingStage:
     name = "scale"
 
-    def __init__(self, clock: Clock, services: list[ScaledService], record: RecordStage) -> None:
+    def __init__(self, clock: Clock, services: list[ScaledService], record: RecordStage,
+                 audit: AuditLog | None = None, paused: Any = None) -> None:
         self.clock = clock
+        self.audit = audit  # every scaling action taken, and every one the kill switch held back
+        self.paused = paused or (lambda: False)  # the kill switch: Automation.is_paused
         self.services = services
         self.record = record  # writes what finished after the last pass, at stop
         self.latest: dict[SeriesKey, tuple[float, float]] = {}
@@ -114,8 +119,10 @@ class ScalingStage:
 
     def _maybe_step(self, loop: _Loop, now: float) -> None:
         if loop.start_from is not None:
+            if self.paused():
+                return  # the start-up scale waits for resume: after it there is a metric to decide on
             current, loop.start_from = loop.start_from, None
-            loop.job = asyncio.ensure_future(self._bring_to_min(loop.controller, current))
+            loop.job = asyncio.ensure_future(self._timed(loop, self._bring_to_min(loop.controller, current)))
             return
         period = loop.service.policy.config.sync_period
         if now < loop.due:
@@ -124,7 +131,14 @@ class ScalingStage:
         seen = self.latest.get(loop.service.metric)
         if seen is None or now - seen[0] > STALE_PERIODS * period:
             return  # no fresh metric: deciding on old data would be a guess
-        loop.job = asyncio.ensure_future(loop.controller.step())
+        loop.job = asyncio.ensure_future(self._timed(loop, loop.controller.step(self.paused)))
+
+    async def _timed(self, loop: _Loop, step: Any) -> Decision:
+        started = self.clock.monotonic()
+        try:
+            return await step
+        finally:
+            loop.took = self.clock.monotonic() - started
 
     def _collect(self, loop: _Loop, batch: Batch) -> None:
         if loop.job is None or not loop.job.done():
@@ -138,6 +152,9 @@ class ScalingStage:
         self.last[decision.subject] = decision
         self.decisions += 1
         batch.decisions.append(decision)
+        if self.audit is not None and (decision.result.get("act") or decision.result.get("paused")):
+            self.audit.append("engine", "scale", {"rule": decision.rule, "signal": str(loop.service.metric)},
+                              decision.inputs, decision.result, loop.took, service=decision.subject)
 
     def _take_notes(self, svc: ScaledService, batch: Batch) -> None:
         for note in svc.actuator.drain_notes():
@@ -147,17 +164,25 @@ class ScalingStage:
             batch.decisions.append(Decision(ts=batch.now, kind="replica", subject=svc.name, rule=note.action,
                                             inputs={"actuator": svc.actuator.kind, **note.inputs},
                                             result=dict(note.result)))
+            if self.audit is not None:
+                self.audit.append("engine", f"replica.{note.action}", note.message,
+                                  {"actuator": svc.actuator.kind, **note.inputs}, dict(note.result), 0.0,
+                                  service=svc.name)
 
     async def _bring_to_min(self, controller: ScaleController, current: int) -> Decision:
         policy, cfg = controller.policy, controller.policy.config
         target = cfg.min_replicas
         act = cfg.mode != "shadow" and not cfg.dry_run
+        held = act and self.paused()
+        act = act and not held
         inputs = {"mode": cfg.mode, "current_replicas": current, "min_replicas": target,
                   "note": "start-up: the target runs fewer than min_replicas, and no metric exists "
                           "before it runs"}
         result: dict[str, Any] = {"replicas": target, "act": act}
         if act:
             result["outcome"] = await controller.apply(target, current)
+        elif held:
+            result.update(paused=True, outcome={"status": "paused", "detail": "automation is paused: not scaled"})
         return Decision(ts=self.clock.now(), kind="scale", subject=policy.service, rule="CurrentBelowMin",
                         inputs=inputs, result=result)
 

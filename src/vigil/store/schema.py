@@ -281,3 +281,25 @@ outbox_told = sa.Table(
     sa.Column("key", sa.Text, nullable=False),  # the firing notice delivered
     sa.Column("updated_at", sa.Double, nullable=False),
 )
+
+# The audit log (vigil.audit): append-only, one row per decision or action, each carrying the hash of
+# the one before it (`prev_hash`) and its own (`hash`, sha256 over the canonical JSON of the row).
+# `id` is given by the appender under the chain lock (not auto-incremented), so the chain has no gaps.
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("id", BigId, primary_key=True, autoincrement=False),
+    sa.Column("ts", sa.Double, nullable=False),
+    sa.Column("actor", sa.Text, nullable=False),  # engine | rule:NAME | key:NAME | user:NAME
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),  # JSON: why (incident, signal, rule) or a sentence
+    sa.Column("inputs", sa.Text, nullable=False),  # JSON, secrets masked
+    sa.Column("result", sa.Text, nullable=False),  # JSON
+    sa.Column("duration_s", sa.Double, nullable=False),
+    sa.Column("incident_id", sa.Integer),
+    sa.Column("service", sa.Text),
+    sa.Column("prev_hash", sa.Text, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False),
+    sa.Index("ix_audit_log_ts", "ts"),
+    sa.Index("ix_audit_log_service_id", "service", "id"),
+    sa.Index("ix_audit_log_incident_id", "incident_id", "id"),
+)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from vigil.incidents.model import Incident, Member, TimelineEntry
 from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
+from vigil.store import audit as audit_rows
 from vigil.store import incidents as incident_rows
 from vigil.store import maintenance as mt
 from vigil.store import outbox as ob
@@ -251,6 +252,19 @@ class Store:
 
     def delete_silences(self, ids: Sequence[str]) -> None:
         self._write(silence_rows.delete_silences, ids)
+
+    def audit_append(self, entries: Sequence[dict[str, Any]]) -> list[Any]:
+        """Chain and write audit entries (vigil.audit) after the last record; the sealed records."""
+        with self._write_lock, self._db.write.begin() as conn:
+            return audit_rows.append(conn, self.dialect, entries)
+
+    def audit_records(self, **filters: Any) -> list[Any]:
+        """Audit records newest first (filters as vigil.store.audit.read)."""
+        with self._db.read.begin() as conn:
+            return audit_rows.read(conn, **filters)
+
+    def audit_page(self, after_id: int, limit: int, since: float | None = None) -> list[Any]:
+        return self._read(audit_rows.page, after_id, limit, since)
 
     def save_state(self, key: str, blob: bytes) -> None:
         self._write(records.save_state, self.dialect, key, blob)

@@ -14,6 +14,7 @@ from vigil.web.api import api_router, public_router
 from vigil.web.auth import ApiKeys
 from vigil.web.docs import install_docs
 from vigil.web.errors import StoreOutage
+from vigil.web.guardrails import guardrails_router
 from vigil.web.incidents import incidents_router
 from vigil.web.limits import ConcurrencyCap, WebLimits
 from vigil.web.links import links_router
@@ -41,6 +42,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(oncall_router(engine, keys))
     app.include_router(links_router(engine))
     app.include_router(reports_router(engine, keys))
+    app.include_router(guardrails_router(engine, keys))
     install_docs(app)
     app.state.engine = engine
     app.state.store_outage = outage

@@ -13,6 +13,7 @@ from vigil.incidents import similar
 from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntry
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
+from vigil.web.guardrails import actor_of
 from vigil.web.timeparse import parse_time
 
 STATUSES = ("active", *(s.value for s in IncidentStatus), "all")
@@ -73,6 +74,7 @@ def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
 
     async def change(request: Request, incident_id: int, action: str, args: dict[str, Any]) -> dict[str, Any]:
         actor = getattr(request.state, "api_key_name", "api")
+        started = engine.clock.monotonic()
         try:
             inc = await engine.command("incidents", action, {"id": incident_id, **args}, actor)
         except KeyError as exc:
@@ -81,6 +83,9 @@ def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
             raise HTTPException(409, detail=str(exc)) from None
         except (NotRunning, NotRecorded) as exc:
             raise HTTPException(503, detail=str(exc), headers={"Retry-After": "5"}) from None
+        engine.audit.append(actor_of(request), f"incident.{action}", {"incident": incident_id}, args,
+                            {"status": inc.status, "assignee": inc.assignee}, engine.clock.monotonic() - started,
+                            incident=incident_id, service=inc.service)
         return incident_view(inc, members=True)
 
     @r.post("/{incident_id}/acknowledge", summary="Acknowledge: someone is on it")

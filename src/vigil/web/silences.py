@@ -24,6 +24,7 @@ from vigil.model import Alert
 from vigil.sources.alerts_in import parse_time
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
+from vigil.web.guardrails import actor_of
 
 STARTED = time.time()
 SILENCE_STATES = ("pending", "active", "expired")
@@ -67,8 +68,13 @@ def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return found
 
     async def command(request: Request, action: str, args: dict[str, Any]) -> Any:
+        started = engine.clock.monotonic()
         try:
-            return await engine.command("route", action, args, getattr(request.state, "api_key_name", "api"))
+            done = await engine.command("route", action, args, getattr(request.state, "api_key_name", "api"))
+            engine.audit.append(actor_of(request), f"silence.{'create' if action == 'silence' else action}",
+                                args.get("comment") or "by hand", args,
+                                {"id": done.id, "ends_at": done.ends_at}, engine.clock.monotonic() - started)
+            return done
         except KeyError as exc:
             raise HTTPException(404, detail=str(exc).strip("'\"")) from None
         except LookupError as exc:
@@ -224,12 +230,16 @@ def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
                 "type": "object", "required": ["ids"], "properties": {"ids": {
                     "type": "array", "maxItems": 1000, "items": {"type": "integer", "minimum": 1,
                                                                   "maximum": 2**62}}}}}}}})
-    async def requeue(body: dict[str, Any] = Body(...)) -> dict[str, Any]:
+    async def requeue(request: Request, body: dict[str, Any] = Body(...)) -> dict[str, Any]:
         ids = body.get("ids")
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and 0 < i < 2**62
                                                 for i in ids) or len(ids) > 1000:
             raise HTTPException(400, detail="ids must be a list of at most 1000 notification ids")
+        started = engine.clock.monotonic()
         result = await outbox().requeue(ids, engine.clock.now())
+        engine.audit.append(actor_of(request), "notification.requeue", "dead letters back in line", {"ids": ids},
+                            {"requeued": result.requeued, "refused": result.refused},
+                            engine.clock.monotonic() - started)
         return {"requeued": result.requeued, "refused": {str(k): v for k, v in result.refused.items()}}
 
     return r

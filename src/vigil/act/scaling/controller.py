@@ -25,7 +25,9 @@ class ScaleController:
         self.read_metric = read_metric
         self.replicas = replicas  # the count vigil last set (spec.replicas)
 
-    async def step(self) -> Decision:
+    async def step(self, paused: Callable[[], bool] = lambda: False) -> Decision:
+        """One period: observe, decide, act. While `paused()` (the kill switch) the decision is made
+        and recorded as paused, and nothing is scaled."""
         try:
             ready = await self.actuator.ready_replicas()
         except ActuationError as exc:
@@ -37,6 +39,9 @@ class ScaleController:
         decision = self.policy.decide(Observation(self.replicas, ready, metric))
         if note:
             decision.inputs["note"] = note
+        if decision.result["act"] and paused():
+            decision.result.update(act=False, paused=True,
+                                   outcome={"status": "paused", "detail": "automation is paused: not scaled"})
         if decision.result["act"]:
             decision.result["outcome"] = await self.apply(int(decision.result["replicas"]), self.replicas)
         return decision
