@@ -36,8 +36,8 @@ CLOSE_WAIT_S = 10.0
 
 
 def title_of(inc: Incident) -> str:
-    names = list(dict.fromkeys(m.alertname for m in inc.members.values()))
-    head = f"{inc.service or 'unknown service'}: {names[0] if names else 'incident'}"
+    first = next(iter(inc.members.values()), None)  # the members in the order they joined
+    head = f"{inc.service or 'unknown service'}: {first.alertname if first else 'incident'}"
     others = len(inc.members) - 1
     if others <= 0:
         return head
@@ -126,7 +126,7 @@ class IncidentStage:
         current = self.known.get(self.by_alert.get(alert.fingerprint, -1))
         if current is not None and current.open and alert.fingerprint in current.members:
             member = current.members[alert.fingerprint]  # it fired again inside its open incident
-            member.firing, member.changed_at = True, now
+            current.mark(member, True, now)
             batch.members.append(member)
             return current
         placement = self.correlator.place(alert, self.known.values(), now)
@@ -141,7 +141,10 @@ class IncidentStage:
         if self.ranking is not None and (joined or placement.incident is None):
             self.ranking.want(inc, now)
         batch.members.append(member)
-        inc.service = inc.root_causes[0]["service"] if inc.root_causes else self.graph.most_upstream(inc.services)
+        if inc.root_causes:
+            inc.service = inc.root_causes[0]["service"]
+        elif joined or placement.incident is None or not inc.service:  # a function of `services` alone
+            inc.service = self.graph.most_upstream(inc.services)
         self._entry(batch, inc, "alert_joined", f"{alert.name} on {alert.service or '?'} joined: {placement.why}",
                     fingerprint=alert.fingerprint, rule=placement.rule)
         self._decide(batch, inc, alert, placement)
@@ -174,12 +177,12 @@ class IncidentStage:
         member = inc.members[alert.fingerprint]
         if not member.firing:
             return None
-        member.firing, member.changed_at = False, batch.now
+        inc.mark(member, False, batch.now)
         batch.members.append(member)
         inc.updated_at = batch.now
         self._entry(batch, inc, "alert_resolved", f"{alert.name} on {alert.service or '?'} resolved: "
                     f"{alert.annotations.get('resolution', '')}", fingerprint=alert.fingerprint)
-        if inc.open and not inc.firing:
+        if inc.open and not inc.firing_count:
             self._resolve(inc, batch, None, "all its alerts resolved")
         return inc
 
@@ -189,7 +192,7 @@ class IncidentStage:
         batch.events.append(Event(batch.now, "incident", inc.service or None, f"incident {inc.id} resolved: {why}",
                                   {"incident": inc.id, "by": by}))
         batch.decisions.append(Decision(batch.now, "incident", str(inc.id), "resolved",
-                                        {"by": by, "firing_alerts": len(inc.firing)}, {"status": "resolved"}))
+                                        {"by": by, "firing_alerts": inc.firing_count}, {"status": "resolved"}))
 
     def _rank(self, batch: Batch, changed: dict[int, Incident]) -> None:
         """Take finished rankings into their incidents; start the ones due."""
