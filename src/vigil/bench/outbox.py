@@ -140,7 +140,9 @@ def measure(n: int = 5000, store_url: str | None = None, concurrency: int = 8,
             db = store_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
             now = time.time()
             direct_s = asyncio.run(_direct(url, _notices(n, "direct", now), concurrency))
+            cpu0 = time.process_time()  # this process, every thread (the receiver is a child of its own)
             outbox_s = asyncio.run(_through_outbox(url, db, _notices(n, "outbox", now), concurrency, batch))
+            outbox_cpu = time.process_time() - cpu0
         received = int(httpx.get(f"{base}/count", timeout=5).text)
         if received < 2 * n:
             raise RuntimeError(f"the receiver got {received} of {2 * n} notifications")
@@ -149,6 +151,7 @@ def measure(n: int = 5000, store_url: str | None = None, concurrency: int = 8,
         proc.wait(timeout=10)
     return {"notifications": n, "concurrency": concurrency, "store": "sqlite" if store_url is None else
             store_url.split(":", 1)[0], "outbox_seconds": round(outbox_s, 3),
-            "outbox_notifications_per_s": round(n / outbox_s, 1),
+            "outbox_notifications_per_s": round(n / outbox_s, 1), "outbox_cpu_seconds": round(outbox_cpu, 3),
+            "outbox_notifications_per_cpu_s": round(n / outbox_cpu, 1) if outbox_cpu > 0 else None,
             "direct_notifications_per_s": round(n / direct_s, 1),
             "ratio_to_direct": round(direct_s / outbox_s, 3)}
