@@ -15,7 +15,7 @@
   POSTed one at a time, and the time to the first webhook notice naming each, at a loopback receiver
   (a child process), less the route's group_wait, is the latency.
 - Outbox delivery: `vigil.bench.outbox.measure` (the outbox to a loopback webhook, with its own
-  baseline of direct sends)."""
+  baseline of direct sends), 32 deliveries under way (`--outbox-concurrency`)."""
 
 from __future__ import annotations
 
@@ -318,7 +318,7 @@ def run(opts: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any]:
         _stop(sink_proc)
     out["server_core"] = core
     say(f"outbox: {opts['notifications']} notifications")
-    box = measure(opts["notifications"])
+    box = measure(opts["notifications"], concurrency=opts["outbox_concurrency"])
     out["outbox_notifications_per_s"] = box["outbox_notifications_per_s"]
     out["outbox"] = box
     return out
@@ -335,6 +335,9 @@ def main(
     tick: float = typer.Option(1.0, help="engine.tick of the vigil under test (s)"),
     trials: int = typer.Option(20, help="single alerts timed from sending to their first notification"),
     notifications: int = typer.Option(5000, help="notifications through the outbox"),
+    outbox_concurrency: int = typer.Option(32, help="deliveries under way at once (outbox max_in_flight, 32 by "
+                                                    "default; max_in_flight_per_endpoint raised to match: the "
+                                                    "bench has one endpoint)"),
     settle: float = typer.Option(2.0, help="pause after each fill, before its window (s)"),
     as_json: bool = typer.Option(False, "--json", help="print one JSON object"),
 ) -> None:
@@ -350,6 +353,7 @@ def main(
         raise typer.Exit(2)
     opts = {"checkpoints": checkpoints, "window": window, "batch": batch, "concurrency": concurrency,
             "group_wait": group_wait, "tick": tick, "trials": trials, "notifications": notifications,
+            "outbox_concurrency": outbox_concurrency,
             "settle": settle}
 
     def say(line: str) -> None:
