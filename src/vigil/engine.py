@@ -120,6 +120,7 @@ class Engine:
         self._queue: deque[Collection | Push | AlertsIn | Command] = deque()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._due_timer: asyncio.TimerHandle | None = None
         self._scheduler: Any = None
         self._pass_lock = asyncio.Lock()  # one pass at a time: stop()'s drain and the loop never overlap
         self.running = False
@@ -167,6 +168,8 @@ class Engine:
         pipeline, *others = self._tasks
         for t in others:
             t.cancel()
+        if self._due_timer is not None:
+            self._due_timer.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
         await self.drain()
@@ -302,6 +305,22 @@ class Engine:
             await self.run_pass()
             if self._queue:
                 self._wake.set()
+            else:
+                self._wake_when_due()
+
+    def _wake_when_due(self) -> None:
+        """A pass when the earliest timer a stage names is due, if that comes before the next tick (a
+        group's group_wait ends): otherwise it would be told up to a whole tick late. Live only: on a
+        simulated clock, time moves by ticks."""
+        if not isinstance(self.clock, SystemClock):
+            return
+        due = min((d for d in (s.next_due() for s in self.loop if hasattr(s, "next_due")) if d is not None),
+                  default=None)
+        if due is None or due - self.clock.now() >= self.tick:
+            return
+        if self._due_timer is not None:
+            self._due_timer.cancel()
+        self._due_timer = asyncio.get_running_loop().call_later(max(0.0, due - self.clock.now()), self._wake.set)
 
     async def _ticker(self) -> None:
         while True:

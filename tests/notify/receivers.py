@@ -29,6 +29,7 @@ class HttpReceiver:
     arrivals: list[Request] = field(default_factory=list)  # every one that arrived, whatever the answer
     answers: deque[tuple[int, str]] = field(default_factory=deque)  # the next answers, then ok
     hold: asyncio.Event | None = None
+    delay: float = 0.0  # a slow receiver: each answer this long after the request arrived
     _runner: web.AppRunner | None = None
 
     @property
@@ -55,6 +56,8 @@ class HttpReceiver:
         self.arrivals.append(seen)
         if self.hold is not None:
             await self.hold.wait()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         status, text = self.answers.popleft() if self.answers else (self.ok_status, self.ok_body)
         if 200 <= status < 300:  # recorded only when accepted, as a real receiver keeps what it took
             self.requests.append(seen)

@@ -22,32 +22,46 @@ from vigil.notify.outbox import Outbox
 from vigil.notify.policy import OutboxPolicy
 from vigil.notify.webhook import WebhookNotifier
 
-# The receiver: accepts every POST, counts them, answers GET /count. Started with `python -c`.
+# The receiver: accepts every POST, noting when it came and the alertnames it named; GET /count, and
+# GET /log?since=N for the entries from the N-th on. Started with `python -c`.
 _RECEIVER = """
-import sys
+import asyncio, time, orjson
 from aiohttp import web
-n = 0
+log = []
 async def post(request):
-    global n
-    await request.read()
-    n += 1
+    body = await request.read()
+    at = time.time()
+    try:
+        names = sorted({a.get("labels", {}).get("alertname", "") for a in orjson.loads(body).get("alerts", [])})
+    except Exception:
+        names = []
+    log.append([at, names])
     return web.Response(text="ok")
 async def count(request):
-    return web.Response(text=str(n))
-app = web.Application()
+    return web.Response(text=str(len(log)))
+async def get_log(request):
+    since = int(request.query.get("since", "0"))
+    return web.Response(body=orjson.dumps({"n": len(log), "log": log[since:]}), content_type="application/json")
+app = web.Application(client_max_size=64 * 2**20)
 app.router.add_post("/{tail:.*}", post)
 app.router.add_get("/count", count)
+app.router.add_get("/log", get_log)
 async def main():
     runner = web.AppRunner(app, access_log=None, handle_signals=True)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     print(runner.addresses[0][1], flush=True)
-    import asyncio
     await asyncio.Event().wait()
-import asyncio
 asyncio.run(main())
 """
+
+
+def start_receiver() -> tuple[subprocess.Popen[str], str]:
+    """The loopback webhook receiver in a child process: (process, its base URL)."""
+    proc = subprocess.Popen([sys.executable, "-c", _RECEIVER], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    return proc, f"http://127.0.0.1:{int(proc.stdout.readline())}"
 
 
 def _notices(n: int, prefix: str, now: float) -> list[Notice]:
@@ -119,17 +133,17 @@ def measure(n: int = 5000, store_url: str | None = None, concurrency: int = 8,
             batch: int = 500) -> dict[str, Any]:
     """Deliver `n` notices through the outbox (SQLite in a temporary folder unless `store_url`) and
     directly, to a webhook receiver in a child process; figures for `vigil bench incidents`."""
-    proc = subprocess.Popen([sys.executable, "-c", _RECEIVER], stdout=subprocess.PIPE, text=True)
+    proc, base = start_receiver()
     try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        url = f"http://127.0.0.1:{port}/hook"
+        url = f"{base}/hook"
         with tempfile.TemporaryDirectory() as tmp:
             db = store_url or f"sqlite:///{Path(tmp) / 'bench.db'}"
             now = time.time()
             direct_s = asyncio.run(_direct(url, _notices(n, "direct", now), concurrency))
+            cpu0 = time.process_time()  # this process, every thread (the receiver is a child of its own)
             outbox_s = asyncio.run(_through_outbox(url, db, _notices(n, "outbox", now), concurrency, batch))
-        received = int(httpx.get(f"http://127.0.0.1:{port}/count", timeout=5).text)
+            outbox_cpu = time.process_time() - cpu0
+        received = int(httpx.get(f"{base}/count", timeout=5).text)
         if received < 2 * n:
             raise RuntimeError(f"the receiver got {received} of {2 * n} notifications")
     finally:
@@ -137,6 +151,7 @@ def measure(n: int = 5000, store_url: str | None = None, concurrency: int = 8,
         proc.wait(timeout=10)
     return {"notifications": n, "concurrency": concurrency, "store": "sqlite" if store_url is None else
             store_url.split(":", 1)[0], "outbox_seconds": round(outbox_s, 3),
-            "outbox_notifications_per_s": round(n / outbox_s, 1),
+            "outbox_notifications_per_s": round(n / outbox_s, 1), "outbox_cpu_seconds": round(outbox_cpu, 3),
+            "outbox_notifications_per_cpu_s": round(n / outbox_cpu, 1) if outbox_cpu > 0 else None,
             "direct_notifications_per_s": round(n / direct_s, 1),
             "ratio_to_direct": round(direct_s / outbox_s, 3)}

@@ -30,6 +30,7 @@ class ServiceGraph:
     def __init__(self, depends_on: Mapping[str, Iterable[str]]) -> None:
         self.callees = {s: list(d) for s, d in depends_on.items()}
         self.near: dict[str, set[str]] = {}
+        self._below: dict[str, set[str]] = {}
         for s, deps in self.callees.items():
             for d in deps:
                 self.near.setdefault(s, set()).add(d)
@@ -58,15 +59,16 @@ class ServiceGraph:
 
     def depends(self, caller: str, callee: str) -> bool:
         """Does `caller` depend on `callee`, directly or through others?"""
-        seen, todo = {caller}, [caller]
-        while todo:
-            for d in self.callees.get(todo.pop(), ()):
-                if d == callee:
-                    return True
-                if d not in seen:
-                    seen.add(d)
-                    todo.append(d)
-        return False
+        below = self._below.get(caller)
+        if below is None:  # every service `caller` reaches, walked once (the graph does not change)
+            below, todo = set(), [caller]
+            while todo:
+                for d in self.callees.get(todo.pop(), ()):
+                    if d not in below:
+                        below.add(d)
+                        todo.append(d)
+            self._below[caller] = below
+        return callee in below
 
     def most_upstream(self, services: list[str]) -> str:
         """The service the others depend on the most (a root cause is a callee, not a caller); ties

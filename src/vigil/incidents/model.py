@@ -80,6 +80,9 @@ class Incident:
     summary: str = ""
     escalation: dict[str, Any] = field(default_factory=dict)  # policy, level reached, next due
     members: dict[str, Member] = field(default_factory=dict)  # fingerprint -> member (in memory)
+    # firing members per service, kept as members change (`mark`, `add`), so a pass's questions cost
+    # O(1) per alert with thousands of members; built from `members` on first use (loaded incidents)
+    _firing_by_service: dict[str, int] | None = field(default=None, repr=False, compare=False)
 
     @property
     def open(self) -> bool:
@@ -88,6 +91,29 @@ class Incident:
     @property
     def firing(self) -> list[Member]:
         return [m for m in self.members.values() if m.firing]
+
+    def _counts(self) -> dict[str, int]:
+        if self._firing_by_service is None:
+            self._firing_by_service = {}
+            for m in self.members.values():
+                if m.firing:
+                    self._firing_by_service[m.service] = self._firing_by_service.get(m.service, 0) + 1
+        return self._firing_by_service
+
+    @property
+    def firing_count(self) -> int:
+        return sum(self._counts().values())
+
+    def firing_on(self, service: str) -> bool:
+        """Does a member of `service` fire now?"""
+        return self._counts().get(service, 0) > 0
+
+    def mark(self, member: Member, firing: bool, now: float) -> None:
+        """A member fires again or resolved."""
+        counts = self._counts()
+        if member.firing != firing:
+            counts[member.service] = counts.get(member.service, 0) + (1 if firing else -1)
+        member.firing, member.changed_at = firing, now
 
     def worst(self, impact: Mapping[str, float] | None = None) -> Severity:
         """The highest severity of its alerts, each weighed by its service's impact."""
@@ -98,9 +124,19 @@ class Incident:
     def add(self, alert: Alert, now: float, why: str, impact: Mapping[str, float] | None = None) -> Member:
         member = Member(self.id, alert.fingerprint, alert.name, alert.service, alert.severity.value, now, why,
                         True, now, alert.summary)
+        counts = self._counts()
+        old = self.members.get(alert.fingerprint)
+        if old is not None and old.firing:
+            counts[old.service] -= 1
+        counts[member.service] = counts.get(member.service, 0) + 1
         self.members[alert.fingerprint] = member
         if alert.service and alert.service not in self.services:
             self.services.append(alert.service)
-        self.severity = self.worst(impact)
+        if old is None:  # the worst of the members so far and this one (all of them: one may be replaced)
+            rank = SEVERITY_RANK[weighted(alert.severity.value, (impact or {}).get(alert.service, 1.0))]
+            if rank > SEVERITY_RANK[Severity(self.severity)] or len(self.members) == 1:
+                self.severity = _BY_RANK[rank]
+        else:
+            self.severity = self.worst(impact)
         self.updated_at = now
         return member

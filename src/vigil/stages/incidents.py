@@ -40,8 +40,8 @@ SETTLE_EVERY_S = 5.0  # how often flapping alerts are checked for having gone qu
 
 
 def title_of(inc: Incident) -> str:
-    names = list(dict.fromkeys(m.alertname for m in inc.members.values()))
-    head = f"{inc.service or 'unknown service'}: {names[0] if names else 'incident'}"
+    first = next(iter(inc.members.values()), None)  # the members in the order they joined
+    head = f"{inc.service or 'unknown service'}: {first.alertname if first else 'incident'}"
     others = len(inc.members) - 1
     if others <= 0:
         return head
@@ -138,7 +138,7 @@ class IncidentStage:
         current = self.known.get(self.by_alert.get(alert.fingerprint, -1))
         if current is not None and current.open and alert.fingerprint in current.members:
             member = current.members[alert.fingerprint]  # it fired again inside its open incident
-            member.firing, member.changed_at = True, now
+            current.mark(member, True, now)
             batch.members.append(member)
             self._flapped(current, alert, batch)
             if self.recovering.pop(current.id, None) is not None:
@@ -159,7 +159,10 @@ class IncidentStage:
         if self.ranking is not None and (joined or placement.incident is None):
             self.ranking.want(inc, now)
         batch.members.append(member)
-        inc.service = inc.root_causes[0]["service"] if inc.root_causes else self.graph.most_upstream(inc.services)
+        if inc.root_causes:
+            inc.service = inc.root_causes[0]["service"]
+        elif joined or placement.incident is None or not inc.service:  # a function of `services` alone
+            inc.service = self.graph.most_upstream(inc.services)
         self._entry(batch, inc, "alert_joined", f"{alert.name} on {alert.service or '?'} joined: {placement.why}",
                     fingerprint=alert.fingerprint, rule=placement.rule)
         self._decide(batch, inc, alert, placement)
@@ -192,13 +195,13 @@ class IncidentStage:
         member = inc.members[alert.fingerprint]
         if not member.firing:
             return None
-        member.firing, member.changed_at = False, batch.now
+        inc.mark(member, False, batch.now)
         batch.members.append(member)
         inc.updated_at = batch.now
         self._entry(batch, inc, "alert_resolved", f"{alert.name} on {alert.service or '?'} resolved: "
                     f"{alert.annotations.get('resolution', '')}", fingerprint=alert.fingerprint)
         self._flapped(inc, alert, batch)
-        if inc.open and not inc.firing:
+        if inc.open and not inc.firing_count:
             hold = self._hold(inc)
             if hold <= 0:
                 self._resolve(inc, batch, None, "all its alerts resolved")
@@ -240,7 +243,7 @@ class IncidentStage:
                     changed[inc.id] = inc
         for inc_id, since in list(self.recovering.items()):
             inc = self.known.get(inc_id)
-            if inc is None or not inc.open or inc.firing:
+            if inc is None or not inc.open or inc.firing_count:
                 del self.recovering[inc_id]
                 continue
             hold = self._hold(inc)
@@ -255,7 +258,7 @@ class IncidentStage:
         batch.events.append(Event(batch.now, "incident", inc.service or None, f"incident {inc.id} resolved: {why}",
                                   {"incident": inc.id, "by": by}))
         batch.decisions.append(Decision(batch.now, "incident", str(inc.id), "resolved",
-                                        {"by": by, "firing_alerts": len(inc.firing)}, {"status": "resolved"}))
+                                        {"by": by, "firing_alerts": inc.firing_count}, {"status": "resolved"}))
 
     def _rank(self, batch: Batch, changed: dict[int, Incident]) -> None:
         """Take finished rankings into their incidents; start the ones due."""

@@ -54,6 +54,11 @@ class RouteStage:
             now = max(a.starts_at for a in firing)
             self.router.observe([self._tagged(a) for a in firing], now)
 
+    def next_due(self) -> float | None:
+        """When the next group is due a flush (the engine wakes for it between ticks)."""
+        dispatcher = None if self.router is None else self.router.dispatcher
+        return None if dispatcher is None else dispatcher.next_due()
+
     async def close(self) -> None:
         if self.router is not None and self.router.state_changed:
             batch = Batch(now=self._saved_at)
@@ -152,4 +157,4 @@ class RouteStage:
         inc = self.incidents.incident_of(alert.fingerprint)
         if inc is None or not inc.open or not inc.service or alert.service == inc.service:
             return False
-        return any(m.firing and m.service == inc.service for m in inc.members.values())
+        return inc.firing_on(inc.service)
