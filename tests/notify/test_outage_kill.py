@@ -75,7 +75,7 @@ def outbox_rows(db: Path) -> dict[str, str]:
 
 
 async def test_a_sigkill_while_sending_loses_nothing_and_resends_only_what_was_in_flight(tmp_path: Path) -> None:
-    receiver = await HttpReceiver(delay=0.7).start()
+    receiver = await HttpReceiver(delay=2.0).start()  # long answers: the kill lands while sends are under way
     vigil = VigilProcess(tmp_path, body(receiver))
     try:
         await asyncio.to_thread(vigil.start)
