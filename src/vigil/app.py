@@ -33,7 +33,7 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
                  writer: Offload | None = None, worker: Offload | None = None,
                  extra_stages: Sequence[Stage] = (), replace: Mapping[str, Any] | None = None,
                  notifiers: Mapping[str, Sequence[Notifier]] | None = None,
-                 metrics: SelfMetrics | None = None) -> Engine:
+                 metrics: SelfMetrics | None = None, audit: Any = None, switch: Any = None) -> Engine:
     """The engine for `config`. Each keyword replaces one part: a test's FakeClock, InlineWriter,
     scripted collectors, a MemoryActuator per service name, FakeNotifiers per receiver name, stages
     of its own after scale (`extra_stages`) or in the place of one of the loop's
@@ -86,12 +86,27 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         record=record,
         book=book,
         extra=list(extra_stages))
+    stages.remediate = remediate_stage(config, store, writer, clock, stages, actuators or {}, audit, switch)
     for role, stage in (replace or {}).items():
         if not hasattr(stages, role) or role in ("book", "extra"):
             raise ValueError(f"no stage {role!r} to replace")
         setattr(stages, role, stage)
     return Engine(config, store, stages, clock=clock, writer=writer, worker=worker, collectors=collectors,
                   metrics=metrics, http=http)
+
+
+def remediate_stage(config: VigilConfig, store: Any, writer: Offload, clock: Clock, stages: Stages,
+                    actuators: Mapping[str, Actuator], audit: Any, switch: Any) -> Any:
+    """Runbooks over the incidents, acting through each service's actuator (its scaling one, or one
+    given); `audit` (an AuditSink) and `switch` (the kill switch's is_paused) as the caller has them."""
+    from vigil.stages.remediate import RemediateStage
+
+    if not config.runbooks:
+        return None
+    acting = {svc.name: svc.actuator for svc in stages.scale.services}
+    acting.update(actuators)
+    return RemediateStage(config, store, writer, clock, stages.incidents, stages.book, stages.health.tracker,
+                          acting, audit, switch)
 
 
 def outbox(config: VigilConfig, store: Any, writer: Offload,
