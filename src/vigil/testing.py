@@ -242,8 +242,8 @@ class MemoryActionStore:
 
     def _with_steps(self, row: Any) -> Any:
         out = self._copy(row)
-        out.steps = [self._copy(s) for k, s in sorted(self.step_rows.items(), key=lambda kv: (kv[0][0], kv[0][1][::-1],
-                     kv[0][2])) if k[0] == row.id]
+        mine = [(k, s) for k, s in self.step_rows.items() if k[0] == row.id]
+        out.steps = [self._copy(s) for _, s in sorted(mine, key=lambda kv: (kv[0][1] != "steps", kv[0][2]))]
         return out
 
     def actions(self, state: str | None = None, service: str | None = None, since: float | None = None,

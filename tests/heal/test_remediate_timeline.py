@@ -136,3 +136,16 @@ async def test_runbooks_are_listed_in_the_api(vigil_with: Any) -> None:
     assert rb["name"] == "restart-payments" and rb["steps"] == ["restart", "notify"] and rb["rollback"] == ["scale"]
     assert rb["guards"]["max_attempts"] == 3 and rb["guards"]["window"] == 3600
     assert rb["trigger"]["for"] == 10
+
+
+async def test_pausing_mid_action_stops_before_the_next_step_and_escalates(vigil_with: Any) -> None:
+    v = await vigil_with(RESTART.replace("      - {action: notify", "      - {action: wait, duration: 20s}\n"
+                                         "      - {action: notify"))
+    await v.fire("PaymentsDown", "payments")
+    await v.run_for(13)  # the restart ran; the wait is under way
+    v.switch.paused = True
+    await v.run_for(25)
+    [action] = await v.actions()
+    assert action["state"] == "escalated"
+    assert [s["kind"] for s in action["steps"]] == ["restart", "wait"]  # notify never started
+    assert "not started, automation paused" in " ".join(action["story"])

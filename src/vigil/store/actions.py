@@ -42,7 +42,8 @@ def _steps(conn: sa.Connection, ids: list[int]) -> dict[int, list[StepRecord]]:
     out: dict[int, list[StepRecord]] = {i: [] for i in ids}
     for start in range(0, len(ids), 500):
         rows = conn.execute(sa.select(action_steps).where(action_steps.c.action_id.in_(ids[start:start + 500]))
-                            .order_by(action_steps.c.action_id, action_steps.c.phase.desc(), action_steps.c.idx))
+                            .order_by(action_steps.c.action_id, action_steps.c.phase.desc(),  # steps, then rollback
+                                      action_steps.c.idx))
         for r in rows:
             out[r.action_id].append(StepRecord(r.action_id, r.phase, r.idx, r.kind, r.state, r.started_at,
                                                r.finished_at, r.detail, orjson.loads(r.result)))
