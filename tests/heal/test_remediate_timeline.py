@@ -149,3 +149,16 @@ async def test_pausing_mid_action_stops_before_the_next_step_and_escalates(vigil
     assert action["state"] == "escalated"
     assert [s["kind"] for s in action["steps"]] == ["restart", "wait"]  # notify never started
     assert "not started, automation paused" in " ".join(action["story"])
+
+
+async def test_a_pending_approval_ends_when_its_incident_resolves_first(vigil_with: Any) -> None:
+    v = await vigil_with(RESTART.replace("    rollback:", "    guards: {approval: true}\n    rollback:"))
+    await v.fire("PaymentsDown", "payments")
+    await v.run_for(12)
+    [pending] = await v.actions("pending")
+    await v.fire("PaymentsDown", "payments", status="resolved")
+    await v.run_for(2)
+    [gone] = await v.actions()
+    assert gone["state"] == "expired" and "resolved before" in gone["outcome"]
+    r = await v.client.post(f"/api/v1/actions/{pending['id']}/approve", json={})
+    assert r.status_code == 409 and v.actuators["payments"].restarts == []

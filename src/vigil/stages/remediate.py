@@ -143,10 +143,14 @@ class RemediateStage:
                 return
             del self.jobs[a.id]
             ended = job.result() if not job.cancelled() and job.exception() is None else "failed"
+            if ended == "failed" and not job.cancelled() and job.exception() is not None:
+                log.error("action %d: its steps raised", a.id, exc_info=job.exception())
             await self._after_job(a, ended, batch)
             return
         if a.state == PENDING and a.expires_at is not None and now >= a.expires_at:
             await self._move(a, EXPIRED, batch, "approval lapsed: nobody approved it in time")
+        elif a.state == PENDING and not self._incident_open(a):
+            await self._move(a, EXPIRED, batch, "its incident resolved before anyone approved it")
         elif a.state == APPROVED and not self.switch.is_paused():
             await self._move(a, RUNNING, batch, "started")
             self._launch(a)
@@ -203,6 +207,10 @@ class RemediateStage:
         return ActionContext(a.service, self.clock, self.actuators.get(a.service), self._health, self.latest.get,
                              cap, self.maintenance)
 
+    def _incident_open(self, a: ActionRecord) -> bool:
+        inc = getattr(self.incidents, "known", {}).get(a.incident) if a.incident is not None else None
+        return inc is None or inc.open  # forgotten (long resolved) counts as open: the expiry still ends it
+
     def _health(self, service: str) -> Health:
         return Health(self.health.service_health(service))
 
@@ -216,6 +224,8 @@ class RemediateStage:
         found = matches(self.runbooks.values(), known.values(), firing, incident_of, self.labels)
         live = {m.key for m in found}
         self.seen_since = {k: v for k, v in self.seen_since.items() if k in live}
+        self.refused = {k: v for k, v in self.refused.items() if k in live}
+        self.shadowed &= live  # a key that left never returns: a new episode has a new key
         for m in found:
             first = self.seen_since.setdefault(m.key, now)
             if now - first < m.runbook.trigger.for_ or m.key in self.shadowed:
