@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
 from typer.testing import CliRunner
 
 from vigil.bench.heal import app, figures, plan
@@ -34,3 +37,16 @@ def test_planned_kinds_and_kill_are_refused_saying_so() -> None:
     assert r.exit_code == 2 and "planned" in r.output
     r = runner.invoke(app, ["--kinds", "bogus"])
     assert r.exit_code == 2 and "unknown kind" in r.output
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_smoke_one_crash_in_the_real_fleet_is_healed() -> None:
+    r = CliRunner().invoke(app, ["--json", "--kinds", "crash", "--faults-per-kind", "1", "--cooldown", "2"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(out["total"]) >= {"faults", "resolved_automatically_fraction", "detection_s_median",
+                                 "recovery_s_median", "actions", "actions_against_healthy", "duplicate_actions",
+                                 "escalations"}
+    assert out["kinds"]["crash"]["faults"] == 1 and out["total"]["resolved_automatically_fraction"] == 1.0
+    assert out["total"]["actions_against_healthy"] == 0 and out["total"]["duplicate_actions"] == 0
