@@ -38,9 +38,11 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
                  writer: Offload | None = None, worker: Offload | None = None,
                  extra_stages: Sequence[Stage] = (), replace: Mapping[str, Any] | None = None,
                  notifiers: Mapping[str, Sequence[Notifier]] | None = None,
-                 metrics: SelfMetrics | None = None) -> Engine:
+                 metrics: SelfMetrics | None = None, audit: Any = None, switch: Any = None) -> Engine:
     """The engine for `config`. Each keyword replaces one part: a test's FakeClock, InlineWriter,
-    scripted collectors, a MemoryActuator per service name, FakeNotifiers per receiver name, stages
+    scripted collectors, a MemoryActuator per service name, FakeNotifiers per receiver name, the audit
+    sink (`MemoryAudit`) and kill switch (`FakeKillSwitch`) remediation uses instead of the audit log
+    and `Automation`, stages
     of its own after scale (`extra_stages`) or in the place of one of the loop's
     (`replace={"rules": ...}`)."""
     from vigil.incidents.report_schedule import ReportSchedule
@@ -71,8 +73,8 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
     if collectors is None:
         http = HttpPool()  # one keep-alive pool for every HTTP probe and scrape
         collectors = build_collectors(config, http)
-    audit = AuditLog(store, writer, clock, secret_values(config))
-    automation = Automation(store, writer, clock, audit, metrics)
+    audit_log = AuditLog(store, writer, clock, secret_values(config))
+    automation = Automation(store, writer, clock, audit_log, metrics)
     breakers = Breakers()
     book = AlertBook(store, worker)
     record = RecordStage(store, writer)
@@ -88,13 +90,15 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         alerts=AlertStage(book),
         incidents=incidents,
         scale=ScalingStage(clock, scaled_services(config, clock, actuators or {}, breakers), record,
-                           audit=audit, paused=automation.is_paused),
+                           audit=audit_log, paused=automation.is_paused),
         route=RouteStage(router, incidents, book, store, worker, record),
         notify=NotifyStage(outbox(config, store, writer, notifiers),
                            ReportSchedule(config, store, worker) if config.reports else None),
         record=record,
         book=book,
         extra=list(extra_stages))
+    stages.remediate = remediate_stage(config, store, writer, clock, stages, actuators or {}, audit or audit_log,
+                                       switch or automation)
     for role, stage in (replace or {}).items():
         if not hasattr(stages, role) or role in ("book", "extra"):
             raise ValueError(f"no stage {role!r} to replace")
@@ -104,7 +108,21 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         breakers.watch(box.breakers)
     metrics.registry.register(BreakerMetrics(breakers, clock.now))  # type: ignore[arg-type]
     return Engine(config, store, stages, clock=clock, writer=writer, worker=worker, collectors=collectors,
-                  metrics=metrics, http=http, audit=audit, automation=automation, breakers=breakers)
+                  metrics=metrics, http=http, audit=audit_log, automation=automation, breakers=breakers)
+
+
+def remediate_stage(config: VigilConfig, store: Any, writer: Offload, clock: Clock, stages: Stages,
+                    actuators: Mapping[str, Actuator], audit: Any, switch: Any) -> Any:
+    """Runbooks over the incidents, acting through each service's actuator (its scaling one, or one
+    given); `audit` (an AuditSink) and `switch` (the kill switch's is_paused) as the caller has them."""
+    from vigil.stages.remediate import RemediateStage
+
+    if not config.runbooks:
+        return None
+    acting = {svc.name: svc.actuator for svc in stages.scale.services}
+    acting.update(actuators)
+    return RemediateStage(config, store, writer, clock, stages.incidents, stages.book, stages.health.tracker,
+                          acting, audit, switch)
 
 
 def outbox(config: VigilConfig, store: Any, writer: Offload,

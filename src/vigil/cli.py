@@ -34,6 +34,7 @@ BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
     "demo-delay": "vigil.bench.demo_delay:app",
     "rca": "vigil.bench.rca:app",
     "incidents": "vigil.bench.incidents:app",
+    "heal": "vigil.bench.heal:app",
 })
 
 

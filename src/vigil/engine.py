@@ -1,9 +1,8 @@
 """The loop, written down once. Every pass runs these stages, in this order:
 
-    collect → persist → health → detect → rules → forecast → alerts → incidents → scale → route
-            → notify → record
+    collect → persist → health → detect → rules → forecast → alerts → incidents → remediate → scale
+            → route → notify → record
 
-(remediate will go between incidents and scale.)
 
 - collect: the scheduler runs every probe and metric source on the injected Clock and hands each
   Collection to the queue; `submit()` puts pushed samples (and later, alerts from outside) on the same
@@ -47,6 +46,7 @@ if TYPE_CHECKING:
     from vigil.stages.notify import NotifyStage
     from vigil.stages.persist import PersistStage
     from vigil.stages.record import RecordStage
+    from vigil.stages.remediate import RemediateStage
     from vigil.stages.route import RouteStage
     from vigil.stages.rules import RulesStage
     from vigil.stages.scaling import ScalingStage
@@ -86,10 +86,11 @@ class Stages:
     record: RecordStage
     book: AlertBook
     extra: list[Stage] = field(default_factory=list)  # tests: after scale, before record
+    remediate: RemediateStage | None = None  # runbooks (docs/healing.md); None: no remediation
 
 
-ORDER = ("persist", "health", "detect", "rules", "forecast", "alerts", "incidents", "scale", "route", "notify",
-         "extra", "record")
+ORDER = ("persist", "health", "detect", "rules", "forecast", "alerts", "incidents", "remediate", "scale", "route",
+         "notify", "extra", "record")
 
 
 class Engine:
@@ -113,6 +114,8 @@ class Engine:
         self.loop: list[Stage] = []
         for role in ORDER:
             part = getattr(stages, role)
+            if part is None:
+                continue
             self.loop.extend(part if isinstance(part, list) else [part])
         self.tick = float(config.engine.tick)
         # What waits for the next pass. A deque plus an event (not an asyncio.Queue): the pipeline never

@@ -11,6 +11,9 @@ their own adapters can test them the same way.
 | detector | `detect.base.Detector` | `ScriptedDetector` |
 | state blobs | `store.faces.StateStore` | `MemoryStateStore` |
 | notifier | `notify.base.Notifier` | `FakeNotifier` |
+| remediation actions | `heal.ledger.ActionStore` | `MemoryActionStore` |
+| audit log | `heal.guards.AuditSink` | `MemoryAudit` |
+| kill switch | `heal.guards.KillSwitch` | `FakeKillSwitch` |
 """
 
 from __future__ import annotations
@@ -33,8 +36,8 @@ from vigil.sources.base import FakeCollector
 
 T = TypeVar("T")
 
-__all__ = ["FakeClock", "FakeCollector", "FakeNotifier", "InlineWriter", "MemoryActuator", "MemoryStateStore",
-           "RecordingStage", "ScriptedDetector"]
+__all__ = ["FakeClock", "FakeCollector", "FakeKillSwitch", "FakeNotifier", "InlineWriter", "MemoryActionStore",
+           "MemoryActuator", "MemoryAudit", "MemoryStateStore", "RecordingStage", "ScriptedDetector"]
 
 
 class FakeClock:
@@ -214,3 +217,72 @@ class FakeNotifier(NotifierBase):
 
     async def aclose(self) -> None:
         self.closed = True
+
+
+class MemoryActionStore:
+    """`heal.ledger.ActionStore` in memory (copies in and out, as a database would)."""
+
+    def __init__(self) -> None:
+        import copy
+
+        self._copy = copy.deepcopy
+        self.rows: dict[int, Any] = {}
+        self.step_rows: dict[tuple[int, str, int], Any] = {}
+        self.writes = 0
+
+    def save_action(self, action: Any) -> None:
+        self.writes += 1
+        row = self._copy(action)
+        row.steps = []
+        self.rows[action.id] = row
+
+    def save_step(self, step: Any) -> None:
+        self.writes += 1
+        self.step_rows[(step.action_id, step.phase, step.index)] = self._copy(step)
+
+    def _with_steps(self, row: Any) -> Any:
+        out = self._copy(row)
+        mine = [(k, s) for k, s in self.step_rows.items() if k[0] == row.id]
+        out.steps = [self._copy(s) for _, s in sorted(mine, key=lambda kv: (kv[0][1] != "steps", kv[0][2]))]
+        return out
+
+    def actions(self, state: str | None = None, service: str | None = None, since: float | None = None,
+                limit: int = 100) -> list[Any]:
+        from vigil.heal.ledger import UNFINISHED
+
+        rows = sorted(self.rows.values(), key=lambda r: -r.id)
+        wanted = UNFINISHED if state == "unfinished" else (state,)
+        rows = [r for r in rows if (state is None or r.state in wanted)
+                and (service is None or r.service == service) and (since is None or r.created_at >= since)]
+        return [self._with_steps(r) for r in rows[:limit]]
+
+    def action(self, action_id: int) -> Any:
+        row = self.rows.get(action_id)
+        return None if row is None else self._with_steps(row)
+
+    def last_action_id(self) -> int:
+        return max(self.rows, default=0)
+
+
+class MemoryAudit:
+    """`heal.guards.AuditSink` keeping its records in a list (the real one is vigil.audit's chain)."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def append(self, actor: str, action: str, reason: str, inputs: dict[str, Any], result: dict[str, Any],
+               duration_s: float, incident: int | None = None, service: str | None = None) -> dict[str, Any]:
+        rec = {"actor": actor, "action": action, "reason": reason, "inputs": inputs, "result": result,
+               "duration_s": duration_s, "incident": incident, "service": service}
+        self.records.append(rec)
+        return rec
+
+
+class FakeKillSwitch:
+    """`heal.guards.KillSwitch` a test flips."""
+
+    def __init__(self, paused: bool = False) -> None:
+        self.paused = paused
+
+    def is_paused(self) -> bool:
+        return self.paused

@@ -40,6 +40,7 @@ class FakeKubeApi:
         self.ready_after = ready_after
         self.fail: list[int] = []
         self.requests: list[tuple[str, str]] = []
+        self.patches: list[dict[str, Any]] = []  # bodies of PATCHes of the workloads themselves
         self.lock = threading.Lock()
         api = self
 
@@ -73,6 +74,9 @@ class FakeKubeApi:
                             return
                         self.reply(200, api.scale_doc(key, w["replicas"]))
                         return
+                    if method == "PATCH":
+                        n = int(self.headers.get("Content-Length", "0"))
+                        api.patches.append(json.loads(self.rfile.read(n) or b"{}"))
                     w["reads"] += 1
                     if w["reads"] >= api.ready_after:
                         w["ready"] = w["replicas"]

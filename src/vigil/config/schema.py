@@ -25,6 +25,7 @@ from vigil.config.oncall import OnCallConfig, oncall_problems
 from vigil.config.redact import secret_paths
 from vigil.config.reports import ReportScheduleConfig
 from vigil.config.rules import Rule
+from vigil.config.runbooks import RemediationConfig, Runbook, runbook_problems
 from vigil.config.scaling import ScalingPolicyConfig
 from vigil.config.sources import MetricSource, Probe
 from vigil.config.types import Duration, Secret, Strict
@@ -155,6 +156,8 @@ class VigilConfig(Strict):
     alerting: AlertingConfig = Field(default_factory=AlertingConfig)
     oncall: OnCallConfig = OnCallConfig()
     reports: list[ReportScheduleConfig] = Field(default_factory=list)
+    remediation: RemediationConfig = RemediationConfig()
+    runbooks: list[Runbook] = Field(default_factory=list)
 
     def service(self, name: str) -> Service:
         for s in self.services:
@@ -245,6 +248,7 @@ def validate(doc: Document) -> VigilConfig:
     problems += oncall_problems(cfg.oncall, cfg.services, [r.name for r in alerting.receivers],
                                 alerting.route is not None, doc)
     problems += _report_problems(cfg.reports, alerting, doc)
+    problems += runbook_problems(cfg.runbooks, [s.name for s in cfg.services], doc)
     if problems:
         raise ConfigError(problems)
     return cfg.model_copy(update={"alerting": alerting})

@@ -404,11 +404,11 @@ class Fleet:
     def vigil_config(self, *, server_port: int = 8080, api_key: str | None = None,
                      store_url: str | None = None, probe_interval_s: float = 5.0,
                      probe_timeout_s: float = 2.0, scrape_interval_s: float = 5.0,
-                     alerting: dict[str, Any] | None = None) -> str:
+                     alerting: dict[str, Any] | None = None, runbooks: bool = False) -> str:
         """A vigil.yaml (validated) watching every service: an http probe on `/health`, a scrape
         of `/metrics`, and `depends_on` as the shop is wired; with a scaling policy, storefront's
         `scaling:` block, its replicas run by the `process` actuator; with `alerting`, where
-        incidents are notified (the demo's sinks)."""
+        incidents are notified (the demo's sinks); with `runbooks`, the demo's self-healing."""
         if not self.services:
             raise FleetError("start the fleet first: the config needs the services' ports")
         data = watch_config(
@@ -419,6 +419,12 @@ class Fleet:
             scrape_interval_s=scrape_interval_s)
         if alerting is not None:
             data["alerting"] = alerting
+        if runbooks:  # self-healing (demo/heal.py)
+            from vigil.demo.heal import MEMORY_RULE, demo_runbooks
+
+            data["runbooks"] = demo_runbooks()
+            for svc in data["services"]:
+                svc["rules"].append(dict(MEMORY_RULE))
         if self.scaling is not None:
             svc = next(s for s in data["services"] if s["name"] == SCALED)
             svc["scaling"] = self.scaling.policy(day_seconds=self.day_seconds, peak_rps=self.peak_rps,

@@ -18,7 +18,7 @@ import signal
 import socket
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
@@ -117,7 +117,8 @@ def run_demo(duration: float | None, headless: bool, day_seconds: float, port: i
             return 1
         api_key = secrets.token_urlsafe(24)
         sinks.start()
-        text = fleet.vigil_config(server_port=sock.getsockname()[1], api_key=api_key, alerting=sinks.receivers())
+        text = fleet.vigil_config(server_port=sock.getsockname()[1], api_key=api_key, alerting=sinks.receivers(),
+                                  runbooks=True)
         (fleet.workdir / "vigil.yaml").write_text(text)
         config = parse_config(text, file=str(fleet.workdir / "vigil.yaml"), env={})
         install_log_masking(Redactor(secret_values(config)))  # vigil's warnings, if any, never show the key
@@ -147,7 +148,9 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
         loop.add_signal_handler(sig, stop.set)
     host, port = config.server.host, config.server.port
     api_url = f"http://{host}:{port}"
-    app, engine = build_app(config)
+    from vigil.demo.heal import restarters
+
+    app, engine = build_app(config, actuators=cast(Any, restarters(fleet)))  # they can only restart
     await engine.start()
     server = asyncio.create_task(serve(app, host, port, sock=sock))
     started = time.monotonic()  # restarted once the API answers: the duration is time watched

@@ -303,3 +303,35 @@ audit_log = sa.Table(
     sa.Index("ix_audit_log_service_id", "service", "id"),
     sa.Index("ix_audit_log_incident_id", "incident_id", "id"),
 )
+
+# Remediation actions (heal/ledger.py): one row per action, its state machine's state and idempotency
+# key in columns (queried), the rest (reason, story, verification times) as a JSON body.
+actions = sa.Table(
+    "actions", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("key", sa.Text, nullable=False, unique=True),
+    sa.Column("runbook", sa.Text, nullable=False),
+    sa.Column("service", sa.Text, nullable=False),
+    sa.Column("incident_id", sa.Integer),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("mode", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Index("ix_actions_state_id", "state", "id"),
+    sa.Index("ix_actions_service_created", "service", "created_at"),
+)
+
+# Each step of an action, written `running` before it starts and with its outcome after.
+action_steps = sa.Table(
+    "action_steps", metadata,
+    sa.Column("action_id", sa.Integer, primary_key=True),
+    sa.Column("phase", sa.Text, primary_key=True),
+    sa.Column("idx", sa.Integer, primary_key=True),
+    sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("started_at", sa.Double, nullable=False),
+    sa.Column("finished_at", sa.Double),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Column("result", sa.Text, nullable=False),
+)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from vigil.incidents.model import Incident, Member, TimelineEntry
 from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
+from vigil.store import actions as action_rows
 from vigil.store import audit as audit_rows
 from vigil.store import incidents as incident_rows
 from vigil.store import maintenance as mt
@@ -307,6 +308,25 @@ class Store:
     def outbox_prune(self, before: float) -> int:
         with self._write_lock, self._db.write.begin() as conn:
             return ob.prune(conn, before)
+
+    # ------------------------------------------------------------------------------------- actions
+
+    def save_action(self, action: Any) -> None:
+        self._write(action_rows.save_action, self.dialect, action)
+
+    def save_step(self, step: Any) -> None:
+        self._write(action_rows.save_step, self.dialect, step)
+
+    def actions(self, state: str | None = None, service: str | None = None, since: float | None = None,
+                limit: int = 100) -> list[Any]:
+        """Remediation actions, newest first, with their steps (state `unfinished`: not yet ended)."""
+        return self._read(action_rows.read_actions, state, service, since, limit)
+
+    def action(self, action_id: int) -> Any:
+        return self._read(action_rows.read_action, action_id)
+
+    def last_action_id(self) -> int:
+        return self._read(action_rows.last_action_id)
 
     def _write(self, fn: Any, *args: Any) -> None:
         with self._write_lock, self._db.write.begin() as conn:

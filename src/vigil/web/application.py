@@ -19,6 +19,7 @@ from vigil.web.incidents import incidents_router
 from vigil.web.limits import ConcurrencyCap, WebLimits
 from vigil.web.links import links_router
 from vigil.web.oncall import oncall_router
+from vigil.web.remediation import remediation_router
 from vigil.web.reports import reports_router
 from vigil.web.silences import alerting_router
 
@@ -43,6 +44,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(links_router(engine))
     app.include_router(reports_router(engine, keys))
     app.include_router(guardrails_router(engine, keys))
+    app.include_router(remediation_router(engine, keys))
     install_docs(app)
     app.state.engine = engine
     app.state.store_outage = outage

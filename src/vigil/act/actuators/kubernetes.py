@@ -48,6 +48,7 @@ class KubernetesActuator(ActuatorBase):
         self._read_scale = getattr(self._apps, f"read_namespaced_{suffix}_scale")
         self._patch_scale = getattr(self._apps, f"patch_namespaced_{suffix}_scale")
         self._read = getattr(self._apps, f"read_namespaced_{suffix}")
+        self._patch = getattr(self._apps, f"patch_namespaced_{suffix}")
 
     async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
         scale = await self._call(self._read_scale, self.config.name, self.config.namespace)
@@ -66,6 +67,18 @@ class KubernetesActuator(ActuatorBase):
     async def ready_replicas(self) -> int:
         obj = await self._call(self._read, self.config.name, self.config.namespace)
         return int(getattr(obj.status, "ready_replicas", None) or 0)
+
+    async def restart(self, replicas: int | None = None, at_once: int = 1) -> int:
+        """A rollout restart, as `kubectl rollout restart` does it: a new `restartedAt` annotation on the
+        pod template, so the controller replaces every pod under the workload's own update strategy
+        (maxUnavailable / maxSurge decide how many at once; `replicas` and `at_once` cannot narrow it)."""
+        import datetime
+
+        stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        patch = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}}}
+        await self._call(self._patch, self.config.name, self.config.namespace, patch)
+        scale = await self._call(self._read_scale, self.config.name, self.config.namespace)
+        return int(scale.spec.replicas or 0)
 
     async def close(self) -> None:
         self._client.close()

@@ -21,6 +21,8 @@ class MemoryActuator(ActuatorBase):
         self.calls: list[int] = []  # counts actually applied
         self.notes: list[ActuatorNote] = []  # what a test says it did on its own, drained by the engine
         self._polls = 0
+        self.restarts: list[tuple[int, int]] = []  # (replicas restarted, at once), per restart call
+        self.versions = ["v1"]  # deployed versions, the current one last
 
     async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
         if self.failures:
@@ -40,6 +42,19 @@ class MemoryActuator(ActuatorBase):
         if self._polls >= self.ready_after:
             self.ready = self.replicas
         return self.ready
+
+    async def restart(self, replicas: int | None = None, at_once: int = 1) -> int:
+        if self.failures:
+            raise self.failures.pop(0)
+        n = self.replicas if replicas is None else min(replicas, self.replicas)
+        self.restarts.append((n, at_once))
+        return n
+
+    async def rollback_version(self) -> int:
+        if len(self.versions) < 2:
+            raise ActuationError("no previous version to roll back to", retryable=False)
+        self.versions.pop()
+        return await self.restart()
 
     async def requested_replicas(self) -> int:
         return self.replicas

@@ -48,6 +48,8 @@ class ProcessActuator(ActuatorBase):
         self._closing = asyncio.Event()
         self.restarts = 0  # replicas replaced after exiting on their own
         self._notes: list[ActuatorNote] = []  # each replacement, for the engine's record
+        self._argv = list(config.command)
+        self.versions: list[list[str]] = []  # commands deployed before the current one, oldest first
 
     async def scale(self, replicas: int, dry_run: bool = False) -> ScaleResult:
         async with self._lock:
@@ -79,6 +81,41 @@ class ProcessActuator(ActuatorBase):
         notes, self._notes = self._notes, []
         return notes
 
+    async def restart(self, replicas: int | None = None, at_once: int = 1) -> int:
+        """Restart `replicas` replicas (default all), oldest first and gracefully: each new one is
+        started and ready (or past ready_timeout) before the old one gets SIGTERM, `at_once` at a time,
+        so the service never runs fewer replicas than asked. Returns how many were restarted."""
+        async with self._lock:
+            chosen = list(self._replicas[: replicas if replicas is not None else len(self._replicas)])
+            for start in range(0, len(chosen), max(1, at_once)):
+                wave = chosen[start:start + max(1, at_once)]
+                fresh = [await self._start(old.index) for old in wave]
+                await asyncio.gather(*(self._ready(r) for r in fresh))
+                for old, new in zip(wave, fresh, strict=True):
+                    self._replicas[self._replicas.index(old)] = new
+                await asyncio.gather(*(self._stop(old) for old in wave))
+            return len(chosen)
+
+    async def deploy(self, command: list[str]) -> int:
+        """Run a new version (its command), keeping the current one to roll back to."""
+        self.versions.append(self._argv)
+        self._argv = list(command)
+        return await self.restart()
+
+    async def rollback_version(self) -> int:
+        """Back to the command run before the last deploy, restarting every replica on it."""
+        if not self.versions:
+            raise ActuationError("no previous version to roll back to", retryable=False)
+        self._argv = self.versions.pop()
+        return await self.restart()
+
+    async def _ready(self, rep: _Replica) -> None:
+        try:
+            await asyncio.wait_for(rep.ready.wait(), self.config.ready_timeout)
+        except TimeoutError:
+            log.warning("%s: restarted replica %d not ready after %gs", self.service, rep.index,
+                        self.config.ready_timeout)
+
     def pids(self) -> list[int]:
         return [r.proc.pid for r in self._replicas if r.proc.returncode is None]
 
@@ -87,7 +124,7 @@ class ProcessActuator(ActuatorBase):
         env = {**os.environ, **self.config.env, "VIGIL_REPLICA": str(index), "VIGIL_SERVICE": self.service}
         if self.config.port is not None:
             env["PORT"] = str(self.config.port)
-        argv = [a.replace("{port}", str(self.config.port or "")) for a in self.config.command]
+        argv = [a.replace("{port}", str(self.config.port or "")) for a in self._argv]
         try:
             proc = await asyncio.create_subprocess_exec(
                 *argv, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,

@@ -1,0 +1,1 @@
+"""Self-healing: runbooks turned into guarded, verified, persisted actions (docs/healing.md)."""

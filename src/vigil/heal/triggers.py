@@ -1,0 +1,77 @@
+"""Which runbooks match now, and on which service: always the incident's top-ranked root cause, never
+a service merely downstream of it (an alert on a downstream service matches nothing)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from vigil.config.runbooks import Runbook, Trigger
+from vigil.heal.guards import confidence_of
+from vigil.incidents.model import SEVERITY_RANK, Incident
+from vigil.model import Alert
+
+
+@dataclass(frozen=True)
+class Match:
+    runbook: Runbook
+    service: str
+    key: str  # the idempotency key of the action it would start: one per runbook and incident episode
+    incident: int | None
+    confidence: float
+    reason: dict[str, Any] = field(hash=False, compare=False)
+
+
+def root_of(inc: Incident) -> str:
+    return str(inc.root_causes[0]["service"]) if inc.root_causes else inc.service
+
+
+def _alert_matches(t: Trigger, alert: Alert, service_labels: Mapping[str, str]) -> bool:
+    if t.alertname and alert.name not in t.alertname:
+        return False
+    if SEVERITY_RANK.get(alert.severity, 1) < SEVERITY_RANK.get(t.severity, 1):
+        return False
+    if t.detector and not alert.source.startswith(tuple(t.detector)):
+        return False
+    labels = {**service_labels, **alert.labels}
+    return all(labels.get(k) == v for k, v in t.labels.items())
+
+
+def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: Iterable[Alert],
+            incident_of: Mapping[str, Incident], labels: Mapping[str, Mapping[str, str]]) -> list[Match]:
+    """Every (runbook, target) whose trigger matches now (`for:` is the caller's: it needs time)."""
+    by_service: dict[str, list[Alert]] = {}
+    for a in firing:
+        by_service.setdefault(a.service, []).append(a)
+    out: list[Match] = []
+    open_incidents = [i for i in incidents if i.open]
+    for rb in runbooks:
+        t = rb.trigger
+        if t.on == "incident":
+            for inc in open_incidents:
+                root = root_of(inc)
+                if t.service and root not in t.service:
+                    continue
+                hits = [a for a in by_service.get(root, []) if a.fingerprint in inc.members
+                        and _alert_matches(t, a, labels.get(root, {}))]
+                if hits:
+                    out.append(Match(rb, root, f"{rb.name}:{root}:incident-{inc.id}.{inc.reopened}", inc.id,
+                                     confidence_of(inc.root_causes),
+                                     {"incident": inc.id, "alerts": [a.name for a in hits],
+                                      "root_causes": [s.get("service") for s in inc.root_causes]}))
+            continue
+        for service, alerts in by_service.items():
+            if t.service and service not in t.service:
+                continue
+            for a in alerts:
+                member_of = incident_of.get(a.fingerprint)
+                if member_of is not None and root_of(member_of) != service:
+                    continue  # downstream of the incident's root cause: the root is what gets fixed
+                if _alert_matches(t, a, labels.get(service, {})):
+                    inc_id = member_of.id if member_of is not None else None
+                    sure = confidence_of(member_of.root_causes) if member_of is not None else 1.0
+                    out.append(Match(rb, service, f"{rb.name}:{service}:alert-{a.fingerprint}@{a.starts_at:.3f}",
+                                     inc_id, sure, {"alert": a.name, "fingerprint": a.fingerprint,
+                                                    "incident": inc_id}))
+    return out
