@@ -167,5 +167,8 @@ async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None 
         await task
     except asyncio.CancelledError:
         server.should_exit = True
+        live = getattr(app.state, "live", None)
+        if live is not None:  # open live streams end, or the server would wait for them
+            live.close()
         await asyncio.wait_for(asyncio.shield(task), timeout=5)
         raise

@@ -97,6 +97,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
     @r.get("/series", summary="List series, filtered by a selector or a name", responses=error_responses(400))
     def series(match: str | None = Query(None, description='selector, e.g. http_requests{service="web"}'),
                name: str | None = _text("metric name"),
+               service: str | None = _text("only series with this service label"),
                limit: int = Query(1000, ge=1, le=100_000)) -> dict[str, Any]:
         matchers: dict[str, str] | None = None
         if match is not None:
@@ -107,6 +108,8 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
             except ValueError as exc:
                 raise _bad(str(exc)) from None
             name, matchers = sel.name, sel.label_map
+        if service is not None:
+            matchers = {**(matchers or {}), "service": service}
         found = store.list_series(name=name, matchers=matchers, limit=limit)
         return {"series": [{"series": str(s.key), "name": s.key.name, "labels": s.key.label_map,
                             "first_ts": s.first_ts, "last_ts": s.last_ts} for s in found]}

@@ -12,11 +12,13 @@ from vigil.store.errors import STORE_ERRORS
 from vigil.web.alerts_in import alerts_in_router
 from vigil.web.api import api_router, public_router
 from vigil.web.auth import ApiKeys
+from vigil.web.console import install_console
 from vigil.web.docs import install_docs
 from vigil.web.errors import StoreOutage
 from vigil.web.incidents import incidents_router
 from vigil.web.limits import ConcurrencyCap, WebLimits
 from vigil.web.links import links_router
+from vigil.web.live import LiveFeed, live_router
 from vigil.web.oncall import oncall_router
 from vigil.web.reports import reports_router
 from vigil.web.silences import alerting_router
@@ -42,6 +44,11 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(links_router(engine))
     app.include_router(reports_router(engine, keys))
     install_docs(app)
+    feed = LiveFeed()  # the dashboard's live updates: fed after each engine pass
+    engine.pass_listeners.append(feed.on_pass)
+    app.include_router(live_router(engine, keys, feed))
+    install_console(app)
+    app.state.live = feed
     app.state.engine = engine
     app.state.store_outage = outage
     return app

@@ -1,0 +1,56 @@
+// Overview: every service's health, the dependency map, open incidents by severity, recent scaling
+// decisions and actions, and the kill switch when this vigil has one. Sets body[data-ready] once drawn.
+import { get } from "../api.js";
+import { dependencyMap } from "../depmap.js";
+import { ago, badge, card, h, link, mount, short, table, when } from "../dom.js";
+import { extras } from "./more.js";
+
+const SEVERITIES = ["critical", "warning", "info"];
+
+export async function overview(root) {
+  const [svc, inc, scaling] = await Promise.all([
+    get("/api/v1/services"), get("/api/v1/incidents?status=active&limit=200"), get("/api/v1/scaling/decisions?limit=10"),
+  ]);
+  const services = svc.services;
+  const found = await extras();
+  const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0]));
+  for (const i of inc.incidents) counts[i.severity] = (counts[i.severity] || 0) + 1;
+  const healthCount = {};
+  for (const s of services) healthCount[s.health] = (healthCount[s.health] || 0) + 1;
+
+  const parts = [
+    h("section", { class: "card wide", id: "services" }, h("h2", {}, `Services (${services.length})`),
+      h("p", { class: "muted" }, Object.entries(healthCount).map(([k, n]) => `${n} ${k}`).join(" · ")),
+      h("div", { class: "services" }, services.map((s) => h("a", {
+        class: `svc ${s.health}`, href: `#/service/${encodeURIComponent(s.name)}`, dataset: { service: s.name, health: s.health },
+      }, badge(s.health), h("strong", {}, s.name), h("div", { class: "muted" }, short(s.description || "", 60)))))),
+    card("Dependency map", services.length
+      ? dependencyMap(services, (name) => { location.hash = `#/service/${encodeURIComponent(name)}`; })
+      : h("p", { class: "muted" }, "no services configured")),
+    h("section", { class: "card", id: "open-incidents" }, h("h2", {}, "Open incidents"),
+      h("div", { class: "counts" }, SEVERITIES.map((s) => h("span", { class: s }, h("b", {}, counts[s] || 0), s))),
+      table(["", "incident", "service", "opened"], inc.incidents.slice(0, 10).map((i) => [
+        badge(i.severity), link(["incident", i.id], `#${i.id} ${i.title}`), i.service, ago(i.opened_at)]), "nothing open")),
+    card("Recent scaling decisions", table(["when", "service", "rule", "replicas"], scaling.decisions.map((d) => [
+      when(d.ts), link(["service", d.subject], d.subject), d.rule, replicasText(d)]), "no scaling decisions yet")),
+  ];
+  if (found.actions) parts.push(card("Recent actions", table(["when", "action", "state"], found.actions.slice(0, 10).map((a) => [
+    when(a.updated_at || a.created_at || a.ts), short(a.runbook || a.name || a.kind || a.id, 60), a.state || a.status]), "none")));
+  if (found.killSwitch) parts.push(card("Kill switch", h("p", { id: "kill-switch" }, killText(found.killSwitch))));
+  mount(root, h("h1", {}, "Overview"), h("div", { class: "grid" }, parts));
+  document.body.dataset.ready = "1";
+  return true;
+}
+
+export function replicasText(d) {
+  const r = d.result || {};
+  const now = d.inputs && d.inputs.current_replicas;
+  if (typeof r.replicas !== "number") return short(r, 60);
+  return now !== undefined && now !== r.replicas ? `${now} → ${r.replicas}` : String(r.replicas);
+}
+
+function killText(state) {
+  const paused = state.paused ?? state.engaged ?? state.active;
+  if (paused === undefined) return short(state, 120);
+  return paused ? `ENGAGED: vigil takes no actions${state.by ? ` (by ${state.by})` : ""}` : "off: vigil acts on its own";
+}
