@@ -38,7 +38,10 @@ export function metricChart(title, points, marks = [], forecast = null) {
   const data = uPlot.join(tables);
   box.dataset.points = String(points.ts.length);
   box.dataset.anomalies = String(markTs.length);
-  requestAnimationFrame(() => sized(box, { series, bands, axes: axes(), legend: { live: false }, scales: { x: { time: true } } }, data));
+  // The x range is the window asked for (and the forecast's), not just where points happen to be.
+  const t0 = points.start ?? points.ts[0]; const t1 = Math.max(points.end ?? 0, ...(forecast && forecast.ts ? forecast.ts : []), ...points.ts.slice(-1));
+  const x = t0 !== undefined && t1 > t0 ? { time: true, range: () => [t0, t1] } : { time: true };
+  requestAnimationFrame(() => sized(box, { series, bands, axes: axes(), legend: { live: false }, scales: { x } }, data));
   return box;
 }
 

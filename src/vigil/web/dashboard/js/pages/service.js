@@ -17,7 +17,10 @@ export async function servicePage(root, [name]) {
     get(`/api/v1/incidents?${q}&status=all&limit=10`),
   ]);
   const fcBySeries = new Map(forecasts.forecasts.map((f) => [f.series, f]));
-  const chosen = [...series.series].sort((a, b) => (fcBySeries.has(b.series) - fcBySeries.has(a.series)) || a.series.localeCompare(b.series)).slice(0, MAX_CHARTS);
+  // Charts for what matters first: forecast series, then series with signals, then the rest by name.
+  const flagged = new Set(signals.signals.map((sg) => sg.series));
+  const rank = (x) => (fcBySeries.has(x.series) ? 0 : flagged.has(x.series) ? 1 : /^process_|^python_/.test(x.name) ? 3 : 2);
+  const chosen = [...series.series].sort((a, b) => rank(a) - rank(b) || a.series.localeCompare(b.series)).slice(0, MAX_CHARTS);
   const points = await Promise.all(chosen.map((x) => get(`/api/v1/query?series=${enc(x.series)}&start=-1h&step=15s`).catch(() => null)));
   const charts = chosen.map((x, i) => {
     if (!points[i]) return null;
@@ -39,7 +42,7 @@ export async function servicePage(root, [name]) {
       h("section", { class: "card wide", id: "metrics" }, h("h2", {}, `Metrics (last hour${series.series.length > MAX_CHARTS ? `, ${MAX_CHARTS} of ${series.series.length}` : ""})`),
         charts.length ? h("div", { class: "grid" }, charts) : h("p", { class: "muted" }, "no metrics stored for this service")),
       heat && heat.count ? card(`By hour of day: ${heatSource.series} (7 days)`, hourHeatmap(heat)) : null,
-      card("Probe history", latency.length ? metricChart("probe latency (s)", { ts: latency.map((p) => p.ts), values: latency.map((p) => p.latency_s) },
+      h("section", { class: "card wide" }, h("h2", {}, "Probe history"), latency.length ? metricChart("probe latency (s)", { ts: latency.map((p) => p.ts), values: latency.map((p) => p.latency_s) },
         probes.results.filter((p) => !p.ok).map((p) => p.ts)) : null,
       table(["when", "probe", "ok", "latency", "detail"], probes.results.slice(0, 15).map((p) => [when(p.ts), p.probe, p.ok ? "ok" : "failed",
         typeof p.latency_s === "number" ? `${(p.latency_s * 1000).toFixed(0)} ms` : "", short(p.detail || "", 80)]))),
