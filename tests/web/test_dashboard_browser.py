@@ -20,6 +20,7 @@ import pytest
 from vigil.demo.autoscale import StorefrontScaling
 from vigil.demo.fleet import Fleet
 from vigil.demo.run import free_port
+from vigil.demo.sinks import Sinks
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -28,6 +29,7 @@ KEY = "dashboard-test-key-0123456789"
 START_TIMEOUT_S = 150.0  # vigil's first start compiles its detectors: slow on a loaded 2-core machine
 UI_TIMEOUT_MS = 60_000
 PHONE = {"width": 390, "height": 844}
+HOSTILE = '<img src=x onerror="window.pwned=1"><script>window.pwned=2</script>'
 SCALING = StorefrontScaling(mode="reactive", min_replicas=1, max_replicas=3, target_rps=5.0, sync_period_s=2.0,
                             ready_timeout_s=30.0)
 
@@ -85,15 +87,21 @@ class VigilServer:
 def vigil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """The demo fleet and a real vigil server watching it; yields its URL and the fleet."""
     work = tmp_path_factory.mktemp("dashboard")
-    with Fleet(work / "fleet", load=False, seed=11, scaling=SCALING) as fleet:
-        config = work / "vigil.yaml"
-        config.write_text(fleet.vigil_config(server_port=free_port(), api_key=KEY, probe_interval_s=1,
-                                             probe_timeout_s=0.8, scrape_interval_s=2,
-                                             store_url=f"sqlite:///{work / 'vigil.db'}"))
-        with VigilServer(config) as server:
-            url = _wait_ready(server)
-            _quiet_start(url)
-            yield {"url": url, "fleet": fleet}
+    sinks = Sinks()  # the demo's real SMTP server and webhook receiver: where incidents are notified
+    sinks.start()
+    try:
+        with Fleet(work / "fleet", load=False, seed=11, scaling=SCALING) as fleet:
+            config = work / "vigil.yaml"
+            config.write_text(fleet.vigil_config(server_port=free_port(), api_key=KEY, probe_interval_s=1,
+                                                 probe_timeout_s=0.8, scrape_interval_s=2,
+                                                 store_url=f"sqlite:///{work / 'vigil.db'}",
+                                                 alerting=sinks.receivers(group_wait="1s", group_interval="5s")))
+            with VigilServer(config) as server:
+                url = _wait_ready(server)
+                _quiet_start(url)
+                yield {"url": url, "fleet": fleet}
+    finally:
+        sinks.stop()
 
 
 def _wait_ready(server: VigilServer) -> str:
@@ -198,6 +206,12 @@ def test_sign_in_see_services_break_one_acknowledge_its_incident(vigil: dict[str
         page.click("#ack")
         page.wait_for_selector("#incident-actions[data-status='acknowledged']")
         page.wait_for_selector("#timeline li:has-text('acknowledged')")
+        # A note with markup in it is shown as the text it is, and runs nothing.
+        page.fill("#incident-actions textarea", HOSTILE)
+        page.click("#incident-actions button:has-text('Add note')")
+        page.wait_for_selector("#timeline li:has-text('onerror')")
+        assert HOSTILE in page.inner_text("#timeline")
+        assert page.locator("#timeline img").count() == 0 and page.evaluate("window.pwned") is None
         page.screenshot(path=str(shots / "incident.png"), full_page=True)
     finally:
         httpx.delete(admin, timeout=5)
@@ -217,6 +231,28 @@ def test_storefront_shows_its_replicas_and_metrics(vigil: dict[str, Any], browse
     assert int(page.get_attribute("#scaling .chart.replicas", "data-decisions") or 0) >= 1
     page.wait_for_selector("#metrics .chart canvas")
     page.screenshot(path=str(artifacts() / "service-storefront.png"), full_page=True)
+    assert not page.problems, page.problems
+    page.context.close()
+
+
+def test_silences_are_created_and_expired_and_notifications_show_their_delivery(vigil: dict[str, Any],
+                                                                               browser: Any) -> None:
+    page = _page(browser, vigil["url"], viewport={"width": 1280, "height": 900})
+    _sign_in(page)
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("nav a[href='#/silences']")
+    page.fill("#silence-form input[name=matchers]", '{service="catalog"}')
+    page.fill("#silence-form input[name=comment]", "dashboard test: catalog maintenance")
+    page.click("#silence-form button[type=submit]")
+    row = page.locator("tr", has_text="catalog maintenance")
+    row.locator("td", has_text="active").wait_for()
+    page.screenshot(path=str(artifacts() / "silences.png"), full_page=True)
+    row.locator("button:has-text('Expire')").click()
+    page.locator("tr", has_text="catalog maintenance").locator("td", has_text="expired").wait_for()
+    # The fault's incident was notified by mail and webhook (the test before): delivered, on the page.
+    page.click("nav a[href='#/notifications']")
+    page.wait_for_selector("td:has-text('delivered')")
+    page.screenshot(path=str(artifacts() / "notifications.png"), full_page=True)
     assert not page.problems, page.problems
     page.context.close()
 
