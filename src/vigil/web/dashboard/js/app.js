@@ -12,7 +12,8 @@ import { reportsPage } from "./pages/reports.js";
 import { configPage } from "./pages/config.js";
 import { morePage, detectExtras } from "./pages/more.js";
 
-const REFRESH_MS = 2000;
+const REFRESH_MS = 2000; // at most this often; a page that takes long to draw is drawn less often
+let lastDrawMs = 0;
 const ROUTES = {
   "": overview, service: servicePage, incidents: incidentsPage, incident: incidentPage, silences: silencesPage,
   notifications: notificationsPage, reports: reportsPage, config: configPage, more: morePage,
@@ -40,7 +41,9 @@ async function draw() {
   const fresh = !current || current.name !== name || current.params.join("/") !== params.join("/");
   try {
     if (fresh) { delete document.body.dataset.ready; mount(page, h("p", { class: "muted" }, "loading…")); }
+    const started = performance.now();
     current = { name, params, live: await view(page, params, { fresh }) };
+    lastDrawMs = performance.now() - started;
   } catch (e) {
     if (e.status !== 401) mount(page, h("div", { class: "card error" }, `Could not load this page: ${e.message}`));
   } finally { drawing = false; }
@@ -48,7 +51,7 @@ async function draw() {
 
 function scheduleRefresh() {
   if (pending || !current || !current.live) return;
-  pending = setTimeout(() => { pending = null; draw(); }, REFRESH_MS);
+  pending = setTimeout(() => { pending = null; draw(); }, Math.max(REFRESH_MS, 4 * lastDrawMs));
 }
 
 function setLive(state) {

@@ -4,6 +4,22 @@ import { s } from "./dom.js";
 
 const W = 150; const H = 40; const GAP_X = 70; const GAP_Y = 20;
 
+const MAX_DRAWN = 60; // beyond this a map is a wall of boxes: draw what is not healthy and its neighbours
+
+// The services worth drawing: all of them in a small fleet; in a large one those not healthy, with
+// what they depend on and what depends on them.
+export function mapped(services) {
+  if (services.length <= MAX_DRAWN) return services;
+  const troubled = new Set(services.filter((x) => x.health !== "healthy").map((x) => x.name));
+  const keep = new Set(troubled);
+  for (const x of services) {
+    const deps = x.depends_on || [];
+    if (troubled.has(x.name)) deps.forEach((d) => keep.add(d));
+    else if (deps.some((d) => troubled.has(d))) keep.add(x.name);
+  }
+  return services.filter((x) => keep.has(x.name)).slice(0, MAX_DRAWN);
+}
+
 export function dependencyMap(services, onOpen) {
   const byName = new Map(services.map((x) => [x.name, x]));
   const depth = new Map();

@@ -1,7 +1,7 @@
 // Overview: every service's health, the dependency map, open incidents by severity, recent scaling
 // decisions and actions, and the kill switch when this vigil has one. Sets body[data-ready] once drawn.
 import { get } from "../api.js";
-import { dependencyMap } from "../depmap.js";
+import { dependencyMap, mapped } from "../depmap.js";
 import { ago, badge, card, h, link, mount, short, table, when } from "../dom.js";
 import { extras } from "./more.js";
 
@@ -24,9 +24,7 @@ export async function overview(root) {
       h("div", { class: "services" }, services.map((s) => h("a", {
         class: `svc ${s.health}`, href: `#/service/${encodeURIComponent(s.name)}`, dataset: { service: s.name, health: s.health },
       }, badge(s.health), h("strong", {}, s.name), h("div", { class: "muted" }, short(s.description || "", 60)))))),
-    card("Dependency map", services.length
-      ? dependencyMap(services, (name) => { location.hash = `#/service/${encodeURIComponent(name)}`; })
-      : h("p", { class: "muted" }, "no services configured")),
+    card("Dependency map", drawnMap(services)),
     h("section", { class: "card", id: "open-incidents" }, h("h2", {}, "Open incidents"),
       h("div", { class: "counts" }, SEVERITIES.map((s) => h("span", { class: s }, h("b", {}, counts[s] || 0), s))),
       table(["", "incident", "service", "opened"], inc.incidents.slice(0, 10).map((i) => [
@@ -40,6 +38,15 @@ export async function overview(root) {
   mount(root, h("h1", {}, "Overview"), h("div", { class: "grid" }, parts));
   document.body.dataset.ready = "1";
   return true;
+}
+
+function drawnMap(services) {
+  if (!services.length) return h("p", { class: "muted" }, "no services configured");
+  const drawn = mapped(services);
+  const open = (name) => { location.hash = `#/service/${encodeURIComponent(name)}`; };
+  if (!drawn.length) return h("p", { class: "healthy" }, `all ${services.length} services healthy`);
+  return [drawn.length < services.length ? h("p", { class: "muted" }, `${drawn.length} of ${services.length}: those not healthy and their neighbours`) : null,
+    dependencyMap(drawn, open)];
 }
 
 export function replicasText(d) {
