@@ -6,14 +6,10 @@ the data costs. Playwright is a test extra: `pip install -e '.[test]'`."""
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,67 +33,41 @@ def fleet_config(services: int, db: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-@contextmanager
-def served(config_text: str) -> Iterator[str]:
-    """vigil (engine and API) on its own thread and event loop, on a free loopback port."""
-    from vigil.app import build_app, serve
-    from vigil.config import parse_config
-    from vigil.demo.run import free_port
-
-    web, engine = build_app(parse_config(config_text, env={}), collectors=[])
-    port, loop, ready = free_port(), asyncio.new_event_loop(), threading.Event()
-
-    async def run() -> None:
-        await engine.start()
-        started = asyncio.Event()
-        server = asyncio.create_task(serve(web, "127.0.0.1", port, started))
-        await started.wait()
-        ready.set()
-        try:
-            await server
-        finally:
-            await engine.stop()
-            engine.store.close()
-
-    task = loop.create_task(run())
-    thread = threading.Thread(target=lambda: loop.run_until_complete(asyncio.gather(task, return_exceptions=True)),
-                              daemon=True)
-    thread.start()
-    if not ready.wait(120):
-        raise RuntimeError("vigil did not start within 120 s")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loop.call_soon_threadsafe(task.cancel)
-        thread.join(60)
-        loop.close()
-
-
 def measure(services: int = 1000, runs: int = 3, chromium: str = CHROMIUM) -> dict[str, Any]:
     from playwright.sync_api import sync_playwright
 
-    with tempfile.TemporaryDirectory() as tmp, served(fleet_config(services, Path(tmp) / "bench.db")) as url:
-        shell, ready = [], []
-        with sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
-            try:
-                for _ in range(runs):
-                    page = browser.new_context().new_page()
-                    started = time.perf_counter()
-                    page.goto(url + "/")
-                    page.wait_for_selector("#login-key", timeout=READY_TIMEOUT_MS)
-                    shell.append(time.perf_counter() - started)
-                    page.fill("#login-key", KEY)
-                    started = time.perf_counter()
-                    page.click("#login button[type=submit]")
-                    page.wait_for_selector("body[data-ready='1']", timeout=READY_TIMEOUT_MS)
-                    ready.append(time.perf_counter() - started)
-                    drawn = page.locator("#services a.svc").count()
-                    if drawn != services:
-                        raise RuntimeError(f"the overview shows {drawn} of {services} services")
-                    page.context.close()
-            finally:
-                browser.close()
+    from vigil.app import build_app
+    from vigil.config import parse_config
+    from vigil.web.threaded import served_in_thread
+
+    with tempfile.TemporaryDirectory() as tmp:
+        web, engine = build_app(parse_config(fleet_config(services, Path(tmp) / "bench.db"), env={}), collectors=[])
+        with served_in_thread(web, engine) as url:
+            return _sign_ins(url, services, runs, chromium, sync_playwright)
+
+
+def _sign_ins(url: str, services: int, runs: int, chromium: str, sync_playwright: Any) -> dict[str, Any]:
+    shell, ready = [], []
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=["--no-sandbox"])
+        try:
+            for _ in range(runs):
+                page = browser.new_context().new_page()
+                started = time.perf_counter()
+                page.goto(url + "/")
+                page.wait_for_selector("#login-key", timeout=READY_TIMEOUT_MS)
+                shell.append(time.perf_counter() - started)
+                page.fill("#login-key", KEY)
+                started = time.perf_counter()
+                page.click("#login button[type=submit]")
+                page.wait_for_selector("body[data-ready='1']", timeout=READY_TIMEOUT_MS)
+                ready.append(time.perf_counter() - started)
+                drawn = page.locator("#services a.svc").count()
+                if drawn != services:
+                    raise RuntimeError(f"the overview shows {drawn} of {services} services")
+                page.context.close()
+        finally:
+            browser.close()
     median_ready, median_shell = statistics.median(ready), statistics.median(shell)
     return {"services": services, "runs": runs, "overview_interactive_s": round(median_ready, 3),
             "overview_interactive_max_s": round(max(ready), 3), "page_shell_s": round(median_shell, 3),
