@@ -143,7 +143,8 @@ def scaled_services(config: VigilConfig, clock: Clock, actuators: Mapping[str, A
 def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
     """The API over a new engine (`parts` as for build_engine)."""
     engine = build_engine(config, **parts)
-    keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys})
+    keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys},
+                   {k.name: tuple(k.scopes) for k in config.server.api_keys})
     app = api_app(engine, keys)
     return app, engine
 

@@ -14,6 +14,7 @@ from vigil.cli_client import incidents_app, silence_app
 from vigil.config import ConfigError, load_config
 from vigil.config.redact import mask_url
 from vigil.config.schema import config_warnings
+from vigil.keys.cli import keys_app
 from vigil.registry import Registry
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -189,6 +190,7 @@ routes_app = typer.Typer(no_args_is_help=True, help="Where alerts go: the alerti
 app.add_typer(routes_app, name="routes")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(silence_app, name="silence")
+app.add_typer(keys_app, name="keys")
 
 
 @routes_app.command("test")

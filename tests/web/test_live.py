@@ -79,10 +79,13 @@ async def test_an_idle_stream_has_heartbeats_and_ends_when_its_client_goes(monke
     assert feed.clients == 0
 
 
-async def test_the_stream_needs_a_key(api) -> None:  # type: ignore[no-untyped-def]
+async def test_the_stream_needs_a_key_and_a_client_that_reads_a_stream(api) -> None:  # type: ignore[no-untyped-def]
     client, _ = api
-    r = await client.get("/api/v1/events/stream", headers={"Authorization": "Bearer wrong"})
+    stream = {"Accept": "text/event-stream"}
+    r = await client.get("/api/v1/events/stream", headers={**stream, "Authorization": "Bearer wrong"})
     assert r.status_code == 401
+    r = await client.get("/api/v1/events/stream")  # a valid key, but a client that waits for the whole body
+    assert r.status_code == 406 and "text/event-stream" in r.json()["detail"]
 
 
 async def test_the_config_view_needs_a_key_and_masks_it(api) -> None:  # type: ignore[no-untyped-def]

@@ -5,6 +5,8 @@ costs the engine's event loop and threads no more than the caps allow."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -140,3 +142,94 @@ def _too_large(found: str, cap: int) -> Refusal:
 
 def content_type(request: Request) -> str:
     return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    per_address_per_min: int = 100  # calls without a valid key, from one client address
+    per_key_per_min: int = 6000
+    failures_per_min: int = 10  # wrong keys from one address; past this the address waits
+    max_tracked: int = 100_000  # buckets kept at once (the fullest are dropped first)
+
+
+class Buckets:
+    """Token buckets by name: `capacity` tokens, refilled at capacity per minute. `take` answers 0 when
+    a token was taken, else the seconds until one is back. Plain dict and arithmetic: the event loop
+    calls this for every request."""
+
+    def __init__(self, capacity: int, clock: Callable[[], float], max_tracked: int = 100_000) -> None:
+        self.capacity = float(capacity)
+        self.rate = capacity / 60.0
+        self.clock = clock
+        self.max_tracked = max_tracked
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, name: str, cost: float = 1.0) -> float:
+        now = self.clock()
+        tokens, last = self._buckets.get(name, (self.capacity, now))
+        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        if tokens < cost:
+            self._buckets[name] = (tokens, now)
+            return (cost - tokens) / self.rate
+        if len(self._buckets) >= self.max_tracked and name not in self._buckets:
+            self._prune(now)
+        self._buckets[name] = (tokens - cost, now)
+        return 0.0
+
+    def wait(self, name: str) -> float:
+        """Seconds until `name` has a token again (0 when it has one), taking none."""
+        if name not in self._buckets:
+            return 0.0
+        tokens, last = self._buckets[name]
+        tokens = min(self.capacity, tokens + (self.clock() - last) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = [n for n, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.capacity]
+        for n in full:
+            del self._buckets[n]
+        while len(self._buckets) >= self.max_tracked:
+            self._buckets.pop(next(iter(self._buckets)))
+
+
+class RateLimiter:
+    """Requests per minute per key, per client address for calls without a valid key, and wrong keys
+    per address (brute force): an address past that limit gets 429 for everything until it has waited,
+    so guessing costs a minute per ten guesses and a right guess is not told apart while it waits."""
+
+    def __init__(self, limits: RateLimits, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self.per_key = Buckets(limits.per_key_per_min, clock, limits.max_tracked)
+        self.per_address = Buckets(limits.per_address_per_min, clock, limits.max_tracked)
+        self.failures = Buckets(limits.failures_per_min, clock, limits.max_tracked)
+        self.refused = 0
+
+    def locked_out(self, address: str) -> Refusal | None:
+        wait = self.failures.wait(address)
+        if wait:
+            return self._refuse(wait, f"too many wrong API keys from {address} (at most "
+                                      f"{self.limits.failures_per_min} a minute)")
+        return None
+
+    def anonymous(self, address: str) -> Refusal | None:
+        wait = self.per_address.take(address)
+        if wait:
+            return self._refuse(wait, f"too many requests without a valid key from {address} (at most "
+                                      f"{self.limits.per_address_per_min} a minute)")
+        return None
+
+    def failed(self, address: str) -> None:
+        self.failures.take(address)
+        self.per_address.take(address)
+
+    def keyed(self, key: str) -> Refusal | None:
+        wait = self.per_key.take(key)
+        if wait:
+            return self._refuse(wait, f"too many requests with the key {key!r} (at most "
+                                      f"{self.limits.per_key_per_min} a minute)")
+        return None
+
+    def _refuse(self, wait: float, why: str) -> Refusal:
+        self.refused += 1
+        seconds = max(1, math.ceil(wait))
+        return Refusal(429, f"rate limited: {why}; retry in {seconds} s", {"Retry-After": str(seconds)})

@@ -138,6 +138,11 @@ def live_router(engine: Any, keys: ApiKeys, feed: LiveFeed) -> APIRouter:
     async def stream(request: Request) -> StreamingResponse:
         """`hello` at once, then a `pass` event after each engine pass that changed something (what it
         recorded, in short), `lost` when this client fell behind, a heartbeat comment every 15 s."""
+        # Only for a client that says it reads a stream (browsers' EventSource does, the dashboard does): any
+        # other (a script, a test client waiting for the whole body) is told at once rather than kept forever.
+        if "text/event-stream" not in request.headers.get("accept", ""):
+            raise HTTPException(406, detail="this endpoint answers only a stream of server-sent events; send "
+                                            "'Accept: text/event-stream' and read the answer as it comes")
         if feed.clients >= MAX_CLIENTS:
             raise HTTPException(503, detail=f"at most {MAX_CLIENTS} live streams at a time; close one, or poll "
                                             "the REST endpoints", headers={"Retry-After": "30"})

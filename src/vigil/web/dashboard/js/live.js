@@ -28,7 +28,7 @@ export function connect(onMessage, onState) {
     while (!stopped) {
       controller = new AbortController();
       try {
-        const r = await fetch("/api/v1/events/stream", { headers: authHeaders(), credentials: "same-origin", signal: controller.signal });
+        const r = await fetch("/api/v1/events/stream", { headers: { ...authHeaders(), Accept: "text/event-stream" }, credentials: "same-origin", signal: controller.signal });
         if (!r.ok) throw new Error(String(r.status));
         onState("live");
         const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
