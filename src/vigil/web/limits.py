@@ -222,10 +222,10 @@ class RateLimiter:
         self.failures.take(address)
         self.per_address.take(address)
 
-    def keyed(self, key: str) -> Refusal | None:
-        wait = self.per_key.take(key)
+    def keyed(self, ref: str, name: str) -> Refusal | None:
+        wait = self.per_key.take(ref)
         if wait:
-            return self._refuse(wait, f"too many requests with the key {key!r} (at most "
+            return self._refuse(wait, f"too many requests with the key {name!r} (at most "
                                       f"{self.limits.per_key_per_min} a minute)")
         return None
 
