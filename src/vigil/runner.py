@@ -131,7 +131,8 @@ async def run_server(config: VigilConfig, on_ready: Callable[[str], None] | None
         except (NotImplementedError, RuntimeError):
             pass
     ready = asyncio.Event()
-    tls = (config.server.tls_cert, config.server.tls_key) if config.server.tls_cert else None
+    cert, key = config.server.tls_cert, config.server.tls_key
+    tls = (cert, key) if cert and key else None  # the config holds both or neither
     server = asyncio.create_task(serve(app, config.server.host, config.server.port, ready, sock=sock, tls=tls))
     waiter = asyncio.create_task(stop.wait())
     try:
