@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.web.conftest import API_KEY, CONFIG
+from tests.web.conftest import API_KEY, CONFIG, call_asgi
 from vigil.app import build_app
 from vigil.config import parse_config
 from vigil.demo.run import free_port
@@ -170,3 +170,16 @@ services: [{{name: web}}]
             out, err = proc.communicate()
     assert f"https://127.0.0.1:{port}" in out, out + err
     assert API_KEY not in out + err
+
+
+@pytest.mark.parametrize("path", ["/api/v1/silences", "/api/v2/alerts", "/api/v1/session"])
+async def test_bodies_over_the_cap_are_refused(make_app, path: str) -> None:
+    app = make_app(max_request_bytes=1000)
+    h = {"X-API-Key": API_KEY, "Content-Type": "application/json"}
+    declared = await call_asgi(app, "POST", path, {**h, "Content-Length": "5000"}, [b"x" * 5000])
+    assert declared.status == 413 and declared.pulled == 0  # refused before a byte was read
+    streamed = await call_asgi(app, "POST", path, h, iter([b"[" + b" " * 600] * 50))  # no Content-Length
+    assert streamed.status == 413 and streamed.pulled <= 3, streamed.body
+    assert b"at most 1,000 bytes" in streamed.body
+    small = await call_asgi(app, "POST", path, {**h, "Content-Length": "2"}, [b"{}"])
+    assert small.status not in (413, 500)
