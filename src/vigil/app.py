@@ -150,13 +150,14 @@ def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
 
 
 async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None = None,
-                sock: socket.socket | None = None) -> None:
+                sock: socket.socket | None = None, tls: tuple[str, str] | None = None) -> None:
     """Run uvicorn until cancelled (on `sock` when given: a socket the caller bound before starting
-    anything). The engine's lifecycle is the caller's, not the server's."""
+    anything; https with `tls`, a PEM certificate and key file). The engine's lifecycle is the caller's."""
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                            access_log=False)
+                            access_log=False, ssl_certfile=tls[0] if tls else None,
+                            ssl_keyfile=tls[1] if tls else None)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # the caller owns signals
     task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))

@@ -18,7 +18,7 @@ from vigil.web.docs import install_docs
 from vigil.web.errors import StoreOutage
 from vigil.web.headers import SecurityHeaders
 from vigil.web.incidents import incidents_router
-from vigil.web.limits import ConcurrencyCap, WebLimits
+from vigil.web.limits import BodyCap, ConcurrencyCap, WebLimits
 from vigil.web.links import links_router
 from vigil.web.live import LiveFeed, live_router
 from vigil.web.login import session_router
@@ -42,6 +42,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     outage = StoreOutage()
     for exc_type in STORE_ERRORS:
         app.add_exception_handler(exc_type, outage.handler)
+    app.add_middleware(BodyCap, limits=limits)
     app.add_middleware(ConcurrencyCap, limits=limits)
     app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
     app.include_router(public_router(engine))

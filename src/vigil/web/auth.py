@@ -183,7 +183,7 @@ class ApiKeys:
                 else:
                     _raise(self.limiter.anonymous(address))
             raise
-        _raise(self.limiter.keyed(principal.ref))
+        _raise(self.limiter.keyed(principal.ref, principal.name))
         needed = required_scope(method, path)
         if not allows(principal.scopes, needed):
             raise HTTPException(status.HTTP_403_FORBIDDEN,

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.web.errors import error
 
@@ -29,6 +29,8 @@ class WebLimits:
     large_body_bytes: int = 1024 * 1024
     max_large_bodies: int = 2
     retry_after_s: int = 1
+    # Every other body (alerts in, silences, incidents, login) is JSON of modest size.
+    max_request_bytes: int = 8 * 1024 * 1024
 
 
 class ConcurrencyCap:
@@ -67,6 +69,56 @@ class ConcurrencyCap:
                 self.exempt_in_flight -= 1
             else:
                 self.in_flight -= 1
+
+
+STREAMED_PATHS = frozenset({"/api/v1/samples"})  # read by BodyReader with its own, larger cap
+
+
+class BodyCap:
+    """ASGI middleware: a request body (other than a push, which BodyReader caps) over
+    `max_request_bytes` is refused with 413: by Content-Length before a byte is read, or the moment the
+    stream passes the cap (the route then sees the client gone, and the 413 is what is sent)."""
+
+    def __init__(self, app: ASGIApp, limits: WebLimits) -> None:
+        self.app = app
+        self.cap = limits.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in STREAMED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"").strip()
+        if declared.isdigit() and (len(declared) > 18 or int(declared) > self.cap):
+            refusal = _too_large(f"Content-Length {declared[:20].decode()} bytes", self.cap)
+            await refusal.response()(scope, receive, send)
+            return
+        seen, over, started = 0, False, False
+
+        async def capped() -> Message:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.cap:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if not over:
+                started = True
+                await send(message)
+
+        try:
+            await self.app(scope, capped, guarded)
+        except (ClientDisconnect, OSError):
+            if not over:
+                raise
+        if over and not started:
+            await _too_large(f"more than {self.cap:,} bytes", self.cap).response()(scope, receive, send)
 
 
 @dataclass(frozen=True)
@@ -222,10 +274,10 @@ class RateLimiter:
         self.failures.take(address)
         self.per_address.take(address)
 
-    def keyed(self, key: str) -> Refusal | None:
-        wait = self.per_key.take(key)
+    def keyed(self, ref: str, name: str) -> Refusal | None:
+        wait = self.per_key.take(ref)
         if wait:
-            return self._refuse(wait, f"too many requests with the key {key!r} (at most "
+            return self._refuse(wait, f"too many requests with the key {name!r} (at most "
                                       f"{self.limits.per_key_per_min} a minute)")
         return None
 
