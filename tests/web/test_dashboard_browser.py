@@ -188,6 +188,11 @@ def test_sign_in_see_services_break_one_acknowledge_its_incident(vigil: dict[str
         assert page.locator(f"svg.depmap g[data-service='{name}']").count() == 1
     page.wait_for_selector("#services a.svc[data-service='payments'][data-health='healthy']")
     page.wait_for_selector("#live.on")  # the live stream is connected
+    # Signed in with a session: an HttpOnly cookie the page's script cannot read, the key kept nowhere.
+    cookies = {c["name"]: c for c in page.context.cookies()}
+    assert cookies["vigil_session"]["httpOnly"] and cookies["vigil_session"]["sameSite"] == "Strict"
+    assert "vigil_session" not in page.evaluate("document.cookie")
+    assert page.evaluate("sessionStorage.getItem('vigil.key')") is None
     page.screenshot(path=str(shots / "overview.png"), full_page=True)
 
     admin = vigil["fleet"].services["payments"].admin_url
@@ -219,6 +224,19 @@ def test_sign_in_see_services_break_one_acknowledge_its_incident(vigil: dict[str
     body = httpx.get(f"{vigil['url']}/api/v1/incidents/{incident_id}", headers={"X-API-Key": KEY}, timeout=10).json()
     assert body["status"] == "acknowledged" and body["acknowledged_by"], body  # the API agrees with the page
     assert not page.problems, page.problems
+    page.context.close()
+
+
+def test_signing_out_ends_the_session(vigil: dict[str, Any], browser: Any) -> None:
+    page = _page(browser, vigil["url"])
+    _sign_in(page)
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("#logout")
+    page.wait_for_selector("#login-key")
+    status = page.evaluate("fetch('/api/v1/services').then((r) => r.status)")
+    assert status == 401 and not page.is_visible("#nav")
+    page.reload()  # and it stays signed out
+    page.wait_for_selector("#login-key")
     page.context.close()
 
 
