@@ -2,6 +2,7 @@
 // evidence, affected services, alerts and similar past incidents; acknowledge, resolve, assign, note.
 import { get, post } from "../api.js";
 import { ago, badge, card, h, link, mount, short, table, tree, when } from "../dom.js";
+import { actionsTable, extras } from "./more.js";
 
 const STATUSES = ["active", "open", "acknowledged", "resolved", "all"];
 
@@ -16,6 +17,8 @@ export async function incidentsPage(root, [status = "active"]) {
 
 export async function incidentPage(root, [id], { fresh }) {
   const inc = await get(`/api/v1/incidents/${encodeURIComponent(id)}`);
+  const found = await extras();
+  const actions = found.actions ? (await get(`/api/v1/actions?limit=200`)).actions.filter((a) => a.incident === inc.id) : null;
   if (fresh || !root.querySelector("#incident-detail")) {
     // The actions card is drawn once: a live redraw of the rest never loses what someone is typing.
     mount(root, h("div", { id: "incident-head" }), actionsCard(inc.id, root), h("div", { id: "incident-detail" }));
@@ -38,6 +41,8 @@ export async function incidentPage(root, [id], { fresh }) {
         a.firing ? "firing" : "resolved", short(a.why || a.summary || "", 120)]))),
       h("section", { class: "card wide", id: "timeline" }, h("h2", {}, "Timeline"), h("ul", { class: "timeline" }, inc.timeline.map((e) => h("li", {},
         h("div", { class: "when" }, `${when(e.ts)} · ${e.kind}${e.actor ? ` · ${e.actor}` : ""}`), e.message)))),
+      actions && actions.length ? h("section", { class: "card wide", id: "incident-remediation" }, h("h2", {}, "Remediation"),
+        actionsTable(actions, () => incidentPage(root, [String(inc.id)], { fresh: false }))) : null,
       card("Similar past incidents", table(["incident", "likeness", "resolution"], inc.similar.map((m) => [
         link(["incident", m.id], `#${m.id} ${m.title}`), m.likeness, short(m.resolution || "", 120)]), "none found"))));
   const acting = root.querySelector("#incident-actions");

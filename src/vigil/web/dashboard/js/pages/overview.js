@@ -3,7 +3,7 @@
 import { get } from "../api.js";
 import { dependencyMap, mapped } from "../depmap.js";
 import { ago, badge, card, h, link, mount, short, table, when } from "../dom.js";
-import { extras } from "./more.js";
+import { actionsTable, extras, killSwitchCard } from "./more.js";
 
 const SEVERITIES = ["critical", "warning", "info"];
 
@@ -32,9 +32,9 @@ export async function overview(root) {
     card("Recent scaling decisions", table(["when", "service", "rule", "replicas"], scaling.decisions.map((d) => [
       when(d.ts), link(["service", d.subject], d.subject), d.rule, replicasText(d)]), "no scaling decisions yet")),
   ];
-  if (found.actions) parts.push(card("Recent actions", table(["when", "action", "state"], found.actions.slice(0, 10).map((a) => [
-    when(a.updated_at || a.created_at || a.ts), short(a.runbook || a.name || a.kind || a.id, 60), a.state || a.status]), "none")));
-  if (found.killSwitch) parts.push(card("Kill switch", h("p", { id: "kill-switch" }, killText(found.killSwitch))));
+  const again = () => overview(root);
+  if (found.killSwitch) parts.push(killSwitchCard(found.killSwitch, again));
+  if (found.actions) parts.push(h("section", { class: "card wide", id: "recent-actions" }, h("h2", {}, "Recent actions"), actionsTable(found.actions.slice(0, 10), again)));
   mount(root, h("h1", {}, "Overview"), h("div", { class: "grid" }, parts));
   document.body.dataset.ready = "1";
   return true;
@@ -54,10 +54,4 @@ export function replicasText(d) {
   const now = d.inputs && d.inputs.current_replicas;
   if (typeof r.replicas !== "number") return short(r, 60);
   return now !== undefined && now !== r.replicas ? `${now} → ${r.replicas}` : String(r.replicas);
-}
-
-function killText(state) {
-  const paused = state.paused ?? state.engaged ?? state.active;
-  if (paused === undefined) return short(state, 120);
-  return paused ? `ENGAGED: vigil takes no actions${state.by ? ` (by ${state.by})` : ""}` : "off: vigil acts on its own";
 }
