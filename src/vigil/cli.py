@@ -14,6 +14,7 @@ from vigil.cli_client import incidents_app, silence_app
 from vigil.config import ConfigError, load_config
 from vigil.config.redact import mask_url
 from vigil.config.schema import config_warnings
+from vigil.export.cli import export_app
 from vigil.keys.cli import keys_app
 from vigil.registry import Registry
 
@@ -190,6 +191,7 @@ app.add_typer(routes_app, name="routes")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(silence_app, name="silence")
 app.add_typer(keys_app, name="keys")
+app.add_typer(export_app, name="export")
 
 
 @routes_app.command("test")
