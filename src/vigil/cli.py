@@ -34,6 +34,7 @@ BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
     "autoscale": "vigil.bench.autoscale:app",
     "demo-delay": "vigil.bench.demo_delay:app",
     "rca": "vigil.bench.rca:app",
+    "api": "vigil.bench.api:app",
 })
 
 
