@@ -142,6 +142,10 @@ class ApiKeys:
     def _rate_limit(self, principal: Principal) -> int | None:
         return self.rate_limits.get(principal.name) if principal.ref.startswith(CONFIG_REF + ":") else None
 
+    def config_keys(self) -> list[dict[str, Any]]:
+        """The config's keys by name and scopes (never the key)."""
+        return [{"name": name, "scopes": sorted(scopes)} for name, _, scopes, _ in self._keys]
+
     @property
     def configured(self) -> bool:
         return bool(self._keys) or self.book.has_keys()
