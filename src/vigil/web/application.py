@@ -17,8 +17,8 @@ from vigil.web.docs import install_docs
 from vigil.web.errors import StoreOutage
 from vigil.web.headers import SecurityHeaders
 from vigil.web.incidents import incidents_router
-from vigil.web.limits import BodyCap, ConcurrencyCap, WebLimits
 from vigil.web.keys_api import keys_router
+from vigil.web.limits import BodyCap, ConcurrencyCap, WebLimits
 from vigil.web.links import links_router
 from vigil.web.login import session_router
 from vigil.web.oncall import oncall_router
