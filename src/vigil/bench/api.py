@@ -267,13 +267,13 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_ready(base: str, proc: subprocess.Popen[str], seconds: float) -> None:
+def _wait_ready(base: str, proc: subprocess.Popen[str], log: Path, seconds: float) -> None:
     import urllib.request
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"vigil up exited ({proc.returncode}): {proc.stderr.read() if proc.stderr else ''}")
+            raise RuntimeError(f"vigil up exited ({proc.returncode}): {log.read_text()[-2000:]}")
         try:
             with urllib.request.urlopen(f"{base}/readyz", timeout=2) as r:  # noqa: S310  # loopback
                 if r.status == 200:
@@ -303,11 +303,12 @@ def main(as_json: bool = typer.Option(False, "--json", help="print the figures a
     generate_s = time.perf_counter() - t
     write_config(cfg, db, port, services)
     vigil = Path(sys.executable).parent / "vigil"
-    proc = subprocess.Popen([str(vigil), "up", "-c", str(cfg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    log = (folder / "vigil-up.log").open("w")  # a file, not a pipe nobody reads (it would fill and block vigil)
+    proc = subprocess.Popen([str(vigil), "up", "-c", str(cfg)], stdout=log, stderr=log, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_ready(base, proc, 120)
+        _wait_ready(base, proc, folder / "vigil-up.log", 180)
         _say(f"vigil up is ready on {base}; steady load {rps:g}/s for {steady_s:g} s, then {burst_rps:g}/s for "
              f"{burst_s:g} s")
         args = {"port": port, "incidents": incidents, "rps": rps, "steady_s": steady_s, "burst_rps": burst_rps,
@@ -327,6 +328,7 @@ def main(as_json: bool = typer.Option(False, "--json", help="print the figures a
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        log.close()
         if not keep:
             for f in folder.iterdir():
                 f.unlink()
