@@ -144,7 +144,8 @@ def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
     """The API over a new engine (`parts` as for build_engine)."""
     engine = build_engine(config, **parts)
     keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys},
-                   {k.name: tuple(k.scopes) for k in config.server.api_keys})
+                   {k.name: tuple(k.scopes) for k in config.server.api_keys},
+                   {k.name: k.rate_limit_per_min for k in config.server.api_keys})
     app = api_app(engine, keys)
     return app, engine
 

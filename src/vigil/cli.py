@@ -14,6 +14,7 @@ from vigil.cli_client import incidents_app, silence_app
 from vigil.config import ConfigError, load_config
 from vigil.config.redact import mask_url
 from vigil.config.schema import config_warnings
+from vigil.export.cli import export_app
 from vigil.keys.cli import keys_app
 from vigil.registry import Registry
 
@@ -34,6 +35,7 @@ BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
     "demo-delay": "vigil.bench.demo_delay:app",
     "rca": "vigil.bench.rca:app",
     "dashboard": "vigil.bench.dashboard:app",
+    "api": "vigil.bench.api:app",
 })
 
 
@@ -191,6 +193,7 @@ app.add_typer(routes_app, name="routes")
 app.add_typer(incidents_app, name="incidents")
 app.add_typer(silence_app, name="silence")
 app.add_typer(keys_app, name="keys")
+app.add_typer(export_app, name="export")
 
 
 @routes_app.command("test")

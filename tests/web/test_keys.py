@@ -152,3 +152,18 @@ def test_cli_create_list_rotate_revoke(tmp_path: Path) -> None:
         assert max(store.api_keys(), key=lambda r: r.version).hash == key_hash(new.encode())
     finally:
         store.close()
+
+
+async def test_admin_lists_keys_without_secrets(api, clock) -> None:
+    client, engine = api
+    _, key = manage.create(engine.store, "ci", ["read"], clock.now(), expires_days=5)
+    book(client).invalidate()
+    r = await client.get("/api/v1/keys")  # the config key holds admin
+    assert r.status_code == 200
+    body = r.json()
+    assert body["config"] == [{"name": "tests", "scopes": ["admin", "ingest", "operate", "read"]}]
+    (ci,) = body["stored"]
+    assert ci["name"] == "ci" and ci["state"] == "expiring" and "expires in 5.0 days" in ci["warning"]
+    assert key not in r.text and key_hash(key.encode()) not in r.text
+    async with anon(client) as c:
+        assert (await c.get("/api/v1/keys", headers={"X-API-Key": key})).status_code == 403

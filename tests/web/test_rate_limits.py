@@ -183,3 +183,17 @@ async def test_bodies_over_the_cap_are_refused(make_app, path: str) -> None:
     assert b"at most 1,000 bytes" in streamed.body
     small = await call_asgi(app, "POST", path, {**h, "Content-Length": "2"}, [b"{}"])
     assert small.status not in (413, 500)
+
+
+async def test_a_config_key_can_have_its_own_limit(tmp_path: Path) -> None:
+    text = CONFIG.format(db=tmp_path / "vigil.db").replace(
+        f"      key: {API_KEY}\n", f"      key: {API_KEY}\n      rate_limit_per_min: 3\n")
+    app, engine = build_app(parse_config(text, env={}), clock=FakeClock(start=1_700_000_000.0), collectors=[])
+    await engine.start()
+    try:
+        async with client(app) as c:
+            codes = [(await c.get("/api/v1/services", headers={"X-API-Key": API_KEY})).status_code for _ in range(5)]
+            assert codes == [200, 200, 200, 429, 429]
+    finally:
+        await engine.stop()
+        engine.store.close()

@@ -101,6 +101,8 @@ class ApiKey(Strict):
     scopes: list[Scope] = Field(
         default_factory=lambda: list(ALL_SCOPES), min_length=1,
         description="what the key may do (read, ingest, operate, admin); default all")
+    rate_limit_per_min: int | None = Field(None, ge=1, description="requests per minute with this key; "
+                                                                   "default server.rate_limit_per_key")
 
     @field_validator("key")
     @classmethod

@@ -18,6 +18,7 @@ from vigil.web.docs import install_docs
 from vigil.web.errors import StoreOutage
 from vigil.web.headers import SecurityHeaders
 from vigil.web.incidents import incidents_router
+from vigil.web.keys_api import keys_router
 from vigil.web.limits import BodyCap, ConcurrencyCap, WebLimits
 from vigil.web.links import links_router
 from vigil.web.live import LiveFeed, live_router
@@ -47,6 +48,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
     app.include_router(public_router(engine))
     app.include_router(session_router(keys))
+    app.include_router(keys_router(engine, keys))
     app.include_router(api_router(engine, keys, limits))
     app.include_router(alerts_in_router(engine, keys))
     app.include_router(incidents_router(engine, keys))

@@ -78,7 +78,9 @@ class KeyBook:
 
 
 class ApiKeys:
-    def __init__(self, keys: Mapping[str, str], scopes: Mapping[str, tuple[str, ...]] | None = None) -> None:
+    def __init__(self, keys: Mapping[str, str], scopes: Mapping[str, tuple[str, ...]] | None = None,
+                 rate_limits: Mapping[str, int | None] | None = None) -> None:
+        self.rate_limits = {name: n for name, n in (rate_limits or {}).items() if n}
         self._keys = [(name, key.encode("utf-8"), frozenset((scopes or {}).get(name, SCOPES)),
                        f"{CONFIG_REF}:{name}:{hashlib.sha256(key.encode()).hexdigest()[:16]}")
                       for name, key in keys.items()]
@@ -137,6 +139,13 @@ class ApiKeys:
             return next((Principal(name, scopes, r) for name, _, scopes, r in self._keys if r == ref), None)
         return self.book.check(ref, self.now())
 
+    def _rate_limit(self, principal: Principal) -> int | None:
+        return self.rate_limits.get(principal.name) if principal.ref.startswith(CONFIG_REF + ":") else None
+
+    def config_keys(self) -> list[dict[str, Any]]:
+        """The config's keys by name and scopes (never the key)."""
+        return [{"name": name, "scopes": sorted(scopes)} for name, _, scopes, _ in self._keys]
+
     @property
     def configured(self) -> bool:
         return bool(self._keys) or self.book.has_keys()
@@ -183,7 +192,7 @@ class ApiKeys:
                 else:
                     _raise(self.limiter.anonymous(address))
             raise
-        _raise(self.limiter.keyed(principal.ref, principal.name))
+        _raise(self.limiter.keyed(principal.ref, principal.name, self._rate_limit(principal)))
         needed = required_scope(method, path)
         if not allows(principal.scopes, needed):
             raise HTTPException(status.HTTP_403_FORBIDDEN,

@@ -216,13 +216,15 @@ class Buckets:
         self.max_tracked = max_tracked
         self._buckets: dict[str, tuple[float, float]] = {}
 
-    def take(self, name: str, cost: float = 1.0) -> float:
+    def take(self, name: str, cost: float = 1.0, per_min: int | None = None) -> float:
+        capacity = float(per_min) if per_min else self.capacity
+        rate = capacity / 60.0
         now = self.clock()
-        tokens, last = self._buckets.get(name, (self.capacity, now))
-        tokens = min(self.capacity, tokens + (now - last) * self.rate)
+        tokens, last = self._buckets.get(name, (capacity, now))
+        tokens = min(capacity, tokens + (now - last) * rate)
         if tokens < cost:
             self._buckets[name] = (tokens, now)
-            return (cost - tokens) / self.rate
+            return (cost - tokens) / rate
         if len(self._buckets) >= self.max_tracked and name not in self._buckets:
             self._prune(now)
         self._buckets[name] = (tokens - cost, now)
@@ -274,11 +276,11 @@ class RateLimiter:
         self.failures.take(address)
         self.per_address.take(address)
 
-    def keyed(self, ref: str, name: str) -> Refusal | None:
-        wait = self.per_key.take(ref)
+    def keyed(self, ref: str, name: str, per_min: int | None = None) -> Refusal | None:
+        wait = self.per_key.take(ref, per_min=per_min)
         if wait:
             return self._refuse(wait, f"too many requests with the key {name!r} (at most "
-                                      f"{self.limits.per_key_per_min} a minute)")
+                                      f"{per_min or self.limits.per_key_per_min} a minute)")
         return None
 
     def _refuse(self, wait: float, why: str) -> Refusal:
