@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -25,3 +26,6 @@ def test_bench_api_quick_run_reports_every_field() -> None:
     assert result["loop_lag_max_s"] is not None
     if result["overview_interactive_s"] is None:
         assert result["overview_note"]  # says why
+    if importlib.util.find_spec("playwright") is not None and Path("/usr/bin/chromium").exists():
+        # the dashboard is served: the overview must be timed, not skipped
+        assert result["overview_interactive_s"] is not None and result["overview_interactive_s"] > 0, result

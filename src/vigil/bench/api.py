@@ -249,7 +249,8 @@ def overview_interactive(base: str, key: str) -> tuple[float | None, str]:
                 return None, f"login answered {login.status}"
             start = time.perf_counter()
             page.goto(f"{base}/")
-            page.wait_for_function("document.body && document.body.dataset.ready === '1'", timeout=30_000)
+            # a selector, not wait_for_function: the page's CSP (no 'unsafe-eval') refuses a function from a string
+            page.wait_for_selector("body[data-ready='1']", state="attached", timeout=30_000)
             return round(time.perf_counter() - start, 3), "time from opening / to the rendered overview"
         except PlaywrightError as exc:
             return None, f"the overview never became ready: {str(exc).splitlines()[0][:200]}"
