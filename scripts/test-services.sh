@@ -8,8 +8,9 @@ set -euo pipefail
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 # Debian package, and the command that shows it is installed. prometheus: the PromQL source's tests
-# start their own server; prometheus-alertmanager and chromium: alert ingest and browser tests.
-PACKAGES=(postgresql-client:pg_isready prometheus:prometheus
+# start their own server, and its promtool checks `vigil export prometheus-rules`; prometheus-alertmanager
+# and chromium: alert ingest and browser tests.
+PACKAGES=(postgresql-client:pg_isready prometheus:prometheus prometheus:promtool
           prometheus-alertmanager:prometheus-alertmanager chromium:chromium)
 
 missing=()

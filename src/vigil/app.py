@@ -178,19 +178,22 @@ def scaled_services(config: VigilConfig, clock: Clock, actuators: Mapping[str, A
 def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
     """The API over a new engine (`parts` as for build_engine)."""
     engine = build_engine(config, **parts)
-    keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys})
+    keys = ApiKeys({k.name: k.key.get_secret_value() for k in config.server.api_keys},
+                   {k.name: tuple(k.scopes) for k in config.server.api_keys},
+                   {k.name: k.rate_limit_per_min for k in config.server.api_keys})
     app = api_app(engine, keys)
     return app, engine
 
 
 async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None = None,
-                sock: socket.socket | None = None) -> None:
+                sock: socket.socket | None = None, tls: tuple[str, str] | None = None) -> None:
     """Run uvicorn until cancelled (on `sock` when given: a socket the caller bound before starting
-    anything). The engine's lifecycle is the caller's, not the server's."""
+    anything; https with `tls`, a PEM certificate and key file). The engine's lifecycle is the caller's."""
     import uvicorn
 
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                            access_log=False)
+                            access_log=False, ssl_certfile=tls[0] if tls else None,
+                            ssl_keyfile=tls[1] if tls else None)
     server = uvicorn.Server(config)
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]  # the caller owns signals
     task = asyncio.create_task(server.serve(sockets=[sock] if sock is not None else None))
@@ -202,5 +205,8 @@ async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None 
         await task
     except asyncio.CancelledError:
         server.should_exit = True
+        live = getattr(app.state, "live", None)
+        if live is not None:  # open live streams end, or the server would wait for them
+            live.close()
         await asyncio.wait_for(asyncio.shield(task), timeout=5)
         raise

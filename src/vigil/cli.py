@@ -15,6 +15,8 @@ from vigil.cli_guardrails import audit_app, pause, resume
 from vigil.config import ConfigError, load_config
 from vigil.config.redact import mask_url
 from vigil.config.schema import config_warnings
+from vigil.export.cli import export_app
+from vigil.keys.cli import keys_app
 from vigil.registry import Registry
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -35,6 +37,8 @@ BENCHMARKS: Registry[typer.Typer] = Registry("benchmark", {
     "rca": "vigil.bench.rca:app",
     "incidents": "vigil.bench.incidents:app",
     "heal": "vigil.bench.heal:app",
+    "dashboard": "vigil.bench.dashboard:app",
+    "api": "vigil.bench.api:app",
 })
 
 
@@ -194,6 +198,8 @@ app.add_typer(silence_app, name="silence")
 app.add_typer(audit_app, name="audit")
 app.command("pause")(pause)
 app.command("resume")(resume)
+app.add_typer(keys_app, name="keys")
+app.add_typer(export_app, name="export")
 
 
 @routes_app.command("test")

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -132,6 +132,8 @@ class Engine:
         self.passes = 0
         self.samples_pushed = 0
         self.probes_seen = 0
+        # Called after each pass with its batch, on the loop: they must be quick (the dashboard's live feed).
+        self.pass_listeners: list[Callable[[Batch], None]] = []
 
     # ----------------------------------------------------------------------------- lifecycle
 
@@ -206,6 +208,11 @@ class Engine:
         async with self._pass_lock:
             batch, alerts_in = self._take_batch()
             recorded = await self._run_stages(batch)
+            for listener in self.pass_listeners:
+                try:
+                    listener(batch)
+                except Exception:
+                    log.exception("a pass listener failed; the loop goes on")
             for cmd in batch.commands:
                 if cmd.done.done():
                     continue

@@ -137,14 +137,16 @@ async def run_server(config: VigilConfig, on_ready: Callable[[str], None] | None
         except (NotImplementedError, RuntimeError):
             pass
     ready = asyncio.Event()
-    server = asyncio.create_task(serve(app, config.server.host, config.server.port, ready, sock=sock))
+    cert, key = config.server.tls_cert, config.server.tls_key
+    tls = (cert, key) if cert and key else None  # the config holds both or neither
+    server = asyncio.create_task(serve(app, config.server.host, config.server.port, ready, sock=sock, tls=tls))
     waiter = asyncio.create_task(stop.wait())
     try:
         await asyncio.wait({asyncio.create_task(ready.wait()), server}, return_when=asyncio.FIRST_COMPLETED)
         if server.done():
             server.result()  # raises why the server could not start
         if on_ready:
-            on_ready(f"http://{config.server.host}:{port}")
+            on_ready(f"{'https' if tls else 'http'}://{config.server.host}:{port}")
         await asyncio.wait({server, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         log.info("stopping: finishing in-flight work")

@@ -18,6 +18,9 @@ CONFIG = f"""
 store:
   url: sqlite:///{{db}}
 server:
+  # Tests here send many wrong keys from one address; test_rate_limits checks the limits themselves.
+  rate_limit_per_address: 1000000
+  rate_limit_failures_per_address: 1000000
   api_keys:
     - name: tests
       key: {API_KEY}

@@ -4,10 +4,7 @@ documented. Bounded: a few dozen generated requests per operation."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,9 +20,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from tests.web.conftest import API_KEY, CONFIG
-from vigil.app import build_app, serve
+from vigil.app import build_app
 from vigil.config import parse_config
-from vigil.demo.run import free_port
+from vigil.web.threaded import served_in_thread
 
 pytestmark = pytest.mark.slow
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
@@ -37,37 +34,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """vigil serving on its own thread and event loop, as `vigil up` runs it."""
     db = Path(tmp_path_factory.mktemp("fuzz")) / "vigil.db"
     app, engine = build_app(parse_config(CONFIG.format(db=db), env={}), collectors=[])
-    port = free_port()
-    loop = asyncio.new_event_loop()
-    ready = threading.Event()
-
-    async def run() -> None:
-        await engine.start()
-        started = asyncio.Event()
-        server = asyncio.create_task(serve(app, "127.0.0.1", port, started))
-        await started.wait()
-        ready.set()
-        try:
-            await server
-        finally:
-            await engine.stop()
-            engine.store.close()
-
-    task = loop.create_task(run())
-
-    def run_loop() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-
-    thread = threading.Thread(target=run_loop, daemon=True)
-    thread.start()
-    assert ready.wait(30), "the server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        loop.call_soon_threadsafe(task.cancel)
-        thread.join(30)
-        loop.close()
+    with served_in_thread(app, engine) as url:
+        yield url
 
 
 @schemathesis.serializer("application/openmetrics-text")

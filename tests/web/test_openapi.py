@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 
 from vigil.web.docs import SWAGGER_UI
+from vigil.web.scopes import PUBLIC
 
 ROOT = Path(__file__).resolve().parents[2]
-PUBLIC = {"/healthz", "/readyz", "/metrics"}
 
 
 async def test_security_schemes_and_error_responses(api) -> None:
@@ -29,10 +29,10 @@ async def test_security_schemes_and_error_responses(api) -> None:
             seen |= codes
             assert "429" in codes, (method, path)  # the concurrency cap answers every route
             assert "Retry-After" in op["responses"]["429"]["headers"]
-            if path in PUBLIC or path.startswith("/links/"):  # signed links: the token is the authorisation
-                assert "security" not in op
+            if (method.upper(), path) in PUBLIC or path == "/metrics":  # links: the token is the authorisation
+                assert "security" not in op, (method, path)
                 continue
-            assert op["security"] == [{"bearer": []}, {"apiKey": []}], (method, path)
+            assert op["security"] == [{"bearer": []}, {"apiKey": []}, {"session": []}], (method, path)
             assert {"401", "503"} <= codes, (method, path)
             assert "Retry-After" in op["responses"]["503"]["headers"]
     assert {"400", "401", "404", "409", "413", "415", "422", "429", "503"} <= seen

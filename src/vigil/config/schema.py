@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from vigil.config.alerting import AlertingConfig, resolve_alerting
 from vigil.config.detect import DetectConfig
@@ -93,12 +93,20 @@ class StoreConfig(Strict):
         return v
 
 
+Scope = Literal["read", "ingest", "operate", "admin"]
+ALL_SCOPES: tuple[Scope, ...] = ("read", "ingest", "operate", "admin")
 MIN_API_KEY_CHARS = 16  # `secrets.token_urlsafe(24)`, what vigil generates, gives 32
 
 
 class ApiKey(Strict):
     name: str
     key: Secret
+    # Config keys predate scopes: by default they hold all four, as they always could do everything.
+    scopes: list[Scope] = Field(
+        default_factory=lambda: list(ALL_SCOPES), min_length=1,
+        description="what the key may do (read, ingest, operate, admin); default all")
+    rate_limit_per_min: int | None = Field(None, ge=1, description="requests per minute with this key; "
+                                                                   "default server.rate_limit_per_key")
 
     @field_validator("key")
     @classmethod
@@ -123,15 +131,32 @@ class ServerConfig(Strict):
     link_secret: Secret | None = Field(None, description="signs acknowledge/resolve links; default: one made "
                                                          "at the first start and kept in the store")
     link_expiry: Duration = Field(86400.0, ge=60, le=30 * 86400, description="how long a link works")
+    session_secret: Secret | None = Field(None, description="signs session cookies; default: one made at the "
+                                                            "first login and kept in the store")
+    session_expiry: Duration = Field(12 * 3600.0, ge=60, le=30 * 86400, description="how long a login lasts")
+    metrics_require_key: bool = Field(False, description="serve /metrics only with a key holding `read`")
+    rate_limit_per_address: int = Field(100, ge=1, description="requests per minute from one client address "
+                                                               "without a valid key")
+    rate_limit_per_key: int = Field(6000, ge=1, description="requests per minute with one key")
+    rate_limit_failures_per_address: int = Field(10, ge=1, description="wrong keys per minute from one client "
+                                                                       "address before it must wait")
+    tls_cert: str | None = Field(None, description="PEM certificate file: `vigil up` then serves https")
+    tls_key: str | None = Field(None, description="PEM private key file of tls_cert")
 
-    @field_validator("link_secret")
+    @field_validator("link_secret", "session_secret")
     @classmethod
-    def _link_secret(cls, v: Secret | None) -> Secret | None:
+    def _secret(cls, v: Secret | None, info: ValidationInfo) -> Secret | None:
         if v is not None and len(v.get_secret_value()) < 32:
-            raise ValueError("server.link_secret needs at least 32 characters (e.g. from `python -c 'import "
-                             f"secrets; print(secrets.token_urlsafe(32))'`); found "
+            raise ValueError(f"server.{info.field_name} needs at least 32 characters (e.g. from `python -c "
+                             "'import secrets; print(secrets.token_urlsafe(32))'`); found "
                              f"{len(v.get_secret_value())}")
         return v
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServerConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("server.tls_cert and server.tls_key go together: give both (https) or neither (http)")
+        return self
 
 
 class EngineConfig(Strict):

@@ -241,6 +241,24 @@ silences = sa.Table(
     sa.Index("ix_silences_ends_at", "ends_at"),
 )
 
+# API keys (vigil/keys): one row per version of a key; only a SHA-256 of the key is kept.
+api_keys = sa.Table(
+    "api_keys", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("hash", sa.Text, nullable=False, unique=True),
+    sa.Column("scopes", sa.Text, nullable=False),  # space-separated
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=False),  # cut to the grace period's end on rotation
+    sa.Column("rotated_at", sa.Double, nullable=True),
+    sa.Column("revoked_at", sa.Double, nullable=True),
+    sa.Column("last_used_at", sa.Double, nullable=True),
+    sa.Column("use_count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.UniqueConstraint("name", "version", name="uq_api_keys_name_version"),
+)
+
 # The notification outbox: one row per notice and receiver integration (`webhook[0]`), written before
 # anything is sent. `state` is pending | sending | delivered | dead | skipped; `sending` is written
 # before each attempt, so after a crash the rows still `sending` are exactly those in flight. The

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from vigil.incidents.model import Incident, Member, TimelineEntry
 from vigil.model import Alert, Decision, Event, Health, ProbeResult, Sample, SeriesKey, Signal
 from vigil.store import actions as action_rows
+from vigil.store import api_keys as key_rows
 from vigil.store import audit as audit_rows
 from vigil.store import incidents as incident_rows
 from vigil.store import maintenance as mt
@@ -266,6 +267,17 @@ class Store:
 
     def audit_page(self, after_id: int, limit: int, since: float | None = None) -> list[Any]:
         return self._read(audit_rows.page, after_id, limit, since)
+
+    def write_api_keys(self, recs: Sequence[Any]) -> None:
+        """Create or replace key versions (vigil.keys.model.KeyRecord), in one transaction."""
+        self._write(key_rows.write_keys, self.dialect, list(recs))
+
+    def api_keys(self) -> list[Any]:
+        return self._read(key_rows.read_keys)
+
+    def add_api_key_uses(self, uses: Any) -> None:
+        """{key id: (uses, last used)}, added to each row."""
+        self._write(key_rows.add_uses, uses)
 
     def save_state(self, key: str, blob: bytes) -> None:
         self._write(records.save_state, self.dialect, key, blob)

@@ -34,7 +34,8 @@ _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before trying ag
                                 "schema": {"type": "integer"}}}
 _DESCRIPTIONS = {
     400: "Malformed input; the message names what is wrong and what is expected",
-    401: "Missing or invalid API key",
+    401: "Missing or invalid API key or session",
+    403: "The key lacks the scope this route needs, or a session request lacks its CSRF token",
     404: "Not found",
     409: "Conflicts with the current state",
     413: "Request body too large",

@@ -5,12 +5,14 @@ costs the engine's event loop and threads no more than the caps allow."""
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
 from starlette.requests import ClientDisconnect
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vigil.web.errors import error
 
@@ -27,6 +29,8 @@ class WebLimits:
     large_body_bytes: int = 1024 * 1024
     max_large_bodies: int = 2
     retry_after_s: int = 1
+    # Every other body (alerts in, silences, incidents, login) is JSON of modest size.
+    max_request_bytes: int = 8 * 1024 * 1024
 
 
 class ConcurrencyCap:
@@ -65,6 +69,56 @@ class ConcurrencyCap:
                 self.exempt_in_flight -= 1
             else:
                 self.in_flight -= 1
+
+
+STREAMED_PATHS = frozenset({"/api/v1/samples"})  # read by BodyReader with its own, larger cap
+
+
+class BodyCap:
+    """ASGI middleware: a request body (other than a push, which BodyReader caps) over
+    `max_request_bytes` is refused with 413: by Content-Length before a byte is read, or the moment the
+    stream passes the cap (the route then sees the client gone, and the 413 is what is sent)."""
+
+    def __init__(self, app: ASGIApp, limits: WebLimits) -> None:
+        self.app = app
+        self.cap = limits.max_request_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in STREAMED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or ()).get(b"content-length", b"").strip()
+        if declared.isdigit() and (len(declared) > 18 or int(declared) > self.cap):
+            refusal = _too_large(f"Content-Length {declared[:20].decode()} bytes", self.cap)
+            await refusal.response()(scope, receive, send)
+            return
+        seen, over, started = 0, False, False
+
+        async def capped() -> Message:
+            nonlocal seen, over
+            if over:
+                return {"type": "http.disconnect"}
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.cap:
+                    over = True
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded(message: Message) -> None:
+            nonlocal started
+            if not over:
+                started = True
+                await send(message)
+
+        try:
+            await self.app(scope, capped, guarded)
+        except (ClientDisconnect, OSError):
+            if not over:
+                raise
+        if over and not started:
+            await _too_large(f"more than {self.cap:,} bytes", self.cap).response()(scope, receive, send)
 
 
 @dataclass(frozen=True)
@@ -140,3 +194,96 @@ def _too_large(found: str, cap: int) -> Refusal:
 
 def content_type(request: Request) -> str:
     return request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+
+
+@dataclass(frozen=True)
+class RateLimits:
+    per_address_per_min: int = 100  # calls without a valid key, from one client address
+    per_key_per_min: int = 6000
+    failures_per_min: int = 10  # wrong keys from one address; past this the address waits
+    max_tracked: int = 100_000  # buckets kept at once (the fullest are dropped first)
+
+
+class Buckets:
+    """Token buckets by name: `capacity` tokens, refilled at capacity per minute. `take` answers 0 when
+    a token was taken, else the seconds until one is back. Plain dict and arithmetic: the event loop
+    calls this for every request."""
+
+    def __init__(self, capacity: int, clock: Callable[[], float], max_tracked: int = 100_000) -> None:
+        self.capacity = float(capacity)
+        self.rate = capacity / 60.0
+        self.clock = clock
+        self.max_tracked = max_tracked
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    def take(self, name: str, cost: float = 1.0, per_min: int | None = None) -> float:
+        capacity = float(per_min) if per_min else self.capacity
+        rate = capacity / 60.0
+        now = self.clock()
+        tokens, last = self._buckets.get(name, (capacity, now))
+        tokens = min(capacity, tokens + (now - last) * rate)
+        if tokens < cost:
+            self._buckets[name] = (tokens, now)
+            return (cost - tokens) / rate
+        if len(self._buckets) >= self.max_tracked and name not in self._buckets:
+            self._prune(now)
+        self._buckets[name] = (tokens - cost, now)
+        return 0.0
+
+    def wait(self, name: str) -> float:
+        """Seconds until `name` has a token again (0 when it has one), taking none."""
+        if name not in self._buckets:
+            return 0.0
+        tokens, last = self._buckets[name]
+        tokens = min(self.capacity, tokens + (self.clock() - last) * self.rate)
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = [n for n, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.capacity]
+        for n in full:
+            del self._buckets[n]
+        while len(self._buckets) >= self.max_tracked:
+            self._buckets.pop(next(iter(self._buckets)))
+
+
+class RateLimiter:
+    """Requests per minute per key, per client address for calls without a valid key, and wrong keys
+    per address (brute force): an address past that limit gets 429 for everything until it has waited,
+    so guessing costs a minute per ten guesses and a right guess is not told apart while it waits."""
+
+    def __init__(self, limits: RateLimits, clock: Callable[[], float]) -> None:
+        self.limits = limits
+        self.per_key = Buckets(limits.per_key_per_min, clock, limits.max_tracked)
+        self.per_address = Buckets(limits.per_address_per_min, clock, limits.max_tracked)
+        self.failures = Buckets(limits.failures_per_min, clock, limits.max_tracked)
+        self.refused = 0
+
+    def locked_out(self, address: str) -> Refusal | None:
+        wait = self.failures.wait(address)
+        if wait:
+            return self._refuse(wait, f"too many wrong API keys from {address} (at most "
+                                      f"{self.limits.failures_per_min} a minute)")
+        return None
+
+    def anonymous(self, address: str) -> Refusal | None:
+        wait = self.per_address.take(address)
+        if wait:
+            return self._refuse(wait, f"too many requests without a valid key from {address} (at most "
+                                      f"{self.limits.per_address_per_min} a minute)")
+        return None
+
+    def failed(self, address: str) -> None:
+        self.failures.take(address)
+        self.per_address.take(address)
+
+    def keyed(self, ref: str, name: str, per_min: int | None = None) -> Refusal | None:
+        wait = self.per_key.take(ref, per_min=per_min)
+        if wait:
+            return self._refuse(wait, f"too many requests with the key {name!r} (at most "
+                                      f"{per_min or self.limits.per_key_per_min} a minute)")
+        return None
+
+    def _refuse(self, wait: float, why: str) -> Refusal:
+        self.refused += 1
+        seconds = max(1, math.ceil(wait))
+        return Refusal(429, f"rate limited: {why}; retry in {seconds} s", {"Retry-After": str(seconds)})

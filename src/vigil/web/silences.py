@@ -165,7 +165,8 @@ def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
         now, found = engine.clock.now(), engine.stages.route.router
         wanted = _matchers(filter)
         out = []
-        for a in engine.stages.book.firing.values():
+        # A copy taken in one C call: this runs on a thread while the loop adds alerts to the dict.
+        for a in list(engine.stages.book.firing.values()):
             if wanted and not matches_all(wanted, a.labels):
                 continue
             view = _alert_v2(a, found, now)

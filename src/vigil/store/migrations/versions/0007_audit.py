@@ -1,7 +1,7 @@
 """audit: the append-only, hash-chained audit log
 
 Revision ID: 0007_audit
-Revises: 0005_incidents
+Revises: 0006_api_keys
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_audit"
-down_revision = "0005_incidents"
+down_revision = "0006_api_keys"
 branch_labels = None
 depends_on = None
 

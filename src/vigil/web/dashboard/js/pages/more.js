@@ -1,0 +1,91 @@
+// Runbooks, remediation actions and their approvals, the audit log and the kill switch belong to
+// parts of vigil that may not be in this build: each is shown only when its endpoint answers
+// (GET /api/v1/runbooks, /actions, /audit, /automation).
+import { get, post } from "../api.js";
+import { ago, card, h, mount, short, table, tree, when } from "../dom.js";
+
+const PROBES = {
+  actions: "/api/v1/actions?limit=50", runbooks: "/api/v1/runbooks", audit: "/api/v1/audit?limit=100",
+  killSwitch: "/api/v1/automation",
+};
+const FRESH_MS = 30000; // what exists does not change often: ask again at most this often
+let cached = null;
+let cachedAt = 0;
+
+async function optional(path) {
+  try { return await get(path, { quiet: true }); } catch { return null; }
+}
+
+const list = (body, key) => (body && Array.isArray(body[key]) ? body[key] : null);
+
+export async function extras(maxAgeMs = FRESH_MS) {
+  if (cached && Date.now() - cachedAt < maxAgeMs) return cached;
+  const [actions, runbooks, audit, killSwitch] = await Promise.all(Object.values(PROBES).map(optional));
+  cached = { actions: list(actions, "actions"), runbooks: list(runbooks, "runbooks"), audit: list(audit, "records"),
+    killSwitch: killSwitch && typeof killSwitch.paused === "boolean" ? killSwitch : null };
+  cachedAt = Date.now();
+  return cached;
+}
+
+export async function detectExtras() {
+  const found = cached || (await extras());
+  return Boolean(found.actions || found.runbooks || found.audit);
+}
+
+// Actions as a table; a pending one has approve and deny buttons. `after` redraws what holds it.
+export function actionsTable(actions, after) {
+  const message = h("p", { class: "error", role: "alert" });
+  const decide = (id, verb) => async () => {
+    message.textContent = "";
+    try { await post(`/api/v1/actions/${encodeURIComponent(id)}/${verb}`); cached = null; await after(); } catch (e) { message.textContent = e.message; }
+  };
+  return h("div", { class: "actions-list" }, table(["#", "runbook", "service", "state", "updated", "outcome", ""], actions.map((a) => [
+    String(a.id), a.runbook, a.service, a.state, ago(a.updated_at), short(a.outcome || (a.story || []).slice(-1)[0] || "", 100),
+    a.state === "pending" ? h("span", { class: "row" },
+      h("button", { type: "button", dataset: { approve: String(a.id) }, onclick: decide(a.id, "approve") }, "Approve"),
+      h("button", { type: "button", class: "secondary", dataset: { deny: String(a.id) }, onclick: decide(a.id, "deny") }, "Deny"),
+      a.expires_at ? h("span", { class: "muted" }, `lapses ${when(a.expires_at)}`) : null) : ""]), "no actions"), message);
+}
+
+export function killSwitchCard(state, after) {
+  const message = h("p", { class: "error", role: "alert" });
+  const flip = async () => {
+    const reason = state.paused ? "resumed from the dashboard" : "paused from the dashboard";
+    try { await post("/api/v1/automation", { paused: !state.paused, reason }); cached = null; await after(); } catch (e) { message.textContent = e.message; }
+  };
+  return h("section", { class: "card", id: "kill-switch", dataset: { paused: String(state.paused) } }, h("h2", {}, "Kill switch"),
+    h("p", { class: state.paused ? "unhealthy" : "healthy" }, state.paused ? "PAUSED: vigil takes no automatic action" : "off: vigil acts on its own"),
+    state.by ? h("p", { class: "muted" }, `${state.paused ? "paused" : "resumed"} by ${state.by} ${ago(state.at)}${state.reason ? `: ${state.reason}` : ""}`) : null,
+    h("button", { type: "button", class: state.paused ? "" : "secondary", onclick: flip }, state.paused ? "Resume automation" : "Pause all automation"),
+    message);
+}
+
+export async function morePage(root) {
+  const found = await extras(0);
+  const again = () => morePage(root);
+  const parts = [];
+  if (found.killSwitch) parts.push(killSwitchCard(found.killSwitch, again));
+  if (found.actions) parts.push(h("section", { class: "card wide" }, h("h2", {}, "Actions"), actionsTable(found.actions, again)));
+  if (found.runbooks) parts.push(card("Runbooks", tree(found.runbooks)));
+  if (found.audit) parts.push(auditCard(found.audit));
+  mount(root, h("h1", {}, "Actions, runbooks and audit"), parts.length ? h("div", { class: "grid" }, parts)
+    : h("p", { class: "muted" }, "This vigil has no actions, runbooks or audit endpoints yet."));
+  return false;
+}
+
+// The audit log, searched by the server (plain text: `q`), newest first.
+function auditCard(first) {
+  const q = h("input", { type: "search", placeholder: "search the audit log", "aria-label": "search the audit log", maxlength: "200" });
+  const body = h("div", {});
+  const show = (records) => mount(body, table(["when", "who", "what", "service", "why"], records.map((e) => [
+    when(e.ts), e.actor, e.action, e.service || "", short(e.reason ?? "", 140)]), "no records"));
+  let timer = null;
+  q.addEventListener("input", () => {
+    clearTimeout(timer);
+    timer = setTimeout(async () => {
+      try { show((await get(`/api/v1/audit?limit=100${q.value ? `&q=${encodeURIComponent(q.value)}` : ""}`)).records); } catch (e) { mount(body, h("p", { class: "error" }, e.message)); }
+    }, 300);
+  });
+  show(first);
+  return h("section", { class: "card wide", id: "audit" }, h("h2", {}, "Audit log"), q, body);
+}

@@ -1,0 +1,21 @@
+"""Smoke test of `vigil bench dashboard` at a small size (the figures are measured by hand)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+pytest.importorskip("playwright.sync_api")
+if not Path("/usr/bin/chromium").exists():
+    pytest.skip("Debian chromium is not installed (scripts/test-services.sh installs it)", allow_module_level=True)
+
+
+def test_the_overview_is_timed_with_every_service_drawn() -> None:
+    from vigil.bench.dashboard import measure
+
+    figures = measure(25, runs=1)  # raises unless the overview shows all 25 services
+    assert figures["services"] == 25 and figures["runs"] == 1
+    assert 0 < figures["page_shell_s"]
+    assert 0 < figures["overview_interactive_s"] <= figures["overview_interactive_max_s"]
