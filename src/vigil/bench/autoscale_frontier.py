@@ -11,7 +11,8 @@ and read by linear interpolation between neighbours:
 Beyond the frontier's ends a ratio is read at the nearer end only when that can only be unfavourable to
 vigil, otherwise it is null (not known, so not met):
 - vigil cheaper than the cheapest HPA: the equal-cost HPA has at least the cheapest point's violations:
-  that point is used. Dearer than the dearest HPA: null.
+  that point is used. Dearer than the dearest frontier point: 0 if that point has no violations (more
+  replicas cannot add any), else null.
 - vigil with fewer violations than the safest HPA point (and not zero): the equal-violation HPA costs at
   least the dearest point: that point is used. More violations than the cheapest point: null. No HPA
   point without violations while vigil has none: null.
@@ -49,6 +50,8 @@ def violations_at_cost(front: list[dict[str, float]], cost: float) -> tuple[floa
     if cost < front[0]["replica_hours"]:
         return front[0]["violation_minutes"], "cheaper than every HPA target: the cheapest one's"
     if cost > front[-1]["replica_hours"]:
+        if front[-1]["violation_minutes"] == 0:  # more replicas than a target without violations: none
+            return 0.0, "dearer than an HPA target without violations: none"
         return None, "dearer than every HPA target: not known"
     for a, b in zip(front, front[1:]):
         if a["replica_hours"] <= cost <= b["replica_hours"]:

@@ -90,8 +90,9 @@ def many(files: list[Path], column: str | None, time_column: str | None, step: f
         results = suite.run_jobs(prepared, delay, jobs, workers, tick)
     wall = time.perf_counter() - t0
     per = [suite.assemble(p, i, results, delay, hpa_target, frontier) for i, p in enumerate(prepared)]
+    runs = len({(j.trace, j.kind, j.settings) for j in jobs})
     out: dict[str, Any] = {"delay_s": delay, "traces": per, "failed": failed,
-                           "runs": len(jobs), "wall_seconds": round(wall, 1), "workers": workers}
+                           "runs": runs, "wall_seconds": round(wall, 1), "workers": workers}
     if frontier:
         out["frontier_met"] = sum(bool(t["frontier"]["met"]) for t in per)
     if cv:

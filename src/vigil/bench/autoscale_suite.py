@@ -66,25 +66,31 @@ def _run(job: Job) -> tuple[Job, dict[str, Any], float]:
 
 def run_jobs(prepared: list[Prepared], delay: float, jobs: list[Job], workers: int = 1,
              progress: Callable[[Job, float], None] | None = None) -> dict[tuple[int, str], dict[str, Any]]:
-    """Figures per (trace, label). Longest traces first so two workers end together."""
-    jobs = sorted(jobs, key=lambda j: -len(prepared[j.trace].demand))
-    workers = max(1, min(MAX_WORKERS, workers, len(jobs)))
+    """Figures per (trace, label). A run asked for under several labels runs once; longest traces first so
+    two workers end together."""
+    same: dict[tuple[int, str, tuple[tuple[str, Any], ...]], list[Job]] = {}
+    for j in jobs:
+        same.setdefault((j.trace, j.kind, j.settings), []).append(j)
+    todo = sorted((js[0] for js in same.values()), key=lambda j: -len(prepared[j.trace].demand))
+    workers = max(1, min(MAX_WORKERS, workers, len(todo)))
     results: dict[tuple[int, str], dict[str, Any]] = {}
     done: Iterable[tuple[Job, dict[str, Any], float]]
     if workers == 1:
         _init(prepared, delay)
-        done = map(_run, jobs)
+        done = map(_run, todo)
+    else:
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_init, initargs=(prepared, delay))
+        done = pool.imap_unordered(_run, todo)
+    try:
         for job, fig, secs in done:
-            results[(job.trace, job.label)] = fig
+            for twin in same[(job.trace, job.kind, job.settings)]:
+                results[(twin.trace, twin.label)] = fig
             if progress:
                 progress(job, secs)
-        return results
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(workers, initializer=_init, initargs=(prepared, delay)) as pool:
-        for job, fig, secs in pool.imap_unordered(_run, jobs):
-            results[(job.trace, job.label)] = fig
-            if progress:
-                progress(job, secs)
+    finally:
+        if workers > 1:
+            pool.close()
+            pool.join()
     return results
 
 

@@ -238,7 +238,8 @@ class ForecastFloor:
 
     def _calibrate(self, now: float) -> None:
         self._next_cal = now + max(self.period, min(900.0, self.s.interval_window / 4))
-        recent = np.fromiter(self._y, dtype=float)[-self._window:]
+        # Only the backtest window of the (two-week) history: read from the newest end, in O(window).
+        recent = np.fromiter(islice(reversed(self._y), self._window), dtype=float)[::-1]
         self._roughness = roughness(recent, self.h_steps)
         n = len(self._abs_err[0])
         if n < 20:
