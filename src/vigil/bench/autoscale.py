@@ -90,13 +90,13 @@ def ready_from_spec(spec: np.ndarray, delay_steps: int) -> np.ndarray:
 
 def run_policy(name: str, policy_cfg: ScalingPolicyConfig, demand: np.ndarray, cap: float,
                delay: float, progress: Progress | None = None,
-               record: Callable[[Decision], None] | None = None) -> Outcome:
+               record: Callable[[Decision], None] | None = None, calibrate_target: bool = False) -> Outcome:
     """Drive ScalePolicy (production code) step by step on a FakeClock."""
     clock = FakeClock(start=1_600_000_000.0)
     rules: Counter[str] = Counter()
     fallback = 0
 
-    policy = ScalePolicy(name, policy_cfg, clock, record=record)
+    policy = ScalePolicy(name, policy_cfg, clock, record=record, calibrate_target=calibrate_target)
     n = len(demand)
     delay_steps = int(math.ceil(delay / PERIOD - 1e-9))
     lag = int(round(METRIC_LAG / PERIOD))
@@ -234,7 +234,9 @@ def _plot(result: dict[str, Any], path: Path) -> None:
         return
     demand, cap, delay = result["_demand"], result["_cap"], result["delay_s"]
     mx = int(math.ceil(demand.max() / cap * 2)) + 4
-    outs = [run_policy("vigil", vigil_config(mx, delay, **result["_vigil_kw"]), demand, cap, delay),
+    kw = dict(result["_vigil_kw"])
+    calibrate = bool(kw.pop("calibrate_target", False))
+    outs = [run_policy("vigil", vigil_config(mx, delay, **kw), demand, cap, delay, calibrate_target=calibrate),
             run_policy("hpa", hpa_config(mx), demand, cap, delay), oracle(demand, cap, delay)]
     t = np.arange(len(demand)) * PERIOD / 3600
     fig, ax = plt.subplots(figsize=(14, 5))
@@ -263,6 +265,8 @@ def main(
     plot: Path | None = typer.Option(None, help="write a demand vs capacity chart (one trace; needs matplotlib)"),
     services: int = typer.Option(500, help="services in the decision-speed figure"),
     vigil_target: float = typer.Option(0.88, help="vigil's target per replica while its forecast is trusted"),
+    self_calibrated: bool = typer.Option(False, "--self-calibrated", help="trusted and floor targets set per "
+                                         "service from its own forecast bound (ignores --vigil-target)"),
     down_tolerance: float = typer.Option(0.15, help="vigil's behavior.scaleDown.tolerance"),
     floor_target: float | None = typer.Option(None, help="load the forecast's upper bound may reach"),
     level: int = typer.Option(95, help="forecast interval level of the floor"),
@@ -272,6 +276,8 @@ def main(
 
     vigil_kw: dict[str, Any] = {"target": vigil_target, "floor_target": floor_target, "level": level,
                                 "down_tolerance": down_tolerance}
+    if self_calibrated:
+        vigil_kw["calibrate_target"] = True
     show = not json_out or sys.stderr.isatty()
     files = list(trace or [])
     if traces is not None:

@@ -55,12 +55,14 @@ def _init(prepared: list[Prepared], delay: float) -> None:
 def _run(job: Job) -> tuple[Job, dict[str, Any], float]:
     p = _PREPARED[job.trace]
     kw = dict(job.settings)
+    calibrate = False
     if job.kind == "hpa":
         cfg = sim.hpa_config(p.max_replicas, kw["target"])
     else:
+        calibrate = bool(kw.pop("calibrate_target", False))
         cfg = sim.vigil_config(p.max_replicas, _DELAY, **kw)
     t0 = time.perf_counter()
-    out = sim.run_policy(job.label, cfg, p.demand, p.cap, _DELAY)
+    out = sim.run_policy(job.label, cfg, p.demand, p.cap, _DELAY, calibrate_target=calibrate)
     return job, out.figures(p.demand, p.cap), time.perf_counter() - t0
 
 

@@ -116,6 +116,7 @@ class FloorEstimate:
     roughness: float | None = None
     rough: bool = False  # roughness >= rough_above: burst hold and the longer scale-down window apply
     burst: float = 0.0  # headroom held for a recent burst, in demand units (rough demand only)
+    bound: float = 0.0  # the conformal upper bound alone (without the burst hold)
 
     def as_forecast(self, now: float, level: int) -> Forecast:
         t = np.array([now + self.horizon])
@@ -295,7 +296,7 @@ class ForecastFloor:
         rough = r is not None and r >= self.s.rough_above
         burst = self._hold.value(now) if rough and self.s.burst_hold > 0 else 0.0
         return FloorEstimate(demand, mean, max(upper, mean + burst), self.horizon, mase, allowed, reason, model,
-                             roughness=r, rough=rough, burst=burst)
+                             roughness=r, rough=rough, burst=burst, bound=upper)
 
 
 def _lerp(path: list[float], pos: float) -> float:
