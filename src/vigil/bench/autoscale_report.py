@@ -96,7 +96,7 @@ def many(files: list[Path], column: str | None, time_column: str | None, step: f
     if frontier:
         out["frontier_met"] = sum(bool(t["frontier"]["met"]) for t in per)
     if cv:
-        out["cv"] = autoscale_cv.leave_one_out(prepared, results, hpa_target)
+        out["cv"] = autoscale_cv.leave_one_out(prepared, results, hpa_target, vigil_kw)
     return out
 
 
