@@ -108,3 +108,9 @@ def test_cv_scores_each_trace_with_settings_chosen_on_the_others(tmp_path: Path,
     for f in cv["folds"]:
         assert f["chosen"] in autoscale_cv.GRID
         assert "violation_ratio_at_equal_cost" in f and "cost_ratio_at_equal_violations" in f
+
+
+def test_cv_needs_two_traces(tmp_path: Path) -> None:
+    res = CliRunner().invoke(autoscale.app, ["--trace", str(_trace(tmp_path / "one.csv", days=0.3)), "--cv"])
+    text = " ".join(res.output.replace("│", " ").split())  # rich wraps the error in a box
+    assert res.exit_code == 2 and "at least 2 readable traces" in text

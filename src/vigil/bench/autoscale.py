@@ -293,6 +293,8 @@ def main(
             _plot(res, plot)
         report.single(res, json_out)
         return
+    if plot is not None:
+        err.print("--plot draws one trace: ignored with several")
     out = report.many(files, column, time_column, step, delay, vigil_kw, frontier=frontier, cv=cv,
                       workers=workers, show_progress=show)
     out["decision_speed"] = decision_speed(services)

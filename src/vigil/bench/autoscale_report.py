@@ -73,6 +73,11 @@ def many(files: list[Path], column: str | None, time_column: str | None, step: f
     from vigil.bench import autoscale_cv
 
     traces, failed = read_all(files, column, time_column, step, show_progress)
+    if cv and len(traces) < 2:
+        import typer
+
+        raise typer.BadParameter(f"--cv leaves one trace out: it needs at least 2 readable traces, "
+                                 f"{len(traces)} given")
     prepared = [suite.Prepared.of(t) for t in traces]
     frontier = frontier or cv  # the cross-validated score is read against the frontier
     jobs = [j for i in range(len(prepared)) for j in suite.base_jobs(i, vigil_kw, hpa_target, frontier)]
