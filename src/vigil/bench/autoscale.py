@@ -11,7 +11,6 @@ fed observations as simulated time advances and refits on the past.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 import time
@@ -25,9 +24,9 @@ import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
 
 from vigil.act.scaling.policy import Observation, ScalePolicy
+from vigil.bench.autoscale_traces import TraceError, read_trace
 from vigil.config.scaling import PredictiveSettings, ScalingMetric, ScalingPolicyConfig, ScalingRate, ScalingRules
 from vigil.model import Decision
 from vigil.testing import FakeClock
@@ -38,37 +37,18 @@ err = Console(stderr=True)
 PERIOD = 15.0
 METRIC_LAG = 15.0
 MEAN_REPLICAS = 10
-TIME_COLUMNS = ("timestamp", "period", "time", "ts", "date")
 
 
 # ----------------------------------------------------------------------------- trace
 
-def load_trace(path: Path, column: str, time_column: str | None = None,
+def load_trace(path: Path, column: str | None, time_column: str | None = None,
                step: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """-> (ts seconds, demand) in file order; time from a column (epoch seconds, or dates) or row*step."""
-    import pandas as pd  # a dependency of statsforecast; only the bench needs it
-
-    df = pd.read_csv(path)
-    if column not in df.columns:
-        raise typer.BadParameter(f"no column {column!r} in {path}; columns: {', '.join(df.columns)}")
-    y = pd.to_numeric(df[column], errors="coerce").to_numpy(dtype=float)
-    if time_column is None and step is None:
-        time_column = next((c for c in TIME_COLUMNS if c in df.columns), None)
-    if time_column is not None:
-        raw = df[time_column]
-        if pd.api.types.is_numeric_dtype(raw):
-            ts = raw.to_numpy(dtype=float)
-        else:
-            ts = pd.to_datetime(raw, utc=True).astype("int64").to_numpy() / 1e9
-        d = np.diff(ts)
-        if len(d) and (d <= 0).any():  # repeated or unordered stamps: keep row order, median step
-            good = d[d > 0]
-            s = float(np.median(good)) if len(good) else 300.0
-            ts = ts[0] + s * np.arange(len(ts))
-    else:
-        ts = np.arange(len(y), dtype=float) * float(step or 300.0)
-    ok = np.isfinite(y)
-    return ts[ok] - ts[ok][0], np.maximum(y[ok], 0.0)
+    try:
+        tr = read_trace(path, column, time_column, step, min_rows=2)
+    except TraceError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return tr.ts, tr.y
 
 
 def resample(ts: np.ndarray, y: np.ndarray, period: float = PERIOD) -> np.ndarray:
@@ -110,13 +90,13 @@ def ready_from_spec(spec: np.ndarray, delay_steps: int) -> np.ndarray:
 
 def run_policy(name: str, policy_cfg: ScalingPolicyConfig, demand: np.ndarray, cap: float,
                delay: float, progress: Progress | None = None,
-               record: Callable[[Decision], None] | None = None) -> Outcome:
+               record: Callable[[Decision], None] | None = None, calibrate_target: bool = False) -> Outcome:
     """Drive ScalePolicy (production code) step by step on a FakeClock."""
     clock = FakeClock(start=1_600_000_000.0)
     rules: Counter[str] = Counter()
     fallback = 0
 
-    policy = ScalePolicy(name, policy_cfg, clock, record=record)
+    policy = ScalePolicy(name, policy_cfg, clock, record=record, calibrate_target=calibrate_target)
     n = len(demand)
     delay_steps = int(math.ceil(delay / PERIOD - 1e-9))
     lag = int(round(METRIC_LAG / PERIOD))
@@ -219,38 +199,27 @@ def decision_speed(services: int = 500) -> dict[str, float]:
     return {"services": services, "seconds": round(time.perf_counter() - t0, 4)}
 
 
-def run(trace: Path, column: str, time_column: str | None, step: float | None, delay: float,
-        hpa_target: float = 0.7, show_progress: bool = True, **vigil_kw: Any) -> dict[str, Any]:
-    ts, y = load_trace(trace, column, time_column, step)
-    demand = resample(ts, y)
-    cap = float(demand.mean() / MEAN_REPLICAS)
-    max_replicas = int(math.ceil(demand.max() / cap * 2)) + 4
+def run(trace: Path, column: str | None, time_column: str | None, step: float | None, delay: float,
+        hpa_target: float = 0.7, show_progress: bool = True, frontier: bool = False,
+        **vigil_kw: Any) -> dict[str, Any]:
+    """One trace, as the bench always ran it (and its HPA frontier when asked)."""
+    from vigil.bench import autoscale_suite as suite
+
+    try:
+        tr = read_trace(trace, column, time_column, step, min_rows=2)
+    except TraceError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    p = suite.Prepared.of(tr)
+    jobs = suite.base_jobs(0, vigil_kw, hpa_target, frontier)
     with Progress(console=err, transient=True, disable=not show_progress) as progress:
-        outs = [
-            run_policy("vigil", vigil_config(max_replicas, delay, **vigil_kw), demand, cap, delay, progress),
-            run_policy("hpa", hpa_config(max_replicas, hpa_target), demand, cap, delay, progress),
-            static_peak(demand, cap),
-            oracle(demand, cap, delay),
-        ]
-    pols = {o.name: o.figures(demand, cap) for o in outs}
-    base = pols["oracle"]["replica_hours"] or 1.0
-    for v in pols.values():
-        v["replica_hours_vs_oracle"] = round(v["replica_hours"] / base, 3)
-    v, h = pols["vigil"], pols["hpa"]
-    return {
-        "trace": str(trace), "column": column, "rows": int(len(y)), "steps": int(len(demand)),
-        "days": round(len(demand) * PERIOD / 86400, 2), "delay_s": delay, "period_s": PERIOD,
-        "metric_lag_s": METRIC_LAG, "capacity_per_replica": cap, "policies": pols,
-        "vs_hpa": {
-            "violation_minutes_reduction": _reduction(v["violation_minutes"], h["violation_minutes"]),
-            "replica_hours_reduction": _reduction(v["replica_hours"], h["replica_hours"]),
-            "actions_ratio": round(v["actions"] / h["actions"], 3) if h["actions"] else None,
-        },
-        "_outs": outs, "_demand": demand, "_cap": cap,
-    }
+        task = progress.add_task(trace.name, total=len(jobs))
+        res = suite.run_jobs([p], delay, jobs, progress=lambda j, s: progress.advance(task))
+    out = suite.assemble(p, 0, res, delay, hpa_target, frontier)
+    out["_demand"], out["_cap"], out["_vigil_kw"] = p.demand, p.cap, vigil_kw
+    return out
 
 
-def _reduction(ours: float, theirs: float) -> float | None:
+def reduction(ours: float, theirs: float) -> float | None:
     return round(1.0 - ours / theirs, 4) if theirs > 0 else None
 
 
@@ -263,11 +232,16 @@ def _plot(result: dict[str, Any], path: Path) -> None:
     except ImportError:
         err.print("matplotlib is not installed: no plot")
         return
-    demand, cap = result["_demand"], result["_cap"]
+    demand, cap, delay = result["_demand"], result["_cap"], result["delay_s"]
+    mx = int(math.ceil(demand.max() / cap * 2)) + 4
+    kw = dict(result["_vigil_kw"])
+    calibrate = bool(kw.pop("calibrate_target", False))
+    outs = [run_policy("vigil", vigil_config(mx, delay, **kw), demand, cap, delay, calibrate_target=calibrate),
+            run_policy("hpa", hpa_config(mx), demand, cap, delay), oracle(demand, cap, delay)]
     t = np.arange(len(demand)) * PERIOD / 3600
     fig, ax = plt.subplots(figsize=(14, 5))
     ax.plot(t, demand, color="black", lw=0.6, label="demand")
-    for o in result["_outs"]:
+    for o in outs:
         ax.plot(t, o.ready * cap, lw=0.6, label=f"{o.name} capacity")
     ax.set_xlabel("hours")
     ax.legend()
@@ -276,35 +250,52 @@ def _plot(result: dict[str, Any], path: Path) -> None:
 
 @app.command()
 def main(
-    trace: Path = typer.Option(..., exists=True, dir_okay=False, help="CSV demand trace"),
-    column: str = typer.Option(..., help="the demand column (any unit)"),
-    time_column: str | None = typer.Option(None, help="time column: epoch seconds or dates"),
+    trace: list[Path] | None = typer.Option(None, "--trace", exists=True, dir_okay=False,
+                                            help="a CSV demand trace (repeat for several)"),
+    traces: Path | None = typer.Option(None, "--traces", exists=True, file_okay=False,
+                                       help="a folder: every CSV under it (recursive), one table"),
+    column: str | None = typer.Option(None, help="the demand column (default: detected per file)"),
+    time_column: str | None = typer.Option(None, help="time column: epoch seconds or dates (default: detected)"),
     step: float | None = typer.Option(None, help="seconds between rows when there is no time column"),
     delay: float = typer.Option(60.0, help="replica start-up delay D, seconds"),
+    frontier: bool = typer.Option(False, "--frontier", help="sweep the HPA target 0.5..0.95 and place vigil"),
+    cv: bool = typer.Option(False, "--cv", help="leave-one-trace-out: settings chosen without the scored trace"),
+    workers: int = typer.Option(1, min=1, max=2, help="worker processes (at most 2)"),
     json_out: bool = typer.Option(False, "--json", help="print one JSON object"),
-    plot: Path | None = typer.Option(None, help="write a demand vs capacity chart (needs matplotlib)"),
+    plot: Path | None = typer.Option(None, help="write a demand vs capacity chart (one trace; needs matplotlib)"),
     services: int = typer.Option(500, help="services in the decision-speed figure"),
     vigil_target: float = typer.Option(0.88, help="vigil's target per replica while its forecast is trusted"),
+    self_calibrated: bool = typer.Option(False, "--self-calibrated", help="trusted and floor targets set per "
+                                         "service from its own forecast bound (ignores --vigil-target)"),
     down_tolerance: float = typer.Option(0.15, help="vigil's behavior.scaleDown.tolerance"),
     floor_target: float | None = typer.Option(None, help="load the forecast's upper bound may reach"),
     level: int = typer.Option(95, help="forecast interval level of the floor"),
 ) -> None:
-    """Replay a demand trace through vigil (predictive), the exact HPA, static peak and an oracle."""
-    res = run(trace, column, time_column, step, delay, target=vigil_target, floor_target=floor_target,
-              level=level, down_tolerance=down_tolerance, show_progress=not json_out or sys.stderr.isatty())
-    res["decision_speed"] = decision_speed(services)
-    if plot is not None:
-        _plot(res, plot)
-    out = {k: v for k, v in res.items() if not k.startswith("_")}
-    if json_out:
-        print(json.dumps(out))
+    """Replay demand traces through vigil (predictive), the exact HPA, static peak and an oracle."""
+    from vigil.bench import autoscale_report as report
+
+    vigil_kw: dict[str, Any] = {"target": vigil_target, "floor_target": floor_target, "level": level,
+                                "down_tolerance": down_tolerance}
+    if self_calibrated:
+        vigil_kw["calibrate_target"] = True
+    show = not json_out or sys.stderr.isatty()
+    files = list(trace or [])
+    if traces is not None:
+        from vigil.bench.autoscale_traces import find_traces
+
+        files += find_traces(traces)
+    if not files:
+        raise typer.BadParameter("give --trace FILE (one or more) or --traces DIR")
+    if len(files) == 1 and traces is None and not cv:
+        res = run(files[0], column, time_column, step, delay, show_progress=show, frontier=frontier, **vigil_kw)
+        res["decision_speed"] = decision_speed(services)
+        if plot is not None:
+            _plot(res, plot)
+        report.single(res, json_out)
         return
-    table = Table(title=f"autoscale: {trace.name}:{column}, D={delay:g}s, {out['days']} days")
-    for col in ("policy", "replica-hours", "x oracle", "violation min", "unserved", "actions"):
-        table.add_column(col, justify="right")
-    for name, f in out["policies"].items():
-        table.add_row(name, f"{f['replica_hours']:.1f}", f"{f['replica_hours_vs_oracle']:.2f}",
-                      f"{f['violation_minutes']:.1f}", f"{f['unserved_fraction']:.4%}", str(f["actions"]))
-    Console().print(table)
-    Console().print(f"vs hpa: {out['vs_hpa']}; {services} decisions in "
-                    f"{out['decision_speed']['seconds']:.3f} s")
+    if plot is not None:
+        err.print("--plot draws one trace: ignored with several")
+    out = report.many(files, column, time_column, step, delay, vigil_kw, frontier=frontier, cv=cv,
+                      workers=workers, show_progress=show)
+    out["decision_speed"] = decision_speed(services)
+    report.print_many(out, json_out)

@@ -116,6 +116,7 @@ class FloorEstimate:
     roughness: float | None = None
     rough: bool = False  # roughness >= rough_above: burst hold and the longer scale-down window apply
     burst: float = 0.0  # headroom held for a recent burst, in demand units (rough demand only)
+    bound: float = 0.0  # the conformal upper bound alone (without the burst hold)
 
     def as_forecast(self, now: float, level: int) -> Forecast:
         t = np.array([now + self.horizon])
@@ -238,7 +239,8 @@ class ForecastFloor:
 
     def _calibrate(self, now: float) -> None:
         self._next_cal = now + max(self.period, min(900.0, self.s.interval_window / 4))
-        recent = np.fromiter(self._y, dtype=float)[-self._window:]
+        # Only the backtest window of the (two-week) history: read from the newest end, in O(window).
+        recent = np.fromiter(islice(reversed(self._y), self._window), dtype=float)[::-1]
         self._roughness = roughness(recent, self.h_steps)
         n = len(self._abs_err[0])
         if n < 20:
@@ -294,7 +296,7 @@ class ForecastFloor:
         rough = r is not None and r >= self.s.rough_above
         burst = self._hold.value(now) if rough and self.s.burst_hold > 0 else 0.0
         return FloorEstimate(demand, mean, max(upper, mean + burst), self.horizon, mase, allowed, reason, model,
-                             roughness=r, rough=rough, burst=burst)
+                             roughness=r, rough=rough, burst=burst, bound=upper)
 
 
 def _lerp(path: list[float], pos: float) -> float:

@@ -37,7 +37,7 @@ class Observation:
 class ScalePolicy:
     def __init__(self, service: str, config: ScalingPolicyConfig, clock: Clock,
                  forecaster: Any | None = None,
-                 record: Callable[[Decision], None] | None = None) -> None:
+                 record: Callable[[Decision], None] | None = None, calibrate_target: bool = False) -> None:
         self.service = service
         self.config = config
         self.clock = clock
@@ -55,6 +55,9 @@ class ScalePolicy:
         self.trusted_target = config.predictive.target or config.metric.target
         up_tol = config.scale_up.tolerance if config.scale_up.tolerance is not None else config.tolerance
         self.floor_target = config.predictive.floor_target or self.trusted_target * (1 + up_tol)
+        # Self-calibrated headroom (opt-in, see `calibrated_targets`): the trusted target follows the
+        # width of this service's own forecast bound over the start-up horizon.
+        self.calibrate_target = calibrate_target
 
     def decide(self, obs: Observation) -> Decision:
         """Decide the replica count for now. When `result["act"]` is true the caller scales to
@@ -68,6 +71,9 @@ class ScalePolicy:
             est = self.floor.estimate(now)
         target = self.trusted_target if est is not None and est.allowed else cfg.metric.target
         tol_up = cfg.scale_up.tolerance if cfg.scale_up.tolerance is not None else cfg.tolerance
+        floor_target = self.floor_target
+        if self.calibrate_target and est is not None and est.allowed:
+            target, floor_target = calibrated_targets(est.mean, est.bound, tol_up, cfg.metric.target)
         tol_down = cfg.scale_down.tolerance if cfg.scale_down.tolerance is not None else cfg.tolerance
         units = 100 if cfg.metric.kind == "utilization" else 1000
         raw = replicas_for_metric(ready, current, obs.metric, target, tol_up, tol_down, units)
@@ -85,13 +91,13 @@ class ScalePolicy:
             # Replicas the predicted upper bound needs at floor_target per replica; when that breaches
             # the current count, scale so the upper bound fits at floor_target and the expected demand
             # at the target (room for the next rise, rather than one replica at a time).
-            floor_replicas = int(math.ceil(est.upper / self.floor_target - 1e-9)) if est.upper > 0 else 0
+            floor_replicas = int(math.ceil(est.upper / floor_target - 1e-9)) if est.upper > 0 else 0
             expected = int(math.ceil(est.mean / target - 1e-9))
             floor_goal = max(floor_replicas, expected) if est.upper > 0 else 0
             inputs["forecast"] = {
                 "model": est.model, "horizon_s": est.horizon, "demand_now": est.demand_now,
                 "mean": est.mean, f"upper_{cfg.predictive.level}": est.upper, "mase": est.mase,
-                "floor_replicas": floor_replicas, "floor_target": self.floor_target, "floor_goal": floor_goal,
+                "floor_replicas": floor_replicas, "floor_target": floor_target, "floor_goal": floor_goal,
                 "roughness": est.roughness, "burst_hold": est.burst,
             }
             inputs["predictive"] = est.reason
@@ -137,3 +143,14 @@ class ScalePolicy:
     def scaled(self, previous: int, new: int) -> None:
         """The scale target now runs `new` replicas (storeScaleEvent, after a successful rescale)."""
         self.hpa.record_scale(self.clock.now(), previous, new)
+
+
+def calibrated_targets(mean: float, bound: float, tolerance: float, metric_target: float) -> tuple[float, float]:
+    """(trusted target, floor target) from the service's own forecast bound, for a metric whose saturation
+    is 1.0 (utilisation). The reactive part may run at the load from which, once its tolerance is crossed,
+    the bound's relative width r over the start-up horizon would no longer fit:
+    target = 1 / ((1 + tolerance)(1 + r)), never below the metric target (the plain HPA) nor above
+    1 / (1 + tolerance) (its tolerance band would reach saturation). The bound itself may fill capacity."""
+    ceiling = 1.0 / (1.0 + tolerance)
+    r = max(0.0, bound - mean) / mean if mean > 0 else 0.0
+    return min(ceiling, max(metric_target, ceiling / (1.0 + r))), 1.0
