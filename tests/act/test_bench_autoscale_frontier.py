@@ -100,7 +100,7 @@ def test_cv_scores_each_trace_with_settings_chosen_on_the_others(tmp_path: Path,
     monkeypatch.setattr(autoscale_cv, "GRID", ({"target": 0.7}, {"target": 0.95}))
     files = [_trace(tmp_path / f"t{i}.csv", days=0.5, seed=i) for i in range(3)]
     args = [a for f in files for a in ("--trace", str(f))]
-    res = CliRunner().invoke(autoscale.app, [*args, "--cv", "--json", "--services", "5"])
+    res = CliRunner().invoke(autoscale.app, [*args, "--cv", "--fixed-headroom", "--json", "--services", "5"])
     assert res.exit_code == 0, res.output
     cv = json.loads(res.stdout.strip().splitlines()[-1])["cv"]
     assert [Path(f["trace"]).name for f in cv["folds"]] == ["t0.csv", "t1.csv", "t2.csv"]

@@ -265,8 +265,10 @@ def main(
     plot: Path | None = typer.Option(None, help="write a demand vs capacity chart (one trace; needs matplotlib)"),
     services: int = typer.Option(500, help="services in the decision-speed figure"),
     vigil_target: float = typer.Option(0.88, help="vigil's target per replica while its forecast is trusted"),
-    self_calibrated: bool = typer.Option(False, "--self-calibrated", help="trusted and floor targets set per "
-                                         "service from its own forecast bound (ignores --vigil-target)"),
+    self_calibrated: bool = typer.Option(True, "--self-calibrated/--fixed-headroom", help="trusted and floor "
+                                         "targets set per service from its own forecast bound, as vigil does by "
+                                         "default on a metric whose saturation it knows (--fixed-headroom: "
+                                         "--vigil-target and --floor-target, the issue-4 settings)"),
     down_tolerance: float = typer.Option(0.15, help="vigil's behavior.scaleDown.tolerance"),
     floor_target: float | None = typer.Option(None, help="load the forecast's upper bound may reach"),
     level: int = typer.Option(95, help="forecast interval level of the floor"),

@@ -75,6 +75,13 @@ class ScalingMetric(Strict):
     kind: Literal["utilization", "requests_per_replica", "queue_length"] = "utilization"
     series: str = Field("", description="the series to read, e.g. cpu_utilization{service=\"api\"}")
     target: float = Field(0.7, gt=0)
+    capacity: float | None = Field(None, gt=0, description="the per-replica value at which a replica is "
+                                   "saturated, in the metric's units; default 1.0 for utilization, unknown "
+                                   "otherwise (self-calibrated headroom needs it)")
+
+    @property
+    def saturation(self) -> float | None:
+        return self.capacity if self.capacity is not None else (1.0 if self.kind == "utilization" else None)
 
 
 class PredictiveSettings(Strict):
@@ -82,6 +89,10 @@ class PredictiveSettings(Strict):
 
     forecaster: str = Field("seasonal_profile", description="a kind in the forecaster registry")
     level: int = Field(95, ge=50, le=99, description="interval level whose upper bound is the floor")
+    headroom: Literal["auto", "calibrated", "fixed"] = Field(
+        "auto", description="calibrated: the trusted and floor targets follow the width of the service's own "
+        "forecast bound over the start-up delay; fixed: `target` and `floor_target`; auto: calibrated when the "
+        "metric's saturation is known (utilization, or metric.capacity) and `target` is not set")
     target: float | None = Field(None, gt=0, description="per-replica target while the forecast is "
                                  "trusted (the floor carries the headroom); default: the metric target")
     floor_target: float | None = Field(None, gt=0, description="per-replica load the forecast's upper "
@@ -185,4 +196,16 @@ class ScalingPolicyConfig(Strict):
         floor_cost = self.min_replicas * self.cost_per_replica_hour
         if self.budget_per_hour is not None and self.budget_per_hour < floor_cost:
             raise ValueError("budget_per_hour does not pay for min_replicas")
+        if self.predictive.headroom == "calibrated" and self.metric.saturation is None:
+            raise ValueError(f"predictive.headroom calibrated needs the metric's saturation: set metric.capacity "
+                             f"(the {self.metric.kind} value at which one replica is saturated)")
         return self
+
+    @property
+    def calibrated_headroom(self) -> bool:
+        """Whether the trusted and floor targets follow the service's own forecast bound."""
+        mode = self.predictive.headroom
+        if mode == "auto":
+            return self.metric.saturation is not None and self.predictive.target is None \
+                and self.predictive.floor_target is None
+        return mode == "calibrated"

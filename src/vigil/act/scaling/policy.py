@@ -57,7 +57,8 @@ class ScalePolicy:
         self.floor_target = config.predictive.floor_target or self.trusted_target * (1 + up_tol)
         # Self-calibrated headroom (opt-in, see `calibrated_targets`): the trusted target follows the
         # width of this service's own forecast bound over the start-up horizon.
-        self.calibrate_target = calibrate_target
+        self.calibrate_target = calibrate_target or config.calibrated_headroom
+        self.saturation = config.metric.saturation or 1.0
 
     def decide(self, obs: Observation) -> Decision:
         """Decide the replica count for now. When `result["act"]` is true the caller scales to
@@ -73,7 +74,8 @@ class ScalePolicy:
         tol_up = cfg.scale_up.tolerance if cfg.scale_up.tolerance is not None else cfg.tolerance
         floor_target = self.floor_target
         if self.calibrate_target and est is not None and est.allowed:
-            target, floor_target = calibrated_targets(est.mean, est.bound, tol_up, cfg.metric.target)
+            target, floor_target = calibrated_targets(est.mean, est.bound, tol_up, cfg.metric.target,
+                                                      self.saturation)
         tol_down = cfg.scale_down.tolerance if cfg.scale_down.tolerance is not None else cfg.tolerance
         units = 100 if cfg.metric.kind == "utilization" else 1000
         raw = replicas_for_metric(ready, current, obs.metric, target, tol_up, tol_down, units)
@@ -145,12 +147,14 @@ class ScalePolicy:
         self.hpa.record_scale(self.clock.now(), previous, new)
 
 
-def calibrated_targets(mean: float, bound: float, tolerance: float, metric_target: float) -> tuple[float, float]:
-    """(trusted target, floor target) from the service's own forecast bound, for a metric whose saturation
-    is 1.0 (utilisation). The reactive part may run at the load from which, once its tolerance is crossed,
-    the bound's relative width r over the start-up horizon would no longer fit:
-    target = 1 / ((1 + tolerance)(1 + r)), never below the metric target (the plain HPA) nor above
-    1 / (1 + tolerance) (its tolerance band would reach saturation). The bound itself may fill capacity."""
-    ceiling = 1.0 / (1.0 + tolerance)
+def calibrated_targets(mean: float, bound: float, tolerance: float, metric_target: float,
+                       saturation: float = 1.0) -> tuple[float, float]:
+    """(trusted target, floor target) from the service's own forecast bound, for a metric that saturates a
+    replica at `saturation` (1.0 for utilisation). The reactive part may run at the load from which, once
+    its tolerance is crossed, the bound's relative width r over the start-up horizon would no longer fit:
+    target = saturation / ((1 + tolerance)(1 + r)), never below the metric target (the plain HPA) nor above
+    saturation / (1 + tolerance) (its tolerance band would reach saturation). The bound itself may fill
+    capacity."""
+    ceiling = saturation / (1.0 + tolerance)
     r = max(0.0, bound - mean) / mean if mean > 0 else 0.0
-    return min(ceiling, max(metric_target, ceiling / (1.0 + r))), 1.0
+    return min(ceiling, max(metric_target, ceiling / (1.0 + r))), saturation
