@@ -199,6 +199,7 @@ incidents = sa.Table(
     sa.Column("summary", sa.Text, nullable=False),
     sa.Column("escalation", sa.Text, nullable=False),  # JSON object
     sa.Index("ix_incidents_status_opened", "status", "opened_at"),
+    sa.Index("ix_incidents_opened_id", "opened_at", "id"),  # the listing's order, every status
     sa.Index("ix_incidents_service_opened", "service", "opened_at"),
 )
 
