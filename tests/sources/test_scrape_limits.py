@@ -108,5 +108,6 @@ async def test_parsing_a_big_target_does_not_delay_a_concurrent_probe(big_target
     assert took > 1.0, "the scrape must be real work for this test to mean anything"
     # On the event loop the probe would wait for the whole parse (max latency ~ took). Off it, probes
     # go on during the parse; on a busy machine the parsing thread still slows them (the GIL), so the
-    # bound is half the scrape, not a latency figure (that is measured by hand, see sources.md).
-    assert len(latencies) >= 10 and max(latencies) < took / 2, (took, max(latencies))
+    # bound is three quarters of the scrape (on the loop one probe waits out all of it, about `took`),
+    # not a latency figure (that is measured by hand, see sources.md).
+    assert len(latencies) >= 10 and max(latencies) < 0.75 * took, (took, max(latencies))
