@@ -139,6 +139,8 @@ def test_scope_follows_the_graph_both_ways_and_is_everything_without_one() -> No
     graph = {"front": ["cart"], "cart": ["db"], "batch": ["archive"]}
     assert scope(["cart"], graph, ["front", "cart", "db", "batch", "archive"]) == ["cart", "db", "front"]
     assert scope(["cart"], {}, ["front", "cart", "db"]) == ["cart", "db", "front"]
+    # an incident holding a service that is in no edge (an SLI series): everything known is in scope
+    assert scope(["sli", "cart"], graph, ["front", "cart", "db", "sli"]) == ["cart", "db", "front", "sli"]
 
 
 def test_the_fake_ranks_in_its_scripted_order() -> None:
