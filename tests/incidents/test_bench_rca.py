@@ -81,3 +81,22 @@ def test_a_table_without_json_and_a_clear_error_on_bad_data(data: Path, tmp_path
     assert result.exit_code == 2 and "time,service,metric,value" in result.output
     result = runner.invoke(app, ["--data", str(tmp_path / "nowhere")])
     assert result.exit_code == 2 and "not a folder" in result.output
+
+
+def test_the_default_mode_takes_the_incidents_the_engines_incident_stage_opens(tmp_path: Path) -> None:
+    import asyncio
+
+    from vigil.bench.rca_data import find_recordings
+    from vigil.bench.rca_replay import replay
+    from vigil.incidents.rootcause import RankSettings
+
+    recordings.shop(tmp_path)
+    (rec,) = find_recordings(tmp_path)
+    r = asyncio.run(replay(rec, given_starts=False, settings=RankSettings(), history_samples=120))
+    ids = [o.incident for o in r.opened]
+    assert ids and len(set(ids)) == len(ids) and min(ids) >= 1  # the stage's own incident ids
+    db_fault = rec.faults[0]
+    hit = [o for o in r.opened if db_fault.start <= o.start <= db_fault.start + 300]
+    assert hit, [o.start - db_fault.start for o in r.opened]
+    assert r.names["db@primary/1"] in hit[0].services
+    assert r.ranked[hit[0].start].suspects  # ranked where the stage opened it

@@ -135,10 +135,24 @@ def test_the_walk_moves_blame_down_to_the_anomalous_callee() -> None:
         walk({"a": 1.0}, {}, stay="sometimes")
 
 
+def test_the_prior_lets_an_anomalous_caller_pass_blame_to_callees_that_look_normal() -> None:
+    # a delay on the way to `pay`: the caller's latency moved, `pay` itself barely did
+    anomaly = {"front": 4.0, "pay": 0.3, "mail": 0.0, "sli": 2.0}
+    graph = {"front": ["pay", "mail"]}
+    without = walk(anomaly, graph, back=0.5, prior=0.0)
+    with_prior = walk(anomaly, graph, back=0.5, prior=1.0)
+    assert without["mail"] == pytest.approx(0.0, abs=1e-12) and with_prior["mail"] > 0
+    assert with_prior["pay"] > without["pay"] and with_prior["pay"] > with_prior["mail"]
+    assert with_prior["front"] < without["front"]
+    assert sum(with_prior.values()) == pytest.approx(1.0)
+
+
 def test_scope_follows_the_graph_both_ways_and_is_everything_without_one() -> None:
     graph = {"front": ["cart"], "cart": ["db"], "batch": ["archive"]}
     assert scope(["cart"], graph, ["front", "cart", "db", "batch", "archive"]) == ["cart", "db", "front"]
     assert scope(["cart"], {}, ["front", "cart", "db"]) == ["cart", "db", "front"]
+    # an incident holding a service that is in no edge (an SLI series): everything known is in scope
+    assert scope(["sli", "cart"], graph, ["front", "cart", "db", "sli"]) == ["cart", "db", "front", "sli"]
 
 
 def test_the_fake_ranks_in_its_scripted_order() -> None:

@@ -81,8 +81,8 @@ def detection(replays: list[Replay], rows: list[dict[str, Any]]) -> dict[str, An
             "firing_alerts": alerts,
             "faults_with_an_alert_within_5m": alerted,
             "alerts_per_series_day": round(alerts / series_days, 3) if series_days else None,
-            "how": "Anomaly alerts of the detect stage; the first firing alert not within 10 min of an open "
-                   "group's latest alert opens an incident (until the incident stage lands)"}
+            "how": "the engine's own incident stage places the Anomaly alerts of its detectors (correlation "
+                   "over depends_on); an incident starts when the stage opens it"}
 
 
 def cross_validate(replays: list[Replay], rows: list[dict[str, Any]], base: RankSettings) -> dict[str, Any]:

@@ -6,9 +6,9 @@ Ranking runs once the clock has passed the start by `RANK_DELAY_S`, reading the 
 `SeriesReader` face (incidents/evidence.py bounds what it reads: at most 10 minutes after the start).
 
 Where an incident starts: with `given_starts` at each labelled fault start (the RCAEval protocol);
-otherwise where vigil's own detection says: the first firing alert that is not within
-`GROUP_WINDOW_S` of an open group's latest alert opens an incident (a stand-in for the incident stage
-of the incidents issue, which will take its place when it lands)."""
+otherwise where vigil itself opens one: the engine's own incident stage (stages/incidents.py, the
+correlation of incidents/correlate.py over the replay's `depends_on`) places every alert of its
+detectors, and each incident it opens is ranked at its opening."""
 
 from __future__ import annotations
 
@@ -25,11 +25,10 @@ import numpy as np
 from vigil.bench.rca_data import Recording, acyclic, config_text, metric_name, service_names
 from vigil.incidents.evidence import Evidence, read_evidence, scope
 from vigil.incidents.rootcause import IncidentView, RankSettings, ShiftRanker, Suspect
-from vigil.model import Alert, AlertStatus, SeriesKey
+from vigil.model import AlertStatus, SeriesKey
 from vigil.pipeline import Batch
 
 RANK_DELAY_S = 600.0  # rank this long after a start: every series' after window (<= 10 min) has arrived
-GROUP_WINDOW_S = 600.0
 
 
 @dataclass
@@ -42,12 +41,11 @@ class Ranked:
 
 @dataclass
 class Opened:
-    """An incident vigil opened from its own alerts: its start and the services that alerted in it."""
+    """An incident the engine's incident stage opened: when, and the services in it (as it grows)."""
 
     start: float
     services: set[str] = field(default_factory=set)
-    last: float = 0.0
-    alerts: int = 0
+    incident: int = 0
 
 
 @dataclass
@@ -73,49 +71,34 @@ class Replay:
 
 
 class AlertTap:
-    """A stage after scale that keeps the firing alerts of the clean alert stream."""
+    """A stage after the incident stage: keeps every firing alert's start and each incident the stage
+    opened (with the services it holds as it grows)."""
 
     name = "rca-alert-tap"
 
     def __init__(self) -> None:
-        self.firing: list[Alert] = []
         self.starts: list[float] = []  # every firing alert's start, in arrival order
+        self.opened: dict[int, Opened] = {}
+        self.new: list[Opened] = []
 
     async def start(self) -> None:
         return None
 
     async def run(self, batch: Batch) -> None:
-        firing = [a for a in batch.alerts if a.status == AlertStatus.FIRING]
-        self.firing += firing
-        self.starts += [a.starts_at for a in firing]
+        self.starts += [a.starts_at for a in batch.alerts if a.status == AlertStatus.FIRING]
+        for inc in batch.incidents:
+            seen = self.opened.get(inc.id)
+            if seen is None:
+                seen = self.opened[inc.id] = Opened(inc.opened_at, incident=inc.id)
+                self.new.append(seen)
+            seen.services |= set(inc.services)
 
     async def close(self) -> None:
         return None
 
-    def take(self) -> list[Alert]:
-        out, self.firing = self.firing, []
+    def take(self) -> list[Opened]:
+        out, self.new = self.new, []
         return out
-
-
-class IncidentOpener:
-    """Groups firing alerts: one joins the open group if it starts within `window` of the group's latest
-    alert, otherwise it opens a new incident at its start."""
-
-    def __init__(self, window: float = GROUP_WINDOW_S) -> None:
-        self.window = window
-        self.opened: list[Opened] = []
-
-    def feed(self, alerts: list[Alert]) -> list[Opened]:
-        new = []
-        for a in sorted(alerts, key=lambda a: a.starts_at):
-            group = self.opened[-1] if self.opened else None
-            if group is None or a.starts_at - group.last >= self.window:
-                group = Opened(a.starts_at, last=a.starts_at)
-                self.opened.append(group)
-                new.append(group)
-            group.services.add(a.service)
-            group.last, group.alerts = max(group.last, a.starts_at), group.alerts + 1
-        return new
 
 
 def _steps(rows: list[tuple[float, str, str, float]],
@@ -169,7 +152,6 @@ async def replay(recording: Recording, *, given_starts: bool, settings: RankSett
                           worker=InlineWriter(), extra_stages=[tap])
     ranker = ShiftRanker(settings)
     reads = replace(settings.reads, history_samples=history_samples)
-    opener = IncidentOpener()
     pending: list[tuple[float, Opened | None]] = sorted(
         (f.start, None) for f in recording.faults) if given_starts else []
     ranked: dict[float, Ranked] = {}
@@ -192,18 +174,19 @@ async def replay(recording: Recording, *, given_starts: bool, settings: RankSett
                 await clock.advance(t - clock.now())
             samples += await engine.push(keys, np.full(len(keys), t), values)
             if not given_starts:
-                pending += [(g.start, g) for g in opener.feed(tap.take())]
+                pending += [(g.start, g) for g in tap.take()]
             while pending and pending[0][0] + RANK_DELAY_S <= t:
                 await rank(*pending.pop(0))
             if progress is not None:
                 progress((t - rows[0][0]) / span)
         if not given_starts:
-            pending += [(g.start, g) for g in opener.feed(tap.take())]
+            pending += [(g.start, g) for g in tap.take()]
         for start, group in pending:  # the recording ended before the delay passed: rank on what there is
             await rank(start, group)
     finally:
         await engine.stop()
         store.close()
         shutil.rmtree(folder, ignore_errors=True)
-    return Replay(recording, names, ranked, opener.opened, samples, rows[0][0], rows[-1][0], dropped,
+    opened = sorted(tap.opened.values(), key=lambda o: o.start)
+    return Replay(recording, names, ranked, opened, samples, rows[0][0], rows[-1][0], dropped,
                   time.perf_counter() - started, len({(r[1], r[2]) for r in rows}), sorted(tap.starts))

@@ -18,7 +18,7 @@ GRID: dict[str, tuple[Any, ...]] = {
     "history_samples": (60, 120),
     "saturation": (3.0, 10.0, 30.0),
     "back": (0.2, 0.5, 1.0),
-    "stay": ("own", "beyond"),
+    "prior": (0.0, 0.3, 1.0),
 }
 
 

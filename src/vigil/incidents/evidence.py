@@ -70,8 +70,9 @@ class Evidence:
 def scope(services: Iterable[str], depends_on: Mapping[str, Sequence[str]],
           known: Iterable[str]) -> list[str]:
     """The incident's part of the graph: its services and every service connected to them through
-    `depends_on` (either direction, any distance). Without a graph every known service is in scope:
-    nothing says which of them could be involved."""
+    `depends_on` (either direction, any distance). Without a graph, or when one of the incident's
+    services is in no edge of it, every known service is in scope: nothing says which of them could be
+    involved (an SLI series with no place in the graph would otherwise be ranked alone)."""
     known = sorted(set(known))
     if not any(depends_on.values()):
         return known
@@ -80,6 +81,9 @@ def scope(services: Iterable[str], depends_on: Mapping[str, Sequence[str]],
         for callee in callees:
             neighbours.setdefault(caller, set()).add(callee)
             neighbours.setdefault(callee, set()).add(caller)
+    services = list(services)
+    if any(s not in neighbours for s in services):
+        return known  # a service outside the graph: nothing says which others it involves
     seen, todo = set(), [s for s in services]
     while todo:
         s = todo.pop()

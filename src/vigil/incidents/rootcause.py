@@ -59,15 +59,16 @@ class RootCause(Protocol):
 @dataclass(frozen=True)
 class RankSettings:
     """`history_samples`: samples before the start a series is judged against; `saturation`: the step
-    (in spreads) at which a series counts as ~63 % of one piece of evidence; `back`, `stay`, `damping`:
-    the graph walk (graph.py); `reads`: how much of each series evidence holds (evidence.py; the window
+    (in spreads) at which a series counts as ~63 % of one piece of evidence; `back`, `stay`, `damping`,
+    `prior`: the graph walk (graph.py); `reads`: how much of each series evidence holds (evidence.py; the window
     after the start is the protocol, not a tuned setting)."""
 
     history_samples: int = 120
     saturation: float = 10.0
-    back: float = 1.0
+    back: float = 0.5
     stay: str = "own"
     damping: float = 0.85
+    prior: float = 1.0
     reads: Reads = field(default_factory=Reads)
 
     def judged(self) -> Reads:
@@ -107,7 +108,7 @@ class ShiftRanker:
         has_graph = any(graph.values())
         score = dict(anomaly)  # without a graph the anomaly is the ranking
         if has_graph:
-            score = walk(anomaly, graph, back=s.back, stay=s.stay, damping=s.damping)
+            score = walk(anomaly, graph, back=s.back, stay=s.stay, damping=s.damping, prior=s.prior)
         callers: dict[str, list[str]] = {}
         for caller, callees in graph.items():
             for callee in callees:
