@@ -5,6 +5,8 @@ first of `server.api_keys`), or from `--url` and `--key` / `VIGIL_API_KEY`."""
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -187,3 +189,23 @@ def silence_expire(silence: str = typer.Argument(..., help="the silence's id"),
 
 
 __all__ = ["incidents_app", "silence_app"]
+
+
+@contextmanager
+def configured_store(config: Path) -> Iterator[Any]:
+    """The store the configuration names, opened directly (vigil need not be running): for commands
+    that read or write it themselves (`vigil audit`, `vigil keys`). An unreachable store exits 2 with
+    the one-line reason."""
+    from vigil.cli import _load_or_exit
+    from vigil.store import StoreUnavailable, open_store
+
+    cfg = _load_or_exit(config)
+    try:
+        store = open_store(cfg.store.url, cfg.store.retention)
+    except StoreUnavailable as exc:
+        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    try:
+        yield store
+    finally:
+        store.close()

@@ -5,34 +5,15 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import orjson
 import typer
 
-from vigil.cli_client import _CONFIG, _KEY, _URL, Client, console, err_console
+from vigil.cli_client import _CONFIG, _KEY, _URL, Client, configured_store, console, err_console
 
 audit_app = typer.Typer(no_args_is_help=True, help="The audit log: verify its hash chain, export it as JSON lines.")
-
-
-@contextmanager
-def _store(config: Path) -> Iterator[Any]:
-    from vigil.cli import _load_or_exit
-    from vigil.store import StoreUnavailable, open_store
-
-    cfg = _load_or_exit(config)
-    try:
-        store = open_store(cfg.store.url, cfg.store.retention)
-    except StoreUnavailable as exc:
-        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 @audit_app.command("verify")
@@ -41,7 +22,7 @@ def verify(config: Path = _CONFIG) -> None:
     from vigil.audit.chain import first_break
     from vigil.store.audit import walk
 
-    with _store(config) as store:
+    with configured_store(config) as store:
         checked, broken = first_break(walk(store.audit_page))
     if broken is not None:
         err_console.print(f"audit chain broken at record {broken.id}: {broken.problem} "
@@ -65,7 +46,7 @@ def export(since: str | None = typer.Option(None, help="only records from: epoch
         err_console.print(f"--since: {exc}", markup=False, highlight=False)
         raise typer.Exit(2) from None
     n = 0
-    with _store(config) as store:
+    with configured_store(config) as store:
         sink = out.open("wb") if out is not None else sys.stdout.buffer
         try:
             for rec in walk(store.audit_page, since=start):

@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from vigil.cli_client import configured_store
 from vigil.keys import manage
 from vigil.keys.model import DEFAULT_EXPIRY_DAYS, DEFAULT_GRACE_DAYS, expiry_warning
 
@@ -26,22 +27,12 @@ _CONFIG = typer.Option(Path("vigil.yaml"), "--config", "-c", help="the configura
 
 @contextmanager
 def _store(config: Path) -> Iterator[Any]:
-    from vigil.cli import _load_or_exit
-    from vigil.store import StoreUnavailable, open_store
-
-    cfg = _load_or_exit(config)
-    try:
-        store = open_store(cfg.store.url, cfg.store.retention)
-    except StoreUnavailable as exc:
-        err_console.print(f"[red]store unavailable[/]: {exc}", highlight=False)
-        raise typer.Exit(1) from None
-    try:
-        yield store
-    except manage.KeyError_ as exc:
-        err_console.print(f"[red]error[/]: {exc}", highlight=False)
-        raise typer.Exit(2) from None
-    finally:
-        store.close()
+    with configured_store(config) as store:
+        try:
+            yield store
+        except manage.KeyError_ as exc:
+            err_console.print(f"[red]error[/]: {exc}", highlight=False)
+            raise typer.Exit(2) from None
 
 
 def _shown_once(name: str, key: str) -> None:
