@@ -193,3 +193,22 @@ async def test_ingest_needs_a_key(vigil: Any) -> None:
                  "/api/v1/alerts"):
         r = await client.post(path, json=[], headers={"Authorization": "Bearer wrong"})
         assert r.status_code == 401, path
+
+
+async def test_times_past_the_year_5138_are_refused_and_nothing_is_taken(vigil: Any) -> None:
+    """Found by the fuzzer: an alert starting at 1e20 s was taken, then `GET /api/v2/alerts` failed
+    formatting it. A time that far out is milliseconds (or worse) sent as seconds: refused, naming it."""
+    clock, engine, client, _ = vigil
+    r = await client.post("/api/v1/alerts", json={"alerts": [
+        {"name": "Far", "service": "payments", "severity": "critical", "starts_at": 1e20}]})
+    assert r.status_code == 400 and "after the year 5138" in r.text, r.text
+    r = await client.post("/api/v2/alerts", json=[{"labels": {"alertname": "Far"}, "startsAt": 1.7e12}])
+    assert r.status_code == 400 and "after the year 5138" in r.text, r.text
+    assert await listed(client) == []
+    assert (await client.get("/api/v2/alerts")).status_code == 200
+
+
+def test_a_time_the_platform_cannot_show_is_null_not_a_failure() -> None:
+    from vigil.web.silences import _iso
+
+    assert _iso(1e300) is None and _iso(0.5) == "1970-01-01T00:00:00.500Z"

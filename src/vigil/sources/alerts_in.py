@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from vigil.model import Alert, AlertStatus, Event
+from vigil.web.timeparse import MAX_TS
 
 MAX_ALERTS = 10_000  # per request
 MAX_LABELS = 64
@@ -104,6 +105,9 @@ def parse_time(value: Any, what: str) -> float | None:
         raise ValueError(f"{what} must be an RFC 3339 time; found {type(value).__name__}")
     if not math.isfinite(t):
         raise ValueError(f"{what} must be a finite time")
+    if t > MAX_TS:
+        raise ValueError(f"{what} is after the year 5138; send seconds since the epoch (not milliseconds) "
+                         "or an RFC 3339 time")
     return None if t <= _ZERO_TIME + 1 else t
 
 

@@ -42,7 +42,10 @@ _SILENCE_BODY = {"requestBody": {"required": True, "content": {"application/json
 def _iso(t: float | None) -> str | None:
     if t is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1000):03d}Z"
+    try:
+        return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int((t % 1) * 1000):03d}Z"
+    except (OverflowError, OSError, ValueError):  # a time the platform cannot show: say so, do not fail
+        return None
 
 
 def silence_v2(s: Silence, now: float) -> dict[str, Any]:
