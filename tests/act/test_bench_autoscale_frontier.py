@@ -114,3 +114,12 @@ def test_cv_needs_two_traces(tmp_path: Path) -> None:
     res = CliRunner().invoke(autoscale.app, ["--trace", str(_trace(tmp_path / "one.csv", days=0.3)), "--cv"])
     text = " ".join(res.output.replace("│", " ").split())  # rich wraps the error in a box
     assert res.exit_code == 2 and "at least 2 readable traces" in text
+
+
+def test_one_trace_without_json_ends_in_words_not_a_dict(tmp_path: Path) -> None:
+    res = CliRunner().invoke(autoscale.app, ["--trace", str(_trace(tmp_path / "t.csv", days=0.3)),
+                                             "--services", "5"])
+    assert res.exit_code == 0, res.output
+    text = " ".join(res.output.split())
+    assert "vigil against the HPA at 0.7:" in text and "fewer violation minutes" in text
+    assert "{" not in text.split("vigil against the HPA")[1]  # no raw dict (issue 9, item 19)

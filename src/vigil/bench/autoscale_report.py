@@ -47,8 +47,15 @@ def single(res: dict[str, Any], json_out: bool) -> None:
                         f"({fr['equal_cost_read']}), cost ratio at equal violations "
                         f"{fr['cost_ratio_at_equal_violations']} ({fr['equal_violations_read']}); "
                         f"goal {'met' if fr['met'] else 'missed'}")
-    Console().print(f"vs hpa: {out['vs_hpa']}; {out['decision_speed']['services']} decisions in "
-                    f"{out['decision_speed']['seconds']:.3f} s")
+    vs = out["vs_hpa"]
+    Console().print(f"vigil against the HPA at 0.7: {_share(vs['violation_minutes_reduction'])} fewer violation "
+                    f"minutes, {_share(vs['replica_hours_reduction'])} fewer replica-hours, actions x"
+                    f"{vs['actions_ratio'] if vs['actions_ratio'] is not None else '-'}; "
+                    f"{out['decision_speed']['services']} decisions in {out['decision_speed']['seconds']:.3f} s")
+
+
+def _share(reduction: float | None) -> str:
+    return "-" if reduction is None else f"{reduction:.1%}"
 
 
 def read_all(files: list[Path], column: str | None, time_column: str | None, step: float | None,
