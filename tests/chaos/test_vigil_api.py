@@ -41,16 +41,31 @@ def vigil(shop: Fleet, tmp_path: Path) -> Iterator[str]:
     try:
         assert ready.wait(60), "vigil did not start"
         base = f"http://127.0.0.1:{cfg.server.port}"
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60
+        up = f'up{{service="catalog",instance="{shop.services["catalog"].metrics_url}"}}'
         with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {API_KEY}"}, trust_env=False) as c:
-            while c.get("/api/v1/services/catalog").json()["health"] != "healthy":
-                assert time.monotonic() < deadline, "vigil never saw catalog healthy"
+            # steady before the experiment looks: catalog healthy, nothing firing about it, and 5 s of
+            # successful scrapes (an earlier test may have left it just restarted, its first scrape failing)
+            while not _steady(c, up):
+                assert time.monotonic() < deadline, "vigil never saw catalog steady"
                 time.sleep(0.2)
         yield text
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
         loop.close()
+
+
+def _steady(c: httpx.Client, up: str) -> bool:
+    if c.get("/api/v1/services/catalog").json()["health"] != "healthy":
+        return False
+    if c.get("/api/v1/alerts", params={"state": "firing", "service": "catalog"}).json().get("alerts"):
+        return False
+    if c.get("/api/v1/incidents", params={"status": "active", "service": "catalog"}).json().get("incidents"):
+        return False
+    values = c.get("/api/v1/query", params={"series": up, "start": "-6s", "end": "now",
+                                            "resolution": "raw"}).json().get("values", [])
+    return len(values) >= 4 and min(values) == 1.0
 
 
 @pytest.mark.slow
