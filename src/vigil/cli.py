@@ -135,8 +135,8 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
 
     from rich.table import Table
 
+    from vigil.cli_client import store_of
     from vigil.explain import explain
-    from vigil.store import StoreUnavailable, open_store
     from vigil.web.timeparse import parse_time
 
     cfg = _load_or_exit(config)
@@ -148,15 +148,8 @@ def explain_cmd(service: str = typer.Argument(..., help="the service to explain"
     except ValueError as exc:
         err_console.print(str(exc))
         raise typer.Exit(2) from None
-    try:
-        store = open_store(cfg.store.url, cfg.store.retention)
-    except StoreUnavailable as exc:
-        err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(1) from None
-    try:
+    with store_of(cfg, unavailable_exit=1) as store:
         ex = asyncio.run(explain(cfg, store, service, start, end, replay=replay))
-    finally:
-        store.close()
 
     def when(ts: float) -> str:
         return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")

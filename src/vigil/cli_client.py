@@ -197,14 +197,22 @@ def configured_store(config: Path) -> Iterator[Any]:
     that read or write it themselves (`vigil audit`, `vigil keys`). An unreachable store exits 2 with
     the one-line reason."""
     from vigil.cli import _load_or_exit
+
+    with store_of(_load_or_exit(config)) as store:
+        yield store
+
+
+@contextmanager
+def store_of(cfg: Any, unavailable_exit: int = 2) -> Iterator[Any]:
+    """The store of a loaded configuration, closed after; an unreachable one exits with the one-line
+    reason (`unavailable_exit`: 2, or 1 where a command has always used it)."""
     from vigil.store import StoreUnavailable, open_store
 
-    cfg = _load_or_exit(config)
     try:
         store = open_store(cfg.store.url, cfg.store.retention)
     except StoreUnavailable as exc:
         err_console.print(str(exc), markup=False, highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(unavailable_exit) from None
     try:
         yield store
     finally:
