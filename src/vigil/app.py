@@ -119,10 +119,15 @@ def remediate_stage(config: VigilConfig, store: Any, writer: Offload, clock: Clo
 
     if not config.runbooks:
         return None
+    from vigil.heal.tell import OutboxTeller
+
     acting = {svc.name: svc.actuator for svc in stages.scale.services}
     acting.update(actuators)
+    router = getattr(stages.route, "router", None)
+    teller = (OutboxTeller(stages.notify, router, stages.incidents, stages.book)
+              if getattr(stages.notify, "outbox", None) is not None else None)
     return RemediateStage(config, store, writer, clock, stages.incidents, stages.book, stages.health.tracker,
-                          acting, audit, switch)
+                          acting, audit, switch, teller)
 
 
 def outbox(config: VigilConfig, store: Any, writer: Offload,

@@ -17,7 +17,7 @@ from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.runbooks import Runbook
 from vigil.heal import guards
-from vigil.heal.actions import ActionContext
+from vigil.heal.actions import ActionContext, Teller
 from vigil.heal.actions.flow import steady
 from vigil.heal.execute import DONE, PAUSED, mark_interrupted, run_steps
 from vigil.heal.ledger import (
@@ -62,11 +62,12 @@ class RemediateStage:
 
     def __init__(self, config: VigilConfig, store: ActionStore, writer: Offload, clock: Clock, incidents: Any,
                  book: Any, health: Any, actuators: Mapping[str, Any], audit: guards.AuditSink | None = None,
-                 switch: guards.KillSwitch | None = None) -> None:
+                 switch: guards.KillSwitch | None = None, teller: Teller | None = None) -> None:
         self.config, self.store, self.writer, self.clock = config, store, writer, clock
         self.incidents, self.book, self.health = incidents, book, health
         self.actuators = dict(actuators)
-        self.audit, self.switch = audit, switch or NeverPaused()
+        self.audit, self.switch, self.teller = audit, switch or NeverPaused(), teller
+        self.notes: list[tuple[int | None, float, str]] = []  # notify steps' lines for the timeline
         self.runbooks = {rb.name: rb for rb in config.runbooks}
         self.enabled = config.remediation.enabled and bool(self.runbooks)
         self.labels = {s.name: dict(s.labels) for s in config.services}
@@ -130,6 +131,10 @@ class RemediateStage:
         for cmd in batch.commands:
             if cmd.target == self.name:
                 await self._command(cmd, batch)
+        notes, self.notes[:] = list(self.notes), []  # in place: running steps hold this list
+        for incident, ts, text in notes:
+            if incident is not None:
+                batch.timeline.append(TimelineEntry(incident, ts, "action", text, "vigil", {"notify": True}))
         for a in [a for a in self.actions.values() if not a.finished]:
             await self._advance(a, batch)
         await self._match(batch)
@@ -205,7 +210,7 @@ class RemediateStage:
     def _context(self, a: ActionRecord) -> ActionContext:
         cap = self.config.remediation.resolve(self.runbooks[a.runbook].guards).blast_radius
         return ActionContext(a.service, self.clock, self.actuators.get(a.service), self._health, self.latest.get,
-                             cap, self.maintenance)
+                             cap, self.maintenance, self.notes, a.id, a.runbook, a.incident, tell=self.teller)
 
     def _incident_open(self, a: ActionRecord) -> bool:
         inc = getattr(self.incidents, "known", {}).get(a.incident) if a.incident is not None else None

@@ -30,6 +30,15 @@ class Versioned(Protocol):
     async def rollback_version(self) -> int: ...
 
 
+class Teller(Protocol):
+    """Where a `notify` step's message goes: the receivers, through the durable outbox
+    (heal/tell.py `OutboxTeller`; None: the incident's timeline only)."""
+
+    async def tell(self, ctx: ActionContext, message: str, receiver: str | None) -> dict[str, Any]:
+        """Enqueue the message (keyed by the action and step) and say to whom: {"receivers", "added", ...}."""
+        ...
+
+
 @dataclass
 class ActionContext:
     """What a step may use: the service acted on (the incident's top root cause), its actuator (when
@@ -42,7 +51,12 @@ class ActionContext:
     latest: Callable[[str], float | None]  # newest value of a series (its text), None if unseen
     blast_radius: float  # percent of replicas at once
     maintenance: dict[str, float]  # service -> window end
-    notes: list[str] = field(default_factory=list)  # for the incident's timeline
+    notes: list[tuple[int | None, float, str]] = field(default_factory=list)  # (incident, ts, text): timeline
+    action_id: int = 0
+    runbook: str = ""
+    incident: int | None = None
+    step: str = ""  # the step running: "steps[2]", "rollback[0]" (with action_id, a step's idempotency key)
+    tell: Teller | None = None
 
 
 StepFn = Callable[[Any, ActionContext], Awaitable[StepOutcome]]

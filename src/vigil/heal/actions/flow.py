@@ -42,9 +42,17 @@ async def check(p: CheckParams, ctx: ActionContext) -> StepOutcome:
 
 
 async def notify(p: NotifyParams, ctx: ActionContext) -> StepOutcome:
+    """The message to the receivers (the step's, or those the route tree gives the incident's alerts),
+    through the durable outbox, keyed by the action and step; and a line on the incident's timeline."""
     text = p.message.replace("{service}", ctx.service)
-    ctx.notes.append(text)  # a line on the incident's timeline (routed notices: planned)
-    return StepOutcome(True, f"noted on the incident: {text[:200]}")
+    ctx.notes.append((ctx.incident, ctx.clock.now(), text))
+    if ctx.tell is None:
+        return StepOutcome(True, f"noted on the incident (no outbox: alerting.route is not set): {text[:200]}")
+    sent = await ctx.tell.tell(ctx, text, p.receiver)
+    if not sent["receivers"]:
+        return StepOutcome(True, f"no receiver routes {ctx.service}'s alerts; noted on the incident: {text[:200]}",
+                           sent)
+    return StepOutcome(True, f"to {', '.join(sent['receivers'])} through the outbox: {text[:200]}", sent)
 
 
 async def maintenance(p: MaintenanceParams, ctx: ActionContext) -> StepOutcome:
