@@ -62,7 +62,8 @@ class Vigil:
 
 
 def start_vigil(tmp_path: Path, runbooks: str, clock: FakeClock | None = None, paused: bool = False,
-                extra: str = "") -> Callable[[], Any]:
+                extra: str = "", real_audit: bool = False) -> Callable[[], Any]:
+    """`real_audit`: the engine's own hash-chained audit log (read it at /api/v1/audit), not MemoryAudit."""
     text = BASE.format(db=tmp_path / "v.db", key=KEY) + extra + runbooks
     cfg = parse_config(text, env={})
 
@@ -70,7 +71,8 @@ def start_vigil(tmp_path: Path, runbooks: str, clock: FakeClock | None = None, p
         actuators = {s.name: MemoryActuator(service=s.name, replicas=2) for s in cfg.services}
         audit, switch = MemoryAudit(), FakeKillSwitch(paused)
         app, engine = build_app(cfg, clock=clock or FakeClock(T0), collectors=[], writer=InlineWriter(),
-                                worker=InlineWriter(), actuators=actuators, audit=audit, switch=switch)
+                                worker=InlineWriter(), actuators=actuators, audit=None if real_audit else audit,
+                                switch=switch)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
                                    headers={"Authorization": f"Bearer {KEY}"})
         await engine.start()

@@ -30,6 +30,7 @@ from vigil.heal.ledger import (
     ROLLED_BACK,
     ROLLING_BACK,
     RUNNING,
+    STEP_RUNNING,
     SUCCEEDED,
     VERIFYING,
     ActionRecord,
@@ -187,12 +188,22 @@ class RemediateStage:
             state.since = now if state.since is None else state.since
             if now - state.since >= rb.verify.for_:
                 del self.verifying[a.id]
+                await self._audit_verification(a, True, seen, now)
                 await self._move(a, SUCCEEDED, batch, f"verified: steady for {rb.verify.for_:g}s ({seen})")
             return
         state.since = None
         if a.verify_deadline is not None and now >= a.verify_deadline:
             del self.verifying[a.id]
+            await self._audit_verification(a, False, seen, now)
             await self._roll_back(a, batch, f"not verified within {rb.verify.within:g}s; last seen: {seen}")
+
+    async def _audit_verification(self, a: ActionRecord, held: bool, seen: str, now: float) -> None:
+        v = self.runbooks[a.runbook].verify
+        await self._audit("vigil", "action.verification", f"action {a.id} ({a.runbook}): steady state "
+                          + (f"held for {v.for_:g}s" if held else f"not reached within {v.within:g}s"),
+                          {"action": a.id, "runbook": a.runbook, "key": a.key,
+                           "verify": v.model_dump(mode="json", by_alias=True)},
+                          {"held": held, "seen": seen}, a.incident, a.service, now - (a.verify_started_at or now))
 
     async def _roll_back(self, a: ActionRecord, batch: Batch, why: str) -> None:
         if not self.runbooks[a.runbook].rollback:
@@ -296,16 +307,19 @@ class RemediateStage:
             cmd.refused(ValueError(f"action {a.id} is {a.state}, not pending: nothing to {cmd.action}"))
             return
         a.decided_by = cmd.actor
+        who = f"key:{cmd.args['key']}" if cmd.args.get("key") else cmd.actor  # the audit log's name of an API key
+        by = {"by": cmd.args["by"]} if cmd.args.get("by") else {}
         if cmd.action == "approve":
-            await self._move(a, APPROVED, batch, f"approved by {cmd.actor}", actor=cmd.actor)
+            await self._move(a, APPROVED, batch, f"approved by {cmd.actor}", actor=cmd.actor, audit_as=who, **by)
             await self._advance(a, batch)
         else:
-            await self._move(a, DENIED, batch, f"denied by {cmd.actor}", actor=cmd.actor)
+            await self._move(a, DENIED, batch, f"denied by {cmd.actor}", actor=cmd.actor, audit_as=who, **by)
         cmd.handled(a.view())
 
     # ------------------------------------------------------------------------------ the record
 
-    async def _move(self, a: ActionRecord, to: str, batch: Batch, note: str, actor: str = "vigil") -> None:
+    async def _move(self, a: ActionRecord, to: str, batch: Batch, note: str, actor: str = "vigil",
+                    audit_as: str | None = None, **more: Any) -> None:
         before, last = a.state, a.updated_at
         a.move(to, batch.now, note)
         if a.finished:
@@ -317,8 +331,8 @@ class RemediateStage:
                                   f"{before} -> {to}: {note}", {"action": a.id, "state": to}))
         self._timeline(batch, a.incident, f"action {a.id} ({a.runbook}): {to}: {note}", actor=actor, action=a.id,
                        state=to)
-        await self._audit(actor, f"action.{to}", note, inputs, {"state": to, "story": a.story[-3:]}, a.incident,
-                          a.service, batch.now - last)
+        await self._audit(audit_as or actor, f"action.{to}", note, {**inputs, **more},
+                          {"state": to, "story": a.story[-3:]}, a.incident, a.service, batch.now - last)
 
     async def _escalate(self, a: ActionRecord, to: str, batch: Batch, why: str) -> None:
         """The end of an action that did not fix things: its incident is raised to critical with the story."""
@@ -342,6 +356,23 @@ class RemediateStage:
 
     async def _save_step(self, step: StepRecord) -> None:
         await self.writer.call(self.store.save_step, step)
+        if step.state != STEP_RUNNING:  # a step's outcome (succeeded, failed, interrupted) is audited once
+            await self._audit_step(step)
+
+    async def _audit_step(self, step: StepRecord) -> None:
+        a = self.actions.get(step.action_id)
+        rb = self.runbooks.get(a.runbook) if a is not None else None
+        if a is None or rb is None:
+            return
+        steps = rb.rollback if step.phase == "rollback" else rb.steps
+        params = steps[step.index].model_dump(mode="json", by_alias=True) if step.index < len(steps) else {}
+        seconds = float(step.result.get("seconds", (step.finished_at or step.started_at) - step.started_at))
+        await self._audit("vigil", f"action.step.{step.state}", f"action {a.id} ({a.runbook}) {step.phase}"
+                          f"[{step.index}] {step.kind}: {step.detail}"[:1000],
+                          {"action": a.id, "runbook": a.runbook, "phase": step.phase, "index": step.index,
+                           "step": params, "key": a.key},
+                          {"state": step.state, "detail": step.detail, "result": step.result}, a.incident,
+                          a.service, seconds)
 
     async def _audit(self, actor: str, action: str, reason: str, inputs: dict[str, Any], result: dict[str, Any],
                      incident: int | None, service: str | None, duration_s: float = 0.0) -> None:

@@ -49,14 +49,16 @@ def remediation_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return dict(a.view())
 
     async def decide(request: Request, action_id: int, what: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        actor = getattr(request.state, "api_key_name", "api")
+        key = actor = getattr(request.state, "api_key_name", "api")
         by = (body or {}).get("by")
         if by is not None:
             if not isinstance(by, str) or not by.strip() or len(by) > 200:
                 raise HTTPException(400, detail="by must be a person's name (1 to 200 characters)")
-            actor = f"{by.strip()} (key {actor})"
+            by = by.strip()
+            actor = f"{by} (key {actor})"
         try:
-            out: dict[str, Any] = await engine.command("remediate", what, {"id": action_id}, actor)
+            out: dict[str, Any] = await engine.command("remediate", what, {"id": action_id, "key": key, "by": by},
+                                                       actor)
         except KeyError as exc:
             raise HTTPException(404, detail=str(exc).strip("'\"")) from None
         except LookupError as exc:  # no remediate stage: no runbooks configured
