@@ -120,6 +120,7 @@ def remediate_stage(config: VigilConfig, store: Any, writer: Offload, clock: Clo
     if not config.runbooks:
         return None
     from vigil.heal.tell import OutboxTeller
+    from vigil.heal.windows import configured_windows
 
     acting = {svc.name: svc.actuator for svc in stages.scale.services}
     acting.update(actuators)
@@ -127,7 +128,8 @@ def remediate_stage(config: VigilConfig, store: Any, writer: Offload, clock: Clo
     teller = (OutboxTeller(stages.notify, router, stages.incidents, stages.book)
               if getattr(stages.notify, "outbox", None) is not None else None)
     return RemediateStage(config, store, writer, clock, stages.incidents, stages.book, stages.health.tracker,
-                          acting, audit, switch, teller)
+                          acting, audit, switch, teller, configured_windows(config, stages.route))
+
 
 
 def outbox(config: VigilConfig, store: Any, writer: Offload,

@@ -12,6 +12,7 @@ their own adapters can test them the same way.
 | state blobs | `store.faces.StateStore` | `MemoryStateStore` |
 | notifier | `notify.base.Notifier` | `FakeNotifier` |
 | remediation actions | `heal.ledger.ActionStore` | `MemoryActionStore` |
+| maintenance windows | `heal.windows.WindowStore` | `MemoryActionStore` |
 | audit log | `heal.guards.AuditSink` | `MemoryAudit` |
 | kill switch | `heal.guards.KillSwitch` | `FakeKillSwitch` |
 """
@@ -228,6 +229,7 @@ class MemoryActionStore:
         self._copy = copy.deepcopy
         self.rows: dict[int, Any] = {}
         self.step_rows: dict[tuple[int, str, int], Any] = {}
+        self.windows: dict[str, Any] = {}  # service -> heal.windows.WindowRecord
         self.writes = 0
 
     def save_action(self, action: Any) -> None:
@@ -262,6 +264,18 @@ class MemoryActionStore:
 
     def last_action_id(self) -> int:
         return max(self.rows, default=0)
+
+    # maintenance windows (`heal.windows.WindowStore`)
+    def open_maintenance(self, window: Any) -> None:
+        self.writes += 1
+        self.windows[window.service] = window
+
+    def close_maintenance(self, service: str) -> bool:
+        self.writes += 1
+        return self.windows.pop(service, None) is not None
+
+    def maintenance_windows(self, open_at: float | None = None) -> list[Any]:
+        return [w for _, w in sorted(self.windows.items()) if open_at is None or w.ends_at > open_at]
 
 
 class MemoryAudit:

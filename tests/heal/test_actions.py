@@ -19,12 +19,14 @@ from vigil.act.actuators import build_actuator
 from vigil.config.scaling import KubernetesActuatorConfig
 from vigil.heal.actions import ActionContext, run_step
 from vigil.heal.actions.params import CommandParams, HttpParams, RestartParams
+from vigil.heal.windows import MaintenanceBook
 from vigil.model import Health
 from vigil.testing import FakeClock
 
 
 def ctx(actuator: Any = None, service: str = "web") -> ActionContext:
-    return ActionContext(service, FakeClock(), actuator, lambda s: Health.HEALTHY, lambda s: None, 50.0, {})
+    return ActionContext(service, FakeClock(), actuator, lambda s: Health.HEALTHY, lambda s: None, 50.0,
+                         MaintenanceBook(None, None))
 
 
 @pytest.mark.timeout(60)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from vigil.clock import Clock
 from vigil.config import VigilConfig
@@ -38,6 +38,7 @@ from vigil.heal.ledger import (
     StepRecord,
 )
 from vigil.heal.triggers import Match, matches
+from vigil.heal.windows import MaintenanceBook, WindowStore
 from vigil.incidents.model import Incident, TimelineEntry
 from vigil.model import Decision, Event, Health, Severity
 from vigil.pipeline import Batch, Command, Offload
@@ -63,7 +64,8 @@ class RemediateStage:
 
     def __init__(self, config: VigilConfig, store: ActionStore, writer: Offload, clock: Clock, incidents: Any,
                  book: Any, health: Any, actuators: Mapping[str, Any], audit: guards.AuditSink | None = None,
-                 switch: guards.KillSwitch | None = None, teller: Teller | None = None) -> None:
+                 switch: guards.KillSwitch | None = None, teller: Teller | None = None,
+                 config_windows: Callable[[], Any] | None = None) -> None:
         self.config, self.store, self.writer, self.clock = config, store, writer, clock
         self.incidents, self.book, self.health = incidents, book, health
         self.actuators = dict(actuators)
@@ -78,7 +80,8 @@ class RemediateStage:
         self.seen_since: dict[str, float] = {}  # match key -> first seen (for `for:`)
         self.shadowed: set[str] = set()  # match keys recorded in shadow mode
         self.refused: dict[str, str] = {}  # match key -> the last guard that refused it (recorded once)
-        self.maintenance: dict[str, float] = {}
+        windows = store if hasattr(store, "open_maintenance") else None
+        self.maintenance = MaintenanceBook(cast(WindowStore | None, windows), writer, config_windows)
         self.latest: dict[str, float] = {}
         self.watched = {n for rb in self.runbooks.values() for n in _metric_names(rb)}
         self.next_id = 1
@@ -94,6 +97,7 @@ class RemediateStage:
         for a in found:
             self.actions[a.id] = a
         self.next_id = await self.writer.call(self.store.last_action_id) + 1
+        await self.maintenance.load(now)  # the windows runbooks opened survive a restart
         for a in [a for a in self.actions.values() if not a.finished]:
             await self._reconcile(a, now)
 
@@ -140,6 +144,7 @@ class RemediateStage:
             await self._advance(a, batch)
         await self._match(batch)
         self._forget(now)
+        await self.maintenance.forget(now)
 
     async def _advance(self, a: ActionRecord, batch: Batch) -> None:
         now = batch.now
@@ -254,7 +259,8 @@ class RemediateStage:
         now, rb = batch.now, m.runbook
         g = self.config.remediation.resolve(rb.guards)
         verdict = guards.check(g, rb.name, m.service, now, m.confidence, self.actions.values(),
-                               paused=self.switch.is_paused(), maintenance_until=self.maintenance.get(m.service))
+                               paused=self.switch.is_paused(), maintenance_until=self.maintenance.ends_at(m.service),
+                               maintenance_window=self.maintenance.configured(m.service, now))
         inputs = {"service": m.service, "key": m.key, "confidence": round(m.confidence, 4), "mode": rb.mode,
                   **m.reason}
         if not verdict.ok:
@@ -382,8 +388,6 @@ class RemediateStage:
     def _forget(self, now: float) -> None:
         for a in [a for a in self.actions.values() if a.finished and (a.finished_at or now) < now - HISTORY_S]:
             del self.actions[a.id]
-        for service in [s for s, t in self.maintenance.items() if t <= now]:
-            del self.maintenance[service]  # in place: running steps hold this dict
 
 
 def _metric_names(rb: Runbook) -> set[str]:

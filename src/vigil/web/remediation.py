@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 
 from vigil.engine import NotRecorded, NotRunning
 from vigil.heal.ledger import STATES
+from vigil.heal.windows import configured_windows, window_views
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
 
@@ -33,6 +34,14 @@ def remediation_router(engine: Any, keys: ApiKeys) -> APIRouter:
     @r.get("/runbooks", summary="The runbooks configured, with the guard rails each acts under")
     def runbooks() -> dict[str, Any]:
         return {"runbooks": [runbook_view(rb, cfg.remediation.resolve(rb.guards)) for rb in cfg.runbooks]}
+
+    windows = configured_windows(cfg, getattr(engine.stages, "route", None))
+
+    @r.get("/maintenance", summary="Maintenance windows: those runbooks opened (open now) and those configured "
+                                   "(alerting.maintenance_windows), with whether each is open")
+    def maintenance() -> dict[str, Any]:
+        now = engine.clock.now()
+        return {"windows": window_views(store.maintenance_windows(now), windows(), now)}
 
     @r.get("/actions", summary="Remediation actions, newest first (state=pending: approvals waiting)")
     def listing(state: str | None = Query(None, description=f"one of {', '.join(STATES)}, or unfinished"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from vigil.clock import Clock
+from vigil.heal.windows import MaintenanceBook
 from vigil.model import Health
 
 
@@ -50,7 +51,7 @@ class ActionContext:
     health: Callable[[str], Health]
     latest: Callable[[str], float | None]  # newest value of a series (its text), None if unseen
     blast_radius: float  # percent of replicas at once
-    maintenance: dict[str, float]  # service -> window end
+    maintenance: MaintenanceBook  # the windows in which no runbook acts (heal/windows.py)
     notes: list[tuple[int | None, float, str]] = field(default_factory=list)  # (incident, ts, text): timeline
     action_id: int = 0
     runbook: str = ""

@@ -56,8 +56,12 @@ async def notify(p: NotifyParams, ctx: ActionContext) -> StepOutcome:
 
 
 async def maintenance(p: MaintenanceParams, ctx: ActionContext) -> StepOutcome:
+    """Written to the store before the step reports it: a restart of vigil keeps the window."""
     if p.state == "open":
-        ctx.maintenance[ctx.service] = ctx.clock.now() + p.duration
-        return StepOutcome(True, f"maintenance window open on {ctx.service} for {p.duration:g}s")
-    ctx.maintenance.pop(ctx.service, None)
-    return StepOutcome(True, f"maintenance window on {ctx.service} closed")
+        w = await ctx.maintenance.open(ctx.service, ctx.clock.now(), p.duration,
+                                       f"action:{ctx.action_id} ({ctx.runbook})", f"{ctx.step} of {ctx.runbook}")
+        return StepOutcome(True, f"maintenance window open on {ctx.service} for {p.duration:g}s",
+                           {"ends_at": w.ends_at})
+    had = await ctx.maintenance.close(ctx.service)
+    return StepOutcome(True, f"maintenance window on {ctx.service} closed" if had
+                       else f"no maintenance window was open on {ctx.service}")
