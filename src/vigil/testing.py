@@ -8,6 +8,7 @@ their own adapters can test them the same way.
 | a stage of the loop | `pipeline.Stage` | `RecordingStage` |
 | probe / metric source | `sources.Collector` | `FakeCollector` |
 | scale target | `act.actuators.base.Actuator` | `MemoryActuator` |
+| the Kubernetes API (for the `kubernetes` actuator) | its HTTP endpoints | `FakeKubeApi` (a loopback server) |
 | detector | `detect.base.Detector` | `ScriptedDetector` |
 | state blobs | `store.faces.StateStore` | `MemoryStateStore` |
 | notifier | `notify.base.Notifier` | `FakeNotifier` |
@@ -28,6 +29,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from vigil.act.actuators.fake_kube import FakeKubeApi
 from vigil.act.actuators.memory import MemoryActuator
 from vigil.forecast.champion import MemoryStateStore
 from vigil.model import Delivery, Notice, Score
@@ -37,8 +39,9 @@ from vigil.sources.base import FakeCollector
 
 T = TypeVar("T")
 
-__all__ = ["FakeClock", "FakeCollector", "FakeKillSwitch", "FakeNotifier", "InlineWriter", "MemoryActionStore",
-           "MemoryActuator", "MemoryAudit", "MemoryStateStore", "RecordingStage", "ScriptedDetector"]
+__all__ = ["FakeClock", "FakeCollector", "FakeKillSwitch", "FakeKubeApi", "FakeNotifier", "InlineWriter",
+           "MemoryActionStore", "MemoryActuator", "MemoryAudit", "MemoryStateStore", "RecordingStage",
+           "ScriptedDetector"]
 
 
 class FakeClock:
