@@ -16,6 +16,7 @@ their own adapters can test them the same way.
 | maintenance windows | `heal.windows.WindowStore` | `MemoryActionStore` |
 | audit log | `heal.guards.AuditSink` | `MemoryAudit` |
 | kill switch | `heal.guards.KillSwitch` | `FakeKillSwitch` |
+| a notify step's receivers | `heal.actions.Teller` | `MemoryTeller` |
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from vigil.sources.base import FakeCollector
 T = TypeVar("T")
 
 __all__ = ["FakeClock", "FakeCollector", "FakeKillSwitch", "FakeKubeApi", "FakeNotifier", "InlineWriter",
-           "MemoryActionStore", "MemoryActuator", "MemoryAudit", "MemoryStateStore", "RecordingStage",
+           "MemoryActionStore", "MemoryActuator", "MemoryAudit", "MemoryStateStore", "MemoryTeller", "RecordingStage",
            "ScriptedDetector"]
 
 
@@ -293,6 +294,26 @@ class MemoryAudit:
                "duration_s": duration_s, "incident": incident, "service": service}
         self.records.append(rec)
         return rec
+
+
+class MemoryTeller:
+    """`heal.actions.Teller` keeping what notify steps told, as (action, step, message, receiver); the
+    receivers are the step's, else `routed`. Telling one (action, step, receiver) again adds nothing."""
+
+    def __init__(self, routed: list[str] | None = None) -> None:
+        self.routed = list(routed if routed is not None else ["team"])
+        self.told: list[tuple[int, str, str, str]] = []
+
+    async def tell(self, ctx: Any, message: str, receiver: str | None) -> dict[str, Any]:
+        to = [receiver] if receiver else list(self.routed)
+        added = 0
+        for r in to:
+            seen = any((a, s, rr) == (ctx.action_id, ctx.step, r) for a, s, _, rr in self.told)
+            if not seen:
+                self.told.append((ctx.action_id, ctx.step, message, r))
+                added += 1
+        return {"receivers": to, "key": f"remediation/{ctx.action_id}/{ctx.step}", "added": added,
+                "duplicates": len(to) - added, "deferred": 0, "unknown_receiver": 0}
 
 
 class FakeKillSwitch:
