@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
+from vigil.breaker import Breakers
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.runbooks import Runbook
@@ -65,11 +66,12 @@ class RemediateStage:
     def __init__(self, config: VigilConfig, store: ActionStore, writer: Offload, clock: Clock, incidents: Any,
                  book: Any, health: Any, actuators: Mapping[str, Any], audit: guards.AuditSink | None = None,
                  switch: guards.KillSwitch | None = None, teller: Teller | None = None,
-                 config_windows: Callable[[], Any] | None = None) -> None:
+                 config_windows: Callable[[], Any] | None = None, breakers: Breakers | None = None) -> None:
         self.config, self.store, self.writer, self.clock = config, store, writer, clock
         self.incidents, self.book, self.health = incidents, book, health
         self.actuators = dict(actuators)
         self.audit, self.switch, self.teller = audit, switch or NeverPaused(), teller
+        self.breakers = breakers  # steps' calls out: `actuator:SERVICE`, `runbook:URL-ORIGIN` (docs/guardrails.md)
         self.notes: list[tuple[int | None, float, str]] = []  # notify steps' lines for the timeline
         self.runbooks = {rb.name: rb for rb in config.runbooks}
         self.enabled = config.remediation.enabled and bool(self.runbooks)
@@ -226,7 +228,8 @@ class RemediateStage:
     def _context(self, a: ActionRecord) -> ActionContext:
         cap = self.config.remediation.resolve(self.runbooks[a.runbook].guards).blast_radius
         return ActionContext(a.service, self.clock, self.actuators.get(a.service), self._health, self.latest.get,
-                             cap, self.maintenance, self.notes, a.id, a.runbook, a.incident, tell=self.teller)
+                             cap, self.maintenance, self.notes, a.id, a.runbook, a.incident, tell=self.teller,
+                             breakers=self.breakers)
 
     def _incident_open(self, a: ActionRecord) -> bool:
         inc = getattr(self.incidents, "known", {}).get(a.incident) if a.incident is not None else None

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from vigil.breaker import Breakers
 from vigil.clock import Clock
 from vigil.heal.windows import MaintenanceBook
 from vigil.model import Health
@@ -58,6 +59,19 @@ class ActionContext:
     incident: int | None = None
     step: str = ""  # the step running: "steps[2]", "rollback[0]" (with action_id, a step's idempotency key)
     tell: Teller | None = None
+    breakers: Breakers | None = None  # calls out (actuators, HTTP endpoints) go through these when given
+
+
+T = TypeVar("T")
+
+
+async def through(ctx: ActionContext, endpoint: str, fn: Callable[[], Awaitable[T]],
+                  counts_as_up: Callable[[BaseException], bool] = lambda exc: False) -> T:
+    """`fn()` through the endpoint's circuit breaker (the engine's registry, as scaling's calls go);
+    raises BreakerOpen without calling while it is open."""
+    if ctx.breakers is None:
+        return await fn()
+    return await ctx.breakers.call(endpoint, ctx.clock.now, fn, counts_as_up)
 
 
 StepFn = Callable[[Any, ActionContext], Awaitable[StepOutcome]]
