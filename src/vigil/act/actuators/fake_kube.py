@@ -186,7 +186,11 @@ class FakeKubeApi:
 
     def add(self, name: str, replicas: int, namespace: str = "default", plural: str = "deployments",
             image: str = "example/app:1") -> None:
-        key = (namespace, plural, name)
+        with self.lock:
+            self._add((namespace, plural, name), replicas, image)
+
+    def _add(self, key: tuple[str, str, str], replicas: int, image: str) -> None:
+        namespace, plural, name = key
         self.workloads[key] = {"replicas": replicas, "ready": replicas, "reads": 0}
         spec: dict[str, Any] = {"selector": {"matchLabels": {"app": name}},
                                 "template": {"metadata": {"labels": {"app": name}},
