@@ -98,7 +98,7 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
         book=book,
         extra=list(extra_stages))
     stages.remediate = remediate_stage(config, store, writer, clock, stages, actuators or {}, audit or audit_log,
-                                       switch or automation)
+                                       switch or automation, breakers)
     for role, stage in (replace or {}).items():
         if not hasattr(stages, role) or role in ("book", "extra"):
             raise ValueError(f"no stage {role!r} to replace")
@@ -112,17 +112,25 @@ def build_engine(config: VigilConfig, *, store: Any = None, clock: Clock | None 
 
 
 def remediate_stage(config: VigilConfig, store: Any, writer: Offload, clock: Clock, stages: Stages,
-                    actuators: Mapping[str, Actuator], audit: Any, switch: Any) -> Any:
+                    actuators: Mapping[str, Actuator], audit: Any, switch: Any,
+                    breakers: Breakers | None = None) -> Any:
     """Runbooks over the incidents, acting through each service's actuator (its scaling one, or one
     given); `audit` (an AuditSink) and `switch` (the kill switch's is_paused) as the caller has them."""
     from vigil.stages.remediate import RemediateStage
 
     if not config.runbooks:
         return None
+    from vigil.heal.tell import OutboxTeller
+    from vigil.heal.windows import configured_windows
+
     acting = {svc.name: svc.actuator for svc in stages.scale.services}
     acting.update(actuators)
+    router = getattr(stages.route, "router", None)
+    teller = (OutboxTeller(stages.notify, router, stages.incidents, stages.book)
+              if getattr(stages.notify, "outbox", None) is not None else None)
     return RemediateStage(config, store, writer, clock, stages.incidents, stages.book, stages.health.tracker,
-                          acting, audit, switch)
+                          acting, audit, switch, teller, configured_windows(config, stages.route), breakers)
+
 
 
 def outbox(config: VigilConfig, store: Any, writer: Offload,

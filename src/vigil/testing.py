@@ -8,12 +8,15 @@ their own adapters can test them the same way.
 | a stage of the loop | `pipeline.Stage` | `RecordingStage` |
 | probe / metric source | `sources.Collector` | `FakeCollector` |
 | scale target | `act.actuators.base.Actuator` | `MemoryActuator` |
+| the Kubernetes API (for the `kubernetes` actuator) | its HTTP endpoints | `FakeKubeApi` (a loopback server) |
 | detector | `detect.base.Detector` | `ScriptedDetector` |
 | state blobs | `store.faces.StateStore` | `MemoryStateStore` |
 | notifier | `notify.base.Notifier` | `FakeNotifier` |
 | remediation actions | `heal.ledger.ActionStore` | `MemoryActionStore` |
+| maintenance windows | `heal.windows.WindowStore` | `MemoryActionStore` |
 | audit log | `heal.guards.AuditSink` | `MemoryAudit` |
 | kill switch | `heal.guards.KillSwitch` | `FakeKillSwitch` |
+| a notify step's receivers | `heal.actions.Teller` | `MemoryTeller` |
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
+from vigil.act.actuators.fake_kube import FakeKubeApi
 from vigil.act.actuators.memory import MemoryActuator
 from vigil.forecast.champion import MemoryStateStore
 from vigil.model import Delivery, Notice, Score
@@ -36,8 +40,9 @@ from vigil.sources.base import FakeCollector
 
 T = TypeVar("T")
 
-__all__ = ["FakeClock", "FakeCollector", "FakeKillSwitch", "FakeNotifier", "InlineWriter", "MemoryActionStore",
-           "MemoryActuator", "MemoryAudit", "MemoryStateStore", "RecordingStage", "ScriptedDetector"]
+__all__ = ["FakeClock", "FakeCollector", "FakeKillSwitch", "FakeKubeApi", "FakeNotifier", "InlineWriter",
+           "MemoryActionStore", "MemoryActuator", "MemoryAudit", "MemoryStateStore", "MemoryTeller", "RecordingStage",
+           "ScriptedDetector"]
 
 
 class FakeClock:
@@ -228,6 +233,7 @@ class MemoryActionStore:
         self._copy = copy.deepcopy
         self.rows: dict[int, Any] = {}
         self.step_rows: dict[tuple[int, str, int], Any] = {}
+        self.windows: dict[str, Any] = {}  # service -> heal.windows.WindowRecord
         self.writes = 0
 
     def save_action(self, action: Any) -> None:
@@ -263,6 +269,18 @@ class MemoryActionStore:
     def last_action_id(self) -> int:
         return max(self.rows, default=0)
 
+    # maintenance windows (`heal.windows.WindowStore`)
+    def open_maintenance(self, window: Any) -> None:
+        self.writes += 1
+        self.windows[window.service] = window
+
+    def close_maintenance(self, service: str) -> bool:
+        self.writes += 1
+        return self.windows.pop(service, None) is not None
+
+    def maintenance_windows(self, open_at: float | None = None) -> list[Any]:
+        return [w for _, w in sorted(self.windows.items()) if open_at is None or w.ends_at > open_at]
+
 
 class MemoryAudit:
     """`heal.guards.AuditSink` keeping its records in a list (the real one is vigil.audit's chain)."""
@@ -276,6 +294,26 @@ class MemoryAudit:
                "duration_s": duration_s, "incident": incident, "service": service}
         self.records.append(rec)
         return rec
+
+
+class MemoryTeller:
+    """`heal.actions.Teller` keeping what notify steps told, as (action, step, message, receiver); the
+    receivers are the step's, else `routed`. Telling one (action, step, receiver) again adds nothing."""
+
+    def __init__(self, routed: list[str] | None = None) -> None:
+        self.routed = list(routed if routed is not None else ["team"])
+        self.told: list[tuple[int, str, str, str]] = []
+
+    async def tell(self, ctx: Any, message: str, receiver: str | None) -> dict[str, Any]:
+        to = [receiver] if receiver else list(self.routed)
+        added = 0
+        for r in to:
+            seen = any((a, s, rr) == (ctx.action_id, ctx.step, r) for a, s, _, rr in self.told)
+            if not seen:
+                self.told.append((ctx.action_id, ctx.step, message, r))
+                added += 1
+        return {"receivers": to, "key": f"remediation/{ctx.action_id}/{ctx.step}", "added": added,
+                "duplicates": len(to) - added, "deferred": 0, "unknown_receiver": 0}
 
 
 class FakeKillSwitch:

@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from vigil.app import build_app
+from vigil.audit.chain import first_break
 from vigil.config import parse_config
 from vigil.model import Alert, AlertStatus, Notice
 from vigil.notify import render
@@ -291,6 +292,11 @@ async def test_a_link_in_the_page_acknowledges_and_records_who(vigil: Vigil) -> 
     assert inc.status.value == "acknowledged" and inc.acknowledged_by == "link:alice"
     timeline = vigil.engine.store.incident_timeline(1)
     assert [e.actor for e in timeline if e.kind == "acknowledged"] == ["link:alice"]
+    await vigil.engine.audit.flush()  # in the audit log as an API change is, the link's recipient as who
+    [rec] = vigil.engine.audit.records(actor="link:alice")
+    assert rec.action == "incident.acknowledge" and rec.incident == 1 and rec.service == "payments"
+    assert rec.reason == {"incident": 1, "via": "signed link"} and rec.result["status"] == "acknowledged"
+    assert first_break(reversed(vigil.engine.audit.records(limit=1000)))[1] is None  # the chain holds
     await vigil.clock.advance(30 * 60)
     assert vigil.pages("bob-pager") == []  # acknowledged through the link: the escalation stopped
 
@@ -318,3 +324,5 @@ async def test_a_refused_link_answers_403_with_why_and_changes_nothing(vigil: Vi
     inc = vigil.engine.store.incident(1)
     assert inc.status.value == "open" and inc.acknowledged_by is None and inc.resolved_by is None
     assert [e.kind for e in vigil.engine.store.incident_timeline(1) if e.actor.startswith("link:")] == []
+    await vigil.engine.audit.flush()
+    assert [r for r in vigil.engine.audit.records(limit=1000) if r.actor.startswith("link:")] == []

@@ -35,7 +35,7 @@ class Vigil:
     clock: FakeClock
     engine: Any
     client: httpx.AsyncClient
-    actuators: dict[str, MemoryActuator]
+    actuators: dict[str, Any]  # MemoryActuator unless the test gave another
     audit: MemoryAudit
     switch: FakeKillSwitch
 
@@ -62,19 +62,24 @@ class Vigil:
 
 
 def start_vigil(tmp_path: Path, runbooks: str, clock: FakeClock | None = None, paused: bool = False,
-                extra: str = "") -> Callable[[], Any]:
+                extra: str = "", real_audit: bool = False,
+                actuators: Callable[[], dict[str, Any]] | None = None) -> Callable[[], Any]:
+    """`real_audit`: the engine's own hash-chained audit log (read it at /api/v1/audit), not MemoryAudit.
+    `actuators`: makes actuators to use instead of some services' MemoryActuator."""
     text = BASE.format(db=tmp_path / "v.db", key=KEY) + extra + runbooks
     cfg = parse_config(text, env={})
 
     async def make() -> Vigil:
-        actuators = {s.name: MemoryActuator(service=s.name, replicas=2) for s in cfg.services}
+        acting: dict[str, Any] = {s.name: MemoryActuator(service=s.name, replicas=2) for s in cfg.services}
+        acting.update(actuators() if actuators is not None else {})
         audit, switch = MemoryAudit(), FakeKillSwitch(paused)
         app, engine = build_app(cfg, clock=clock or FakeClock(T0), collectors=[], writer=InlineWriter(),
-                                worker=InlineWriter(), actuators=actuators, audit=audit, switch=switch)
+                                worker=InlineWriter(), actuators=acting, audit=None if real_audit else audit,
+                                switch=switch)
         client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://vigil.test",
                                    headers={"Authorization": f"Bearer {KEY}"})
         await engine.start()
-        return Vigil(engine.clock, engine, client, actuators, audit, switch)
+        return Vigil(engine.clock, engine, client, acting, audit, switch)
     return make
 
 

@@ -18,13 +18,15 @@ from tests.act.test_actuators import _kubeconfig
 from vigil.act.actuators import build_actuator
 from vigil.config.scaling import KubernetesActuatorConfig
 from vigil.heal.actions import ActionContext, run_step
-from vigil.heal.actions.params import CommandParams, HttpParams, RestartParams
+from vigil.heal.actions.params import CommandParams, HttpParams, MaintenanceParams, NotifyParams, RestartParams
+from vigil.heal.windows import MaintenanceBook
 from vigil.model import Health
-from vigil.testing import FakeClock
+from vigil.testing import FakeClock, InlineWriter, MemoryActionStore, MemoryTeller
 
 
 def ctx(actuator: Any = None, service: str = "web") -> ActionContext:
-    return ActionContext(service, FakeClock(), actuator, lambda s: Health.HEALTHY, lambda s: None, 50.0, {})
+    return ActionContext(service, FakeClock(), actuator, lambda s: Health.HEALTHY, lambda s: None, 50.0,
+                         MaintenanceBook(None, None))
 
 
 @pytest.mark.timeout(60)
@@ -81,3 +83,31 @@ async def test_a_command_step_fails_on_a_nonzero_exit() -> None:
     assert ok.ok and "hi web" in ok.detail  # {service} in argv is the service acted on
     bad = await run_step(CommandParams(action="command", argv=[sys.executable, "-c", "raise SystemExit(3)"]), ctx())
     assert not bad.ok and bad.result["exit_status"] == 3
+
+
+async def test_a_notify_step_tells_through_its_teller_or_only_notes_without_one() -> None:
+    teller = MemoryTeller(routed=["team", "ops"])
+    c = ctx()
+    c.action_id, c.step, c.incident, c.tell = 7, "steps[1]", 3, teller
+    out = await run_step(NotifyParams(action="notify", message="restarted {service}"), c)
+    assert out.ok and out.result["receivers"] == ["team", "ops"] and out.result["added"] == 2
+    assert teller.told == [(7, "steps[1]", "restarted web", "team"), (7, "steps[1]", "restarted web", "ops")]
+    assert c.notes[-1][0] == 3 and c.notes[-1][2] == "restarted web"  # and a line for the incident's timeline
+    alone = ctx()
+    out = await run_step(NotifyParams(action="notify", message="hello"), alone)
+    assert out.ok and "no outbox" in out.detail and alone.notes[-1][2] == "hello"
+
+
+async def test_a_maintenance_step_writes_its_window_before_it_reports_it() -> None:
+    store = MemoryActionStore()
+    c = ctx()
+    c.maintenance = MaintenanceBook(store, InlineWriter())
+    c.action_id, c.runbook, c.step = 4, "quiet", "steps[0]"
+    out = await run_step(MaintenanceParams(action="maintenance", state="open", duration=600), c)
+    [w] = store.maintenance_windows()
+    assert out.ok and (w.service, w.ends_at - w.starts_at, w.opened_by) == ("web", 600.0, "action:4 (quiet)")
+    assert c.maintenance.ends_at("web") == w.ends_at
+    out = await run_step(MaintenanceParams(action="maintenance", state="close"), c)
+    assert out.ok and "closed" in out.detail and store.maintenance_windows() == []
+    again = await run_step(MaintenanceParams(action="maintenance", state="close"), c)
+    assert again.ok and "no maintenance window was open" in again.detail

@@ -105,13 +105,29 @@ class Runbook(Strict):
         return v
 
 
-def runbook_problems(runbooks: list[Runbook], services: list[str], doc: Document) -> list[ConfigProblem]:
-    """Checks across runbooks: names unique, the services they name configured."""
+def runbook_problems(runbooks: list[Runbook], services: list[str], doc: Document,
+                     receivers: list[str] | None = None, routed: bool = True) -> list[ConfigProblem]:
+    """Checks across runbooks: names unique, the services and receivers they name configured (a notify
+    step's receiver is told through the outbox, which runs with `alerting.route`)."""
     problems: list[ConfigProblem] = []
+    for i, rb in enumerate(runbooks):
+        for phase in ("steps", "rollback"):
+            for j, step in enumerate(getattr(rb, phase)):
+                name = getattr(step, "receiver", None) if step.action == "notify" else None
+                if name is None or receivers is None:
+                    continue
+                path: tuple[str | int, ...] = ("runbooks", i, phase, j, "receiver")
+                if not routed:
+                    why = f"receiver {name!r}: notify steps go through the outbox, which needs alerting.route"
+                elif name not in receivers:
+                    why = f"unknown receiver {name!r}; known: {', '.join(receivers) or 'none'}"
+                else:
+                    continue
+                problems.append(ConfigProblem(doc.file, doc.lines.get(path), format_path(path), why))
     seen: dict[str, int] = {}
     for i, rb in enumerate(runbooks):
         if rb.name in seen:
-            path: tuple[str | int, ...] = ("runbooks", i, "name")
+            path = ("runbooks", i, "name")
             problems.append(ConfigProblem(doc.file, doc.lines.get(path), format_path(path),
                                           f"duplicate runbook name {rb.name!r} (also runbooks[{seen[rb.name]}])"))
         seen.setdefault(rb.name, i)

@@ -273,7 +273,8 @@ def validate(doc: Document) -> VigilConfig:
     problems += oncall_problems(cfg.oncall, cfg.services, [r.name for r in alerting.receivers],
                                 alerting.route is not None, doc)
     problems += _report_problems(cfg.reports, alerting, doc)
-    problems += runbook_problems(cfg.runbooks, [s.name for s in cfg.services], doc)
+    problems += runbook_problems(cfg.runbooks, [s.name for s in cfg.services], doc,
+                                 [r.name for r in alerting.receivers], alerting.route is not None)
     if problems:
         raise ConfigError(problems)
     return cfg.model_copy(update={"alerting": alerting})

@@ -44,6 +44,7 @@ async def run_steps(action: ActionRecord, phase: str, steps: Sequence[Any], ctx:
         action.steps.append(rec)
         await save(rec)
         started = time.monotonic()
+        ctx.step = f"{phase}[{i}]"
         out = await run_step(params, ctx)
         rec.state = STEP_OK if out.ok else STEP_FAILED
         rec.finished_at, rec.detail = ctx.clock.now(), out.detail

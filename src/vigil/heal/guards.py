@@ -38,12 +38,18 @@ def _counts(a: ActionRecord) -> bool:
 
 
 def check(guards: ResolvedGuards, runbook: str, service: str, now: float, confidence: float,
-          history: Iterable[ActionRecord], *, paused: bool, maintenance_until: float | None) -> Verdict:
-    """May `runbook` start an action on `service` now? The first guard that says no decides."""
+          history: Iterable[ActionRecord], *, paused: bool, maintenance_until: float | None,
+          maintenance_window: str | None = None) -> Verdict:
+    """May `runbook` start an action on `service` now? The first guard that says no decides.
+    `maintenance_until`: the end of a window a runbook opened; `maintenance_window`: the name of an open
+    `alerting.maintenance_windows` window naming the service."""
     if paused:
         return Verdict(False, "paused", "automation is paused (vigil pause); nothing acts until vigil resume")
     if maintenance_until is not None and maintenance_until > now:
         return Verdict(False, "maintenance", f"{service} is in a maintenance window for {maintenance_until - now:.0f}s")
+    if maintenance_window is not None:
+        return Verdict(False, "maintenance", f"{service} is in the maintenance window {maintenance_window!r} "
+                                             "(alerting.maintenance_windows)")
     mine = [a for a in history if a.service == service]
     busy = [a for a in mine if not a.finished]
     if busy:

@@ -102,7 +102,8 @@ def _summary(a: Alert) -> str:
     return text
 
 
-KIND_PREFIX = {"escalation": "Escalated: ", "reminder": "Reminder: ", "report": "Report: "}
+KIND_PREFIX = {"escalation": "Escalated: ", "reminder": "Reminder: ", "report": "Report: ",
+               "remediation": "Remediation: "}
 
 
 def _title(notice: Notice, v: View) -> str:
@@ -157,6 +158,10 @@ def _incident(raw: dict[str, Any] | None) -> IncidentView | None:
     why = str(escalation.get("reason") or "") if isinstance(escalation, dict) else ""
     if why and why != "resolved":  # an escalation page says first why it comes: "Escalated to level 2: ..."
         summary = f"{why[0].upper()}{why[1:]}." + (f"\n\n{summary}" if summary else "")
+    remediation = raw.get("remediation")
+    said = str(remediation.get("message") or "") if isinstance(remediation, dict) else ""
+    if said:  # a runbook's notify step: its message first
+        summary = said + (f"\n\n{summary}" if summary else "")
     return IncidentView(str(raw.get("id", "")), str(raw.get("title", "")), summary, causes, links,
                         str(raw.get("url", "")))
 

@@ -83,7 +83,11 @@ class WebhookNotifier(HttpNotifier):
         if self.config.body_template is not None:
             return render_template(self.config.body_template,
                                    template_values(notice, self.config.max_alerts, self.external_url))
-        return orjson.dumps(payload_v4(notice, self.config.max_alerts, self.external_url))
+        body = payload_v4(notice, self.config.max_alerts, self.external_url)
+        remediation = (notice.incident or {}).get("remediation") if notice.kind == "remediation" else None
+        if remediation is not None:  # a runbook's notify step: Alertmanager consumers ignore the extra key
+            body["vigil"] = {"kind": "remediation", **remediation, "incident": (notice.incident or {}).get("id")}
+        return orjson.dumps(body)
 
     async def send(self, notice: Notice) -> Delivery:
         return await self.post_json(self._url, self.body(notice), notice.key)

@@ -6,10 +6,13 @@ a line of its timeline."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from vigil.incidents.model import TimelineEntry
 from vigil.incidents.report_schedule import ReportSchedule
+from vigil.model import Notice
 from vigil.notify.outbox import Outbox
+from vigil.notify.policy import EnqueueResult
 from vigil.pipeline import Batch
 
 log = logging.getLogger("vigil.notify")
@@ -31,16 +34,23 @@ class NotifyStage:
         if self.outbox is not None:
             await self.outbox.close()
 
+    async def enqueue(self, notices: Sequence[Notice], now: float) -> EnqueueResult | None:
+        """Into the outbox (written before this returns, unless the store refuses: then deferred), their
+        deliveries to come as lines of their incident's timeline. Also for a runbook's notify step."""
+        if self.outbox is None:
+            return None
+        for n in notices:
+            if n.incident is not None and n.incident.get("id"):
+                self.incident_of_key[n.key] = int(n.incident["id"])
+        return await self.outbox.enqueue(notices, now)
+
     async def run(self, batch: Batch) -> None:
         if self.outbox is None:
             return
         if self.reports is not None:
             batch.notices.extend(self.reports.due(batch.now))
         if batch.notices:
-            for n in batch.notices:
-                if n.incident is not None:
-                    self.incident_of_key[n.key] = int(n.incident["id"])
-            await self.outbox.enqueue(batch.notices, batch.now)
+            await self.enqueue(batch.notices, batch.now)
         for outcome in await self.outbox.tick(batch.now):
             batch.events.append(outcome.event())
             incident = self.incident_of_key.get(outcome.key)

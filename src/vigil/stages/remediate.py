@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+from vigil.breaker import Breakers
 from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.runbooks import Runbook
 from vigil.heal import guards
-from vigil.heal.actions import ActionContext
+from vigil.heal.actions import ActionContext, Teller
 from vigil.heal.actions.flow import steady
 from vigil.heal.execute import DONE, PAUSED, mark_interrupted, run_steps
 from vigil.heal.ledger import (
@@ -30,6 +31,7 @@ from vigil.heal.ledger import (
     ROLLED_BACK,
     ROLLING_BACK,
     RUNNING,
+    STEP_RUNNING,
     SUCCEEDED,
     VERIFYING,
     ActionRecord,
@@ -37,6 +39,7 @@ from vigil.heal.ledger import (
     StepRecord,
 )
 from vigil.heal.triggers import Match, matches
+from vigil.heal.windows import MaintenanceBook, WindowStore
 from vigil.incidents.model import Incident, TimelineEntry
 from vigil.model import Decision, Event, Health, Severity
 from vigil.pipeline import Batch, Command, Offload
@@ -62,11 +65,14 @@ class RemediateStage:
 
     def __init__(self, config: VigilConfig, store: ActionStore, writer: Offload, clock: Clock, incidents: Any,
                  book: Any, health: Any, actuators: Mapping[str, Any], audit: guards.AuditSink | None = None,
-                 switch: guards.KillSwitch | None = None) -> None:
+                 switch: guards.KillSwitch | None = None, teller: Teller | None = None,
+                 config_windows: Callable[[], Any] | None = None, breakers: Breakers | None = None) -> None:
         self.config, self.store, self.writer, self.clock = config, store, writer, clock
         self.incidents, self.book, self.health = incidents, book, health
         self.actuators = dict(actuators)
-        self.audit, self.switch = audit, switch or NeverPaused()
+        self.audit, self.switch, self.teller = audit, switch or NeverPaused(), teller
+        self.breakers = breakers  # steps' calls out: `actuator:SERVICE`, `runbook:URL-ORIGIN` (docs/guardrails.md)
+        self.notes: list[tuple[int | None, float, str]] = []  # notify steps' lines for the timeline
         self.runbooks = {rb.name: rb for rb in config.runbooks}
         self.enabled = config.remediation.enabled and bool(self.runbooks)
         self.labels = {s.name: dict(s.labels) for s in config.services}
@@ -76,7 +82,8 @@ class RemediateStage:
         self.seen_since: dict[str, float] = {}  # match key -> first seen (for `for:`)
         self.shadowed: set[str] = set()  # match keys recorded in shadow mode
         self.refused: dict[str, str] = {}  # match key -> the last guard that refused it (recorded once)
-        self.maintenance: dict[str, float] = {}
+        windows = store if hasattr(store, "open_maintenance") else None
+        self.maintenance = MaintenanceBook(cast(WindowStore | None, windows), writer, config_windows)
         self.latest: dict[str, float] = {}
         self.watched = {n for rb in self.runbooks.values() for n in _metric_names(rb)}
         self.next_id = 1
@@ -92,6 +99,7 @@ class RemediateStage:
         for a in found:
             self.actions[a.id] = a
         self.next_id = await self.writer.call(self.store.last_action_id) + 1
+        await self.maintenance.load(now)  # the windows runbooks opened survive a restart
         for a in [a for a in self.actions.values() if not a.finished]:
             await self._reconcile(a, now)
 
@@ -130,10 +138,15 @@ class RemediateStage:
         for cmd in batch.commands:
             if cmd.target == self.name:
                 await self._command(cmd, batch)
+        notes, self.notes[:] = list(self.notes), []  # in place: running steps hold this list
+        for incident, ts, text in notes:
+            if incident is not None:
+                batch.timeline.append(TimelineEntry(incident, ts, "action", text, "vigil", {"notify": True}))
         for a in [a for a in self.actions.values() if not a.finished]:
             await self._advance(a, batch)
         await self._match(batch)
         self._forget(now)
+        await self.maintenance.forget(now)
 
     async def _advance(self, a: ActionRecord, batch: Batch) -> None:
         now = batch.now
@@ -182,12 +195,22 @@ class RemediateStage:
             state.since = now if state.since is None else state.since
             if now - state.since >= rb.verify.for_:
                 del self.verifying[a.id]
+                await self._audit_verification(a, True, seen, now)
                 await self._move(a, SUCCEEDED, batch, f"verified: steady for {rb.verify.for_:g}s ({seen})")
             return
         state.since = None
         if a.verify_deadline is not None and now >= a.verify_deadline:
             del self.verifying[a.id]
+            await self._audit_verification(a, False, seen, now)
             await self._roll_back(a, batch, f"not verified within {rb.verify.within:g}s; last seen: {seen}")
+
+    async def _audit_verification(self, a: ActionRecord, held: bool, seen: str, now: float) -> None:
+        v = self.runbooks[a.runbook].verify
+        await self._audit("vigil", "action.verification", f"action {a.id} ({a.runbook}): steady state "
+                          + (f"held for {v.for_:g}s" if held else f"not reached within {v.within:g}s"),
+                          {"action": a.id, "runbook": a.runbook, "key": a.key,
+                           "verify": v.model_dump(mode="json", by_alias=True)},
+                          {"held": held, "seen": seen}, a.incident, a.service, now - (a.verify_started_at or now))
 
     async def _roll_back(self, a: ActionRecord, batch: Batch, why: str) -> None:
         if not self.runbooks[a.runbook].rollback:
@@ -205,7 +228,8 @@ class RemediateStage:
     def _context(self, a: ActionRecord) -> ActionContext:
         cap = self.config.remediation.resolve(self.runbooks[a.runbook].guards).blast_radius
         return ActionContext(a.service, self.clock, self.actuators.get(a.service), self._health, self.latest.get,
-                             cap, self.maintenance)
+                             cap, self.maintenance, self.notes, a.id, a.runbook, a.incident, tell=self.teller,
+                             breakers=self.breakers)
 
     def _incident_open(self, a: ActionRecord) -> bool:
         inc = getattr(self.incidents, "known", {}).get(a.incident) if a.incident is not None else None
@@ -238,7 +262,8 @@ class RemediateStage:
         now, rb = batch.now, m.runbook
         g = self.config.remediation.resolve(rb.guards)
         verdict = guards.check(g, rb.name, m.service, now, m.confidence, self.actions.values(),
-                               paused=self.switch.is_paused(), maintenance_until=self.maintenance.get(m.service))
+                               paused=self.switch.is_paused(), maintenance_until=self.maintenance.ends_at(m.service),
+                               maintenance_window=self.maintenance.configured(m.service, now))
         inputs = {"service": m.service, "key": m.key, "confidence": round(m.confidence, 4), "mode": rb.mode,
                   **m.reason}
         if not verdict.ok:
@@ -291,16 +316,19 @@ class RemediateStage:
             cmd.refused(ValueError(f"action {a.id} is {a.state}, not pending: nothing to {cmd.action}"))
             return
         a.decided_by = cmd.actor
+        who = f"key:{cmd.args['key']}" if cmd.args.get("key") else cmd.actor  # the audit log's name of an API key
+        by = {"by": cmd.args["by"]} if cmd.args.get("by") else {}
         if cmd.action == "approve":
-            await self._move(a, APPROVED, batch, f"approved by {cmd.actor}", actor=cmd.actor)
+            await self._move(a, APPROVED, batch, f"approved by {cmd.actor}", actor=cmd.actor, audit_as=who, **by)
             await self._advance(a, batch)
         else:
-            await self._move(a, DENIED, batch, f"denied by {cmd.actor}", actor=cmd.actor)
+            await self._move(a, DENIED, batch, f"denied by {cmd.actor}", actor=cmd.actor, audit_as=who, **by)
         cmd.handled(a.view())
 
     # ------------------------------------------------------------------------------ the record
 
-    async def _move(self, a: ActionRecord, to: str, batch: Batch, note: str, actor: str = "vigil") -> None:
+    async def _move(self, a: ActionRecord, to: str, batch: Batch, note: str, actor: str = "vigil",
+                    audit_as: str | None = None, **more: Any) -> None:
         before, last = a.state, a.updated_at
         a.move(to, batch.now, note)
         if a.finished:
@@ -312,8 +340,8 @@ class RemediateStage:
                                   f"{before} -> {to}: {note}", {"action": a.id, "state": to}))
         self._timeline(batch, a.incident, f"action {a.id} ({a.runbook}): {to}: {note}", actor=actor, action=a.id,
                        state=to)
-        await self._audit(actor, f"action.{to}", note, inputs, {"state": to, "story": a.story[-3:]}, a.incident,
-                          a.service, batch.now - last)
+        await self._audit(audit_as or actor, f"action.{to}", note, {**inputs, **more},
+                          {"state": to, "story": a.story[-3:]}, a.incident, a.service, batch.now - last)
 
     async def _escalate(self, a: ActionRecord, to: str, batch: Batch, why: str) -> None:
         """The end of an action that did not fix things: its incident is raised to critical with the story."""
@@ -337,6 +365,23 @@ class RemediateStage:
 
     async def _save_step(self, step: StepRecord) -> None:
         await self.writer.call(self.store.save_step, step)
+        if step.state != STEP_RUNNING:  # a step's outcome (succeeded, failed, interrupted) is audited once
+            await self._audit_step(step)
+
+    async def _audit_step(self, step: StepRecord) -> None:
+        a = self.actions.get(step.action_id)
+        rb = self.runbooks.get(a.runbook) if a is not None else None
+        if a is None or rb is None:
+            return
+        steps = rb.rollback if step.phase == "rollback" else rb.steps
+        params = steps[step.index].model_dump(mode="json", by_alias=True) if step.index < len(steps) else {}
+        seconds = float(step.result.get("seconds", (step.finished_at or step.started_at) - step.started_at))
+        await self._audit("vigil", f"action.step.{step.state}", f"action {a.id} ({a.runbook}) {step.phase}"
+                          f"[{step.index}] {step.kind}: {step.detail}"[:1000],
+                          {"action": a.id, "runbook": a.runbook, "phase": step.phase, "index": step.index,
+                           "step": params, "key": a.key},
+                          {"state": step.state, "detail": step.detail, "result": step.result}, a.incident,
+                          a.service, seconds)
 
     async def _audit(self, actor: str, action: str, reason: str, inputs: dict[str, Any], result: dict[str, Any],
                      incident: int | None, service: str | None, duration_s: float = 0.0) -> None:
@@ -346,8 +391,6 @@ class RemediateStage:
     def _forget(self, now: float) -> None:
         for a in [a for a in self.actions.values() if a.finished and (a.finished_at or now) < now - HISTORY_S]:
             del self.actions[a.id]
-        for service in [s for s, t in self.maintenance.items() if t <= now]:
-            del self.maintenance[service]  # in place: running steps hold this dict
 
 
 def _metric_names(rb: Runbook) -> set[str]:

@@ -341,6 +341,16 @@ actions = sa.Table(
     sa.Index("ix_actions_service_created", "service", "created_at"),
 )
 
+# Maintenance windows runbooks opened (heal/windows.py): one per service, until `ends_at`.
+maintenance_windows = sa.Table(
+    "maintenance_windows", metadata,
+    sa.Column("service", sa.Text, primary_key=True),
+    sa.Column("starts_at", sa.Double, nullable=False),
+    sa.Column("ends_at", sa.Double, nullable=False),
+    sa.Column("opened_by", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+)
+
 # Each step of an action, written `running` before it starts and with its outcome after.
 action_steps = sa.Table(
     "action_steps", metadata,

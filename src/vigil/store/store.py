@@ -22,6 +22,7 @@ from vigil.store import maintenance as mt
 from vigil.store import outbox as ob
 from vigil.store import records, samples
 from vigil.store import silences as silence_rows
+from vigil.store import windows as window_rows
 from vigil.store.db import Engines, connect, migrate, try_maintenance_lock, unavailable
 from vigil.store.query import RangeResult, query_range
 from vigil.store.records import ServiceRecord
@@ -339,6 +340,19 @@ class Store:
 
     def last_action_id(self) -> int:
         return self._read(action_rows.last_action_id)
+
+    # ----------------------------------------------------------------------- maintenance windows
+
+    def open_maintenance(self, window: Any) -> None:
+        self._write(window_rows.open_window, self.dialect, window)
+
+    def close_maintenance(self, service: str) -> bool:
+        with self._write_lock, self._db.write.begin() as conn:
+            return window_rows.close_window(conn, service)
+
+    def maintenance_windows(self, open_at: float | None = None) -> list[Any]:
+        """The windows runbooks opened, by service (with `open_at`: those not ended by then)."""
+        return self._read(window_rows.read_windows, open_at)
 
     def _write(self, fn: Any, *args: Any) -> None:
         with self._write_lock, self._db.write.begin() as conn:

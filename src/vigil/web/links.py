@@ -1,8 +1,9 @@
 """The signed links of notifications (`/links/{token}`, incidents/links.py). The token is the
 authorisation: no API key. GET shows the incident and, for an acknowledge or resolve link, a button;
 only the POST from that button acts (so a mail scanner that opens links changes nothing), through the
-engine's loop like the API, with the actor `link:<whom the notification was sent to>`. A refused
-link (malformed, bad signature, expired) is answered 403 with why, and changes nothing."""
+engine's loop like the API, with the actor `link:<whom the notification was sent to>`, and is audited
+like the API's changes. A refused link (malformed, bad signature, expired) is answered 403 with why,
+and changes nothing."""
 
 from __future__ import annotations
 
@@ -126,6 +127,7 @@ def links_router(engine: Any) -> APIRouter:
                         f"<p>{html.escape(exc.reason)}</p><p>Nothing was changed.</p>")
         if link.action == "view":
             return page(403, "This link only shows the incident", "<p>Nothing was changed.</p>")
+        started = engine.clock.monotonic()
         try:
             inc = await engine.command("incidents", link.action, {"id": link.incident}, link.actor)
         except KeyError as exc:
@@ -135,6 +137,10 @@ def links_router(engine: Any) -> APIRouter:
         except (NotRunning, NotRecorded) as exc:
             return page(503, "vigil cannot take this now",
                         f"<p>{html.escape(str(exc))}; try again shortly</p>", {"Retry-After": "5"})
+        # Audited as the API's changes are, with the recipient the link was signed for as the actor.
+        engine.audit.append(link.actor, f"incident.{link.action}", {"incident": link.incident, "via": "signed link"},
+                            {"link_expires": link.expires}, {"status": inc.status, "assignee": inc.assignee},
+                            engine.clock.monotonic() - started, incident=link.incident, service=inc.service)
         return page(200, f"Incident #{inc.id} {DONE[link.action]}", f"<p>by {html.escape(link.actor)}</p>"
                     + incident_table(inc))
 

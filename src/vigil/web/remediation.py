@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 
 from vigil.engine import NotRecorded, NotRunning
 from vigil.heal.ledger import STATES
+from vigil.heal.windows import configured_windows, window_views
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
 
@@ -34,6 +35,14 @@ def remediation_router(engine: Any, keys: ApiKeys) -> APIRouter:
     def runbooks() -> dict[str, Any]:
         return {"runbooks": [runbook_view(rb, cfg.remediation.resolve(rb.guards)) for rb in cfg.runbooks]}
 
+    windows = configured_windows(cfg, getattr(engine.stages, "route", None))
+
+    @r.get("/maintenance", summary="Maintenance windows: those runbooks opened (open now) and those configured "
+                                   "(alerting.maintenance_windows), with whether each is open")
+    def maintenance() -> dict[str, Any]:
+        now = engine.clock.now()
+        return {"windows": window_views(store.maintenance_windows(now), windows(), now)}
+
     @r.get("/actions", summary="Remediation actions, newest first (state=pending: approvals waiting)")
     def listing(state: str | None = Query(None, description=f"one of {', '.join(STATES)}, or unfinished"),
                 service: str | None = None, limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
@@ -49,14 +58,16 @@ def remediation_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return dict(a.view())
 
     async def decide(request: Request, action_id: int, what: str, body: dict[str, Any] | None) -> dict[str, Any]:
-        actor = getattr(request.state, "api_key_name", "api")
+        key = actor = getattr(request.state, "api_key_name", "api")
         by = (body or {}).get("by")
         if by is not None:
             if not isinstance(by, str) or not by.strip() or len(by) > 200:
                 raise HTTPException(400, detail="by must be a person's name (1 to 200 characters)")
-            actor = f"{by.strip()} (key {actor})"
+            by = by.strip()
+            actor = f"{by} (key {actor})"
         try:
-            out: dict[str, Any] = await engine.command("remediate", what, {"id": action_id}, actor)
+            out: dict[str, Any] = await engine.command("remediate", what, {"id": action_id, "key": key, "by": by},
+                                                       actor)
         except KeyError as exc:
             raise HTTPException(404, detail=str(exc).strip("'\"")) from None
         except LookupError as exc:  # no remediate stage: no runbooks configured

@@ -37,7 +37,8 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
         "/api/v1/silences", "/api/v1/silences/{silence_id}", "/api/v2/silences", "/api/v2/silence/{silence_id}",
         "/api/v2/alerts", "/api/v2/alerts/groups", "/api/v2/status", "/api/v1/notifications",
         "/api/v1/notifications/endpoints", "/api/v1/events/stream", "/api/v1/audit", "/api/v1/automation",
-        "/api/v1/breakers", "/api/v1/runbooks", "/api/v1/actions", "/api/v1/actions/{action_id}", METRICS[1])},
+        "/api/v1/breakers", "/api/v1/runbooks", "/api/v1/maintenance", "/api/v1/actions",
+        "/api/v1/actions/{action_id}", METRICS[1])},
     # sending in
     **{("POST", p): INGEST for p in (
         "/api/v1/samples", "/api/v2/alerts", "/api/v1/alerts/webhook", "/api/v1/alerts", "/api/v1/alerts/pagerduty",

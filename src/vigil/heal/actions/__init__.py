@@ -7,9 +7,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from vigil.breaker import Breakers
 from vigil.clock import Clock
+from vigil.heal.windows import MaintenanceBook
 from vigil.model import Health
 
 
@@ -30,6 +32,15 @@ class Versioned(Protocol):
     async def rollback_version(self) -> int: ...
 
 
+class Teller(Protocol):
+    """Where a `notify` step's message goes: the receivers, through the durable outbox
+    (heal/tell.py `OutboxTeller`; None: the incident's timeline only)."""
+
+    async def tell(self, ctx: ActionContext, message: str, receiver: str | None) -> dict[str, Any]:
+        """Enqueue the message (keyed by the action and step) and say to whom: {"receivers", "added", ...}."""
+        ...
+
+
 @dataclass
 class ActionContext:
     """What a step may use: the service acted on (the incident's top root cause), its actuator (when
@@ -41,8 +52,26 @@ class ActionContext:
     health: Callable[[str], Health]
     latest: Callable[[str], float | None]  # newest value of a series (its text), None if unseen
     blast_radius: float  # percent of replicas at once
-    maintenance: dict[str, float]  # service -> window end
-    notes: list[str] = field(default_factory=list)  # for the incident's timeline
+    maintenance: MaintenanceBook  # the windows in which no runbook acts (heal/windows.py)
+    notes: list[tuple[int | None, float, str]] = field(default_factory=list)  # (incident, ts, text): timeline
+    action_id: int = 0
+    runbook: str = ""
+    incident: int | None = None
+    step: str = ""  # the step running: "steps[2]", "rollback[0]" (with action_id, a step's idempotency key)
+    tell: Teller | None = None
+    breakers: Breakers | None = None  # calls out (actuators, HTTP endpoints) go through these when given
+
+
+T = TypeVar("T")
+
+
+async def through(ctx: ActionContext, endpoint: str, fn: Callable[[], Awaitable[T]],
+                  counts_as_up: Callable[[BaseException], bool] = lambda exc: False) -> T:
+    """`fn()` through the endpoint's circuit breaker (the engine's registry, as scaling's calls go);
+    raises BreakerOpen without calling while it is open."""
+    if ctx.breakers is None:
+        return await fn()
+    return await ctx.breakers.call(endpoint, ctx.clock.now, fn, counts_as_up)
 
 
 StepFn = Callable[[Any, ActionContext], Awaitable[StepOutcome]]

@@ -42,14 +42,26 @@ async def check(p: CheckParams, ctx: ActionContext) -> StepOutcome:
 
 
 async def notify(p: NotifyParams, ctx: ActionContext) -> StepOutcome:
+    """The message to the receivers (the step's, or those the route tree gives the incident's alerts),
+    through the durable outbox, keyed by the action and step; and a line on the incident's timeline."""
     text = p.message.replace("{service}", ctx.service)
-    ctx.notes.append(text)  # a line on the incident's timeline (routed notices: planned)
-    return StepOutcome(True, f"noted on the incident: {text[:200]}")
+    ctx.notes.append((ctx.incident, ctx.clock.now(), text))
+    if ctx.tell is None:
+        return StepOutcome(True, f"noted on the incident (no outbox: alerting.route is not set): {text[:200]}")
+    sent = await ctx.tell.tell(ctx, text, p.receiver)
+    if not sent["receivers"]:
+        return StepOutcome(True, f"no receiver routes {ctx.service}'s alerts; noted on the incident: {text[:200]}",
+                           sent)
+    return StepOutcome(True, f"to {', '.join(sent['receivers'])} through the outbox: {text[:200]}", sent)
 
 
 async def maintenance(p: MaintenanceParams, ctx: ActionContext) -> StepOutcome:
+    """Written to the store before the step reports it: a restart of vigil keeps the window."""
     if p.state == "open":
-        ctx.maintenance[ctx.service] = ctx.clock.now() + p.duration
-        return StepOutcome(True, f"maintenance window open on {ctx.service} for {p.duration:g}s")
-    ctx.maintenance.pop(ctx.service, None)
-    return StepOutcome(True, f"maintenance window on {ctx.service} closed")
+        w = await ctx.maintenance.open(ctx.service, ctx.clock.now(), p.duration,
+                                       f"action:{ctx.action_id} ({ctx.runbook})", f"{ctx.step} of {ctx.runbook}")
+        return StepOutcome(True, f"maintenance window open on {ctx.service} for {p.duration:g}s",
+                           {"ends_at": w.ends_at})
+    had = await ctx.maintenance.close(ctx.service)
+    return StepOutcome(True, f"maintenance window on {ctx.service} closed" if had
+                       else f"no maintenance window was open on {ctx.service}")

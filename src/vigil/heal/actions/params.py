@@ -123,8 +123,13 @@ class CheckParams(Strict):
 
 
 class NotifyParams(Strict):
+    """Tell people: the message goes to `receiver`, or to the receivers the route tree gives the
+    incident's alerts, through the durable outbox (and on the incident's timeline)."""
+
     action: Literal["notify"]
     message: str = Field(min_length=1, max_length=2000)
+    receiver: str | None = Field(None, min_length=1, description="a receiver of alerting.receivers; default: "
+                                                                 "those the incident's alerts route to")
 
 
 class MaintenanceParams(Strict):

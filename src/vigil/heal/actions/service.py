@@ -6,9 +6,15 @@ import asyncio
 import math
 
 from vigil.act.actuators.base import ActuationError, execute_scale
-from vigil.heal.actions import ActionContext, StepOutcome
+from vigil.breaker import BreakerOpen
+from vigil.heal.actions import ActionContext, StepOutcome, through
 from vigil.heal.actions.calls import run_argv
 from vigil.heal.actions.params import RestartParams, RollbackVersionParams, ScaleParams
+
+
+def _refusal(exc: BaseException) -> bool:
+    """The platform answered no (not worth retrying): it is up, as the scaling breaker counts it."""
+    return isinstance(exc, ActuationError) and not exc.retryable
 
 
 async def _replica_count(ctx: ActionContext) -> int:
@@ -28,7 +34,10 @@ async def restart(p: RestartParams, ctx: ActionContext) -> StepOutcome:
     total = await _replica_count(ctx)
     at_once = max(1, math.floor(total * ctx.blast_radius / 100))
     try:
-        done = await asyncio.wait_for(restart_fn(p.replicas, at_once), p.timeout)
+        done = await through(ctx, f"actuator:{ctx.service}",
+                             lambda: asyncio.wait_for(restart_fn(p.replicas, at_once), p.timeout), _refusal)
+    except BreakerOpen as exc:
+        return StepOutcome(False, f"restart not tried: {exc}")
     except ActuationError as exc:
         return StepOutcome(False, f"restart failed: {exc}")
     except TimeoutError:
@@ -52,7 +61,9 @@ async def rollback_version(p: RollbackVersionParams, ctx: ActionContext) -> Step
         kind = getattr(ctx.actuator, "kind", "no actuator")
         return StepOutcome(False, f"{ctx.service}: {kind} cannot roll back a version")
     try:
-        done = await asyncio.wait_for(undo(), p.timeout)
+        done = await through(ctx, f"actuator:{ctx.service}", lambda: asyncio.wait_for(undo(), p.timeout), _refusal)
+    except BreakerOpen as exc:
+        return StepOutcome(False, f"rollback not tried: {exc}")
     except ActuationError as exc:
         return StepOutcome(False, f"rollback failed: {exc}")
     except TimeoutError:
