@@ -15,9 +15,9 @@ import aiohttp
 
 from vigil.demo.autoscale import StorefrontScaling
 
-BASE_RPS = 4.0  # steady traffic: one replica, and a bad build's 30% errors are 1.2/s
-SURGE_RPS = 24.0  # three times what one replica is given
-TARGET_RPS = 8.0  # the policy's requests/s per replica
+BASE_RPS = 6.0  # steady traffic: one replica, and a bad build's errors at 2.4/s
+SURGE_RPS = 36.0  # six times the steady traffic: three replicas at the target
+TARGET_RPS = 12.0  # the policy's requests/s per replica
 SCALING = StorefrontScaling(mode="reactive", min_replicas=1, max_replicas=4, target_rps=TARGET_RPS,
                             sync_period_s=2.0, ready_timeout_s=20.0, stop_timeout_s=3.0)
 # A surge is answered once this many replicas are ready (capacity for 80% of it at the target) and

@@ -13,7 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
-BAD_BUILD_ERROR_RATE = 0.3  # what a bad version fails of its business requests
+BAD_BUILD_ERROR_RATE = 0.4  # what a bad version fails of its business requests
 
 
 class Deployer:

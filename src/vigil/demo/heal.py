@@ -60,7 +60,7 @@ def demo_runbooks(urls: dict[str, str] | None = None) -> list[dict[str, Any]]:
          "verify": {"probes_healthy": True, "for": "10s", "within": "90s"}},
         {"name": "rollback-bad-deploy", "mode": "active",
          "description": "business errors right after a version change: back to the previous version",
-         "trigger": {"service": list(DEPLOYED), "alertname": ["server-errors"], "for": "10s"},
+         "trigger": {"service": list(DEPLOYED), "alertname": ["server-errors"], "for": "3s"},
          "steps": [{"action": "rollback_version", "timeout": "60s"}],
          "verify": {"probes_healthy": True, "metric": {"series": "shop_errors_total:rate", "max": ERRORS_OK_PER_S},
                     "for": "10s", "within": "90s"}},
