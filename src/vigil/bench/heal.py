@@ -128,17 +128,8 @@ async def one_fault(engine: Any, fleet: Any, http: aiohttp.ClientSession, kind: 
     await asyncio.sleep(1.0)  # an action on another service started meanwhile is seen too
     actions = await asyncio.to_thread(engine.store.actions, None, None, t0, 100)
     events = await asyncio.to_thread(engine.store.events, t0, None, target, "alert", 1000)
-    mine = [a for a in actions if a.service == target]
-    fixed = [a for a in mine if a.state == "succeeded"]
-    opened = [e.ts for e in events if e.data.get("status") == "firing" and e.ts >= t0]
-    row: dict[str, Any] = {
-        "kind": kind, "service": target, "detection_s": round(min(opened) - t0, 2) if opened else None,
-        "recovery_s": round(fixed[0].finished_at - t0, 2) if fixed and fixed[0].finished_at else None,
-        "resolved": bool(fixed), "actions": len(actions),
-        "actions_against_healthy": sum(1 for a in actions if a.service != target),
-        "duplicate_actions": max(0, len(mine) - 1),
-        "escalations": sum(1 for a in actions if a.state in ENDED_BADLY),
-        "escalated_if_unresolved": bool(fixed) or any(a.state in ENDED_BADLY for a in mine)}
+    row = fault_row(kind, target, t0, actions, events)
+    fixed = row["resolved"]
     if not fixed:  # put the fleet right by hand, so the next fault starts clean
         if kind == "deploy":
             if rig["actuator"].versions:
@@ -165,6 +156,21 @@ async def surge_fault(engine: Any, rig: dict[str, Any], target: str, opts: dict[
             "actions_against_healthy": len(actions), "duplicate_actions": seen["scale_downs_during_surge"],
             "escalations": sum(1 for a in actions if a.state in ENDED_BADLY),
             "escalated_if_unresolved": seen["recovery_s"] is not None, "replicas": seen}
+
+
+def fault_row(kind: str, target: str, t0: float, actions: list[Any], events: list[Any]) -> dict[str, Any]:
+    """One fault's figures from the actions begun since its injection and its service's alert events."""
+    mine = [a for a in actions if a.service == target]
+    fixed = [a for a in mine if a.state == "succeeded"]
+    opened = [e.ts for e in events if e.data.get("status") == "firing" and e.ts >= t0]
+    return {
+        "kind": kind, "service": target, "detection_s": round(min(opened) - t0, 2) if opened else None,
+        "recovery_s": round(fixed[0].finished_at - t0, 2) if fixed and fixed[0].finished_at else None,
+        "resolved": bool(fixed), "actions": len(actions),
+        "actions_against_healthy": sum(1 for a in actions if a.service != target),
+        "duplicate_actions": max(0, len(mine) - 1),
+        "escalations": sum(1 for a in actions if a.state in ENDED_BADLY),
+        "escalated_if_unresolved": bool(fixed) or any(a.state in ENDED_BADLY for a in mine)}
 
 
 def figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
