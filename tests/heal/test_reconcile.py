@@ -94,3 +94,29 @@ async def test_an_incident_left_unhandled_at_the_kill_is_acted_on_after_the_rest
         await stop(second)
 
 
+
+
+
+async def test_an_action_written_but_not_yet_approved_at_the_kill_runs_after_the_restart(tmp_path: Path) -> None:
+    """Killed between writing the action (`pending`) and approving it (no approval required): the next
+    vigil approves and runs it once, rather than leaving it to wait for an approval nobody is asked for.
+    The store is left as that kill leaves it: the action pending, with no expiry and no step."""
+    approving = RUNBOOK.replace("    rollback:", "    guards: {approval: true}\n    rollback:")
+    first = await start_vigil(tmp_path, approving)()
+    await first.fire("PaymentsDown", "payments")
+    await first.run_for(2)
+    [action] = first.engine.store.actions()
+    assert action.state == "pending" and not action.steps
+    action.expires_at = None
+    first.engine.store.save_action(action)
+    await crash(first)
+
+    second = await start_vigil(tmp_path, RUNBOOK, clock=first.clock)()
+    try:
+        await second.run_for(3)
+        [after] = await second.actions()
+        assert after["state"] == "running" and after["decided_by"] == "vigil", after["story"]
+        assert second.actuators["payments"].restarts == [(1, 1)]
+        assert first.actuators["payments"].restarts == []
+    finally:
+        await stop(second)

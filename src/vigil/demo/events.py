@@ -21,7 +21,7 @@ def announcement(state: DemoState) -> list[str]:
     return [f"vigil API {state.api_url} (docs {state.api_url}/docs)",
             f"API key {state.api_key} (send 'Authorization: Bearer <key>')",
             f"store {mask_url(state.store_url)}",
-            "faults:", *fault_lines(state.admin_urls)]
+            "faults:", *fault_lines(state.admin_urls, state.deploy_url)]
 
 
 @dataclass

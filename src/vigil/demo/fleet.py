@@ -420,11 +420,11 @@ class Fleet:
         if alerting is not None:
             data["alerting"] = alerting
         if runbooks:  # self-healing (demo/heal.py)
-            from vigil.demo.heal import MEMORY_RULE, demo_runbooks
+            from vigil.demo.heal import LATENCY_RULE, MEMORY_RULE, demo_runbooks
 
-            data["runbooks"] = demo_runbooks()
+            data["runbooks"] = demo_runbooks(self.urls)
             for svc in data["services"]:
-                svc["rules"].append(dict(MEMORY_RULE))
+                svc["rules"] += [dict(MEMORY_RULE), dict(LATENCY_RULE)]
         if self.scaling is not None:
             svc = next(s for s in data["services"] if s["name"] == SCALED)
             svc["scaling"] = self.scaling.policy(day_seconds=self.day_seconds, peak_rps=self.peak_rps,

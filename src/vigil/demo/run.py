@@ -159,6 +159,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                       admin_urls=fleet.admin_urls)
     readings = FleetReadings({n: m.metrics_url for n, m in fleet.services.items()})
     scaler = engine.stages.scale
+    deploys = await _serve_deploys(fleet, engine, host, state)
     status = 0
     try:
         async with aiohttp.ClientSession() as session:
@@ -222,6 +223,8 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
             summary.samples_stored = await _samples_stored(session, api_url, engine.stats())
     finally:
         await asyncio.to_thread(fleet.stop_load)  # before vigil stops the replicas it serves
+        if deploys is not None:
+            await deploys.cleanup()
         server.cancel()
         await asyncio.gather(server, return_exceptions=True)
         await engine.stop()
@@ -235,6 +238,19 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
     summary.scaling, summary.replica_changes = state.scaling, state.replica_changes
     summary.scaling_decisions = scaler.decisions
     return status
+
+
+async def _serve_deploys(fleet: Fleet, engine: Any, host: str, state: DemoState) -> Any:
+    """storefront's deploy endpoint (demo/deploys.py), when vigil's process actuator runs its replicas."""
+    from vigil.demo.deploys import Deployer, serve_deploys
+
+    scaled = next((s for s in engine.stages.scale.services if s.name == SCALED), None)
+    if fleet.scaling is None or scaled is None:
+        return None
+    port = free_port(host)
+    runner = await serve_deploys(Deployer(fleet, scaled.actuator), host, port)
+    state.deploy_url = f"http://{host}:{port}/deploy"
+    return runner
 
 
 def _say(console: Console, lines: list[str]) -> None:

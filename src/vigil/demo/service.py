@@ -17,6 +17,7 @@ import random
 import signal
 import sys
 import time
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -60,10 +61,16 @@ class ServiceMetrics:
                                  ["route"], registry=r)
         self.errors = Counter("http_request_errors_total", "Requests answered with a 5xx status",
                               ["route"], registry=r)
+        # The business errors as one unlabelled series: what a runbook verifies "errors back to normal" on.
+        self.business_errors = Counter("shop_errors_total", "Business requests answered with a 5xx, every route",
+                                       registry=r)
         self.leaked = Gauge("demo_leaked_bytes", "Memory held by the injected leak", registry=r,
                             multiprocess_mode="livemax")
         self.fault = Gauge("demo_fault", "Current fault knobs (ground truth for evaluation)",
                            ["knob"], registry=r, multiprocess_mode="livemax")
+        # The version running (a new value first seen is a deploy, to vigil: incidents/facts.py).
+        self.build = Gauge("demo_build_info", "The version this process runs", ["version"], registry=r,
+                           multiprocess_mode="livemax")
         # process_resident_memory_bytes: includes the leak, since leaked pages are written.
         self.memory = replicas.memory_gauge(r) if shared_dir else None
         if shared_dir is None:
@@ -80,7 +87,7 @@ class ShopService:
 
     def __init__(self, name: str, role: str, dependencies: dict[str, str] | None = None,
                  leak_cap_mb: float = 128.0, seed: int | None = None,
-                 fault_file: str | None = None) -> None:
+                 fault_file: str | None = None, version: str = "1", defect_error_rate: float = 0.0) -> None:
         if role not in ROUTES:
             raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROUTES)}")
         self.name = name
@@ -89,7 +96,11 @@ class ShopService:
         missing = [d for d in DEPENDS_ON[role] if d not in self.dependencies]
         if missing:
             raise ValueError(f"{role} needs the URL of: {', '.join(missing)}")
+        if not 0.0 <= defect_error_rate <= 1.0:
+            raise ValueError(f"--defect-error-rate must be between 0 and 1; found {defect_error_rate:g}")
         self.rng = random.Random(seed)
+        self.version = version
+        self.defect = Fault(error_rate=defect_error_rate)  # a bad build's own errors: gone only with the build
         self.fault = Fault()
         self.leak = Leak(leak_cap_mb)
         self.metrics = ServiceMetrics(replicas.multiprocess_dir())
@@ -101,6 +112,7 @@ class ShopService:
         self._health_client: aiohttp.ClientSession | None = None
         self._business: set[str] = set()
         self._publish_fault()
+        self.metrics.build.labels(version).set(1)
 
     # -- what shop.py needs ------------------------------------------------------------------
     def dependency_url(self, name: str) -> str:
@@ -144,6 +156,7 @@ class ShopService:
         app.router.add_get("/admin/fault", self._get_fault)
         app.router.add_post("/admin/fault", self._post_fault)
         app.router.add_delete("/admin/fault", self._delete_fault)
+        app.router.add_post("/admin/reset-connections", self._reset_connections)
         routes = ROUTES[self.role](self)
         if not any(path == "/" for _, path, _ in routes):
             routes.append(("GET", "/", self._about))
@@ -184,7 +197,7 @@ class ShopService:
                 await self._released.wait()
                 if self.fault.latency_ms > 0:
                     await asyncio.sleep(self.fault.latency_ms / 1000.0)
-            if route in self._business and self.fault.should_fail(self.rng):
+            if route in self._business and (self.fault.should_fail(self.rng) or self.defect.should_fail(self.rng)):
                 response: web.StreamResponse = web.json_response(
                     {"error": "injected fault", "service": self.name}, status=500)
             else:
@@ -205,6 +218,8 @@ class ShopService:
                 m.errors.labels(route).inc()
             if route in self._business:
                 m.business.inc()
+                if status >= 500:
+                    m.business_errors.inc()
 
     async def _about(self, request: web.Request) -> web.Response:
         return web.json_response({"service": self.name, "role": self.role})
@@ -271,6 +286,18 @@ class ShopService:
         log.warning("%s: fault cleared", self.name)
         return web.json_response(self._fault_body())
 
+    async def _reset_connections(self, request: web.Request) -> web.Response:
+        """What an operator does for a service gone slow on a degraded connection pool: drop the
+        pooled connections to its dependencies. The demo's `latency_ms` fault stands for that
+        degradation, so the reset clears it (a restart would too, at the cost of a restart)."""
+        clients = [c for c in (self._client, self._health_client) if c is not None]
+        self._client = self._health_client = None
+        for client in clients:
+            await client.close()
+        self._publish(replace(self.fault, latency_ms=0.0))
+        log.warning("%s: connections reset (%d pools closed)", self.name, len(clients))
+        return web.json_response({**self._fault_body(), "pools_closed": len(clients)})
+
     def _publish(self, fault: Fault) -> None:
         """Apply here at once, and to the other replicas through the shared file."""
         self.set_fault(fault)
@@ -327,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reuse-port", action="store_true", help="share the port with other replicas")
     parser.add_argument("--fault-file", default=None, help="replicas: faults shared through this file")
     parser.add_argument("--log-file", default=None, help="append stderr here (replicas share one log)")
+    parser.add_argument("--version", default="1", help="the version this process runs (demo_build_info)")
+    parser.add_argument("--defect-error-rate", type=float, default=0.0,
+                        help="a bad build: this share of business requests fails, whatever the faults")
     args = parser.parse_args(argv)
     if args.log_file:
         log_fd = os.open(args.log_file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -336,7 +366,8 @@ def main(argv: list[str] | None = None) -> int:
     disable_created_metrics()  # *_created series are noise for the scrape
     try:
         service = ShopService(args.name, args.role or args.name, dict(args.dependency),
-                              leak_cap_mb=args.leak_cap_mb, seed=args.seed, fault_file=args.fault_file)
+                              leak_cap_mb=args.leak_cap_mb, seed=args.seed, fault_file=args.fault_file,
+                              version=args.version, defect_error_rate=args.defect_error_rate)
     except ValueError as exc:
         parser.error(str(exc))
     asyncio.run(serve(service, args.host, args.port, parent_pid=args.parent_pid, reuse_port=args.reuse_port))

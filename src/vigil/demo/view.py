@@ -84,6 +84,7 @@ class DemoState:
     alerts: dict[str, list[str]] = field(default_factory=dict)  # service -> names of its firing alerts
     incidents: list[tuple[int, str, str]] = field(default_factory=list)  # (id, status, title), not resolved
     notifications: list[Any] = field(default_factory=list)  # the newest received by the demo's sinks
+    deploy_url: str | None = None  # where a person deploys storefront's versions (demo/deploys.py)
 
 
 def _num(value: float | None, fmt: str, empty: str = "-") -> str:
@@ -101,8 +102,9 @@ def curl_fault(admin_url: str, body: str) -> str:
     return f"curl -X POST -d {shlex.quote(body)} {admin_url}"  # the service reads JSON whatever the type
 
 
-def fault_lines(admin_urls: dict[str, str]) -> list[str]:
-    """Every service's fault URL, named, and how to use one (the live view, headless and piped runs)."""
+def fault_lines(admin_urls: dict[str, str], deploy_url: str | None = None) -> list[str]:
+    """Every service's fault URL, named, and how to use one (the live view, headless and piped runs);
+    with `deploy_url`, how to deploy a bad version of storefront (vigil rolls it back)."""
     width = max((len(n) for n in admin_urls), default=0)
     out = ["  POST a fault to a service's URL, DELETE it to clear it:"]
     for name, url in admin_urls.items():
@@ -113,6 +115,9 @@ def fault_lines(admin_urls: dict[str, str]) -> list[str]:
         errors, slow = curl_fault(example, '{"error_rate": 0.6}'), curl_fault(example, '{"latency_ms": 3000}')
         out += [f"  e.g. {errors}", f"       {slow}   (hang, crash, leak_mb_per_min too)",
                 f"       curl -X DELETE {example}"]
+    if deploy_url:
+        out += [f"  deploy a bad {SCALED} version (vigil rolls it back): "
+                f"curl -X POST -d '{{\"bad\": true}}' {deploy_url}"]
     return out
 
 
@@ -179,7 +184,8 @@ def render(state: DemoState) -> RenderableType:
                                  f"{int(state.day_hour % 1 * 60):02d}",
         f"   probes run {s.get('probes_run', 0)}",
         f"   samples {s['samples_ingested']}" if "samples_ingested" in s else "")
-    hints = Text.assemble(("break something:\n", "bold"), "\n".join(fault_lines(state.admin_urls)) + "\n",
+    faults = "\n".join(fault_lines(state.admin_urls, state.deploy_url))
+    hints = Text.assemble(("break something:\n", "bold"), faults + "\n",
                           ("Ctrl-C stops everything.", "dim"))
     parts: list[RenderableType] = [Panel(head, title="vigil demo", expand=False), services_table(state)]
     parts += [scaling_text(name, v) for name, v in state.scaling.items()]

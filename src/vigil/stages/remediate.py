@@ -112,6 +112,12 @@ class RemediateStage:
             a.state, a.finished_at, a.outcome = ESCALATED, now, f"runbook {a.runbook} is no longer configured"
             await self._save(a)
             return
+        if a.state == PENDING and not self.config.remediation.resolve(self.runbooks[a.runbook].guards).approval:
+            # Stopped between writing it and approving it: nobody is asked to approve it, so vigil does
+            # (left pending it would wait for an approval that is never asked for, then lapse).
+            a.decided_by = "vigil"
+            a.move(APPROVED, now, "no approval required (found pending at start: vigil stopped before approving it)")
+            await self._save(a)
         if a.state in (RUNNING, ROLLING_BACK):
             self._launch(a)
         elif a.state == VERIFYING:
