@@ -2,7 +2,9 @@
 `vigil up` watching the demo fleet on loopback, storefront run as replicas by vigil's process actuator:
 sign in with a key, see the services and the dependency map, break payments (its health probe fails),
 open the incident that opens for it, acknowledge it, see storefront's replicas chart, and the same on a
-phone-sized screen. Screenshots go to test-artifacts/dashboard/ (or $VIGIL_TEST_ARTIFACTS)."""
+phone-sized screen; break catalog, whose runbook needs a person's approval: open its incident, see the
+pending action, approve it, and watch it run (an HTTP call that clears catalog's fault) and verify.
+Screenshots go to test-artifacts/dashboard/ (or $VIGIL_TEST_ARTIFACTS)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from vigil.demo.autoscale import StorefrontScaling
 from vigil.demo.fleet import Fleet
@@ -92,16 +95,31 @@ def vigil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     try:
         with Fleet(work / "fleet", load=False, seed=11, scaling=SCALING) as fleet:
             config = work / "vigil.yaml"
-            config.write_text(fleet.vigil_config(server_port=free_port(), api_key=KEY, probe_interval_s=1,
-                                                 probe_timeout_s=0.8, scrape_interval_s=2,
-                                                 store_url=f"sqlite:///{work / 'vigil.db'}",
-                                                 alerting=sinks.receivers(group_wait="1s", group_interval="5s")))
+            text = fleet.vigil_config(server_port=free_port(), api_key=KEY, probe_interval_s=1,
+                                      probe_timeout_s=0.8, scrape_interval_s=2,
+                                      store_url=f"sqlite:///{work / 'vigil.db'}",
+                                      alerting=sinks.receivers(group_wait="1s", group_interval="5s"))
+            config.write_text(_with_approval_runbook(text, fleet.services["catalog"].admin_url))
             with VigilServer(config) as server:
                 url = _wait_ready(server)
                 _quiet_start(url)
                 yield {"url": url, "fleet": fleet}
     finally:
         sinks.stop()
+
+
+def _with_approval_runbook(text: str, catalog_fault_url: str) -> str:
+    """The demo's config plus one runbook that waits for a person: catalog failing its probe is fixed
+    by clearing its fault (an HTTP DELETE on its fault endpoint, a real call to the real service), once
+    someone approves; verified by catalog's probes healthy for 3 s."""
+    data = yaml.safe_load(text)
+    data["runbooks"] = [{
+        "name": "clear-catalog-fault", "mode": "active", "description": "catalog fails its probe: clear its fault",
+        "trigger": {"alertname": ["ProbeFailing"], "service": ["catalog"], "for": "3s"},
+        "steps": [{"action": "http", "method": "DELETE", "url": catalog_fault_url}],
+        "verify": {"probes_healthy": True, "for": "3s", "within": "60s"},
+        "guards": {"approval": True, "min_confidence": 0.1}}]
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def _wait_ready(server: VigilServer) -> str:
@@ -287,5 +305,43 @@ def test_a_phone_sized_screen_and_the_config_view(vigil: dict[str, Any], browser
     text = page.text_content("#config") or ""  # folded sections included
     assert "api_keys" in text and "***" in text and KEY not in text  # the API key is masked
     page.screenshot(path=str(artifacts() / "phone-config.png"), full_page=True)
+    assert not page.problems, page.problems
+    page.context.close()
+
+
+def test_approve_a_pending_action_and_watch_it_run_and_verify(vigil: dict[str, Any], browser: Any) -> None:
+    shots = artifacts()
+    page = _page(browser, vigil["url"], viewport={"width": 1280, "height": 900})
+    _sign_in(page)
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#nav-more:not([hidden])")  # this vigil has the actions endpoints
+    fault = vigil["fleet"].services["catalog"].admin_url
+    httpx.post(fault, json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    try:
+        # The runbook matched and waits for a person: the overview lists it, live, with its incident.
+        row = page.locator("#recent-actions tr[data-state='pending']", has_text="clear-catalog-fault").first
+        row.wait_for()
+        assert row.locator("[data-verification='not_started']").count() == 1
+        action_id = row.get_attribute("data-action")
+        page.screenshot(path=str(shots / "overview-pending-action.png"), full_page=True)
+        row.locator("a[href^='#/incident/']").click()
+        page.wait_for_selector("#incident-head h1")
+        pending = page.locator(f"#incident-remediation tr[data-action='{action_id}'][data-state='pending']")
+        pending.wait_for()
+        assert "catalog" in page.inner_text("#incident-detail")
+        page.screenshot(path=str(shots / "incident-pending-action.png"), full_page=True)
+        pending.locator(f"button[data-approve='{action_id}']").click()
+        # Approved, run (the DELETE cleared the fault), verified: the page follows it over the live stream.
+        done = page.locator(f"#incident-remediation tr[data-action='{action_id}'][data-state='succeeded']")
+        done.wait_for()
+        done.locator("[data-verification='passed']").wait_for()
+        assert "steady for 3s" in done.inner_text()
+        page.wait_for_selector("#timeline li:has-text('approved by')")
+        page.screenshot(path=str(shots / "incident-action-verified.png"), full_page=True)
+    finally:
+        httpx.delete(fault, timeout=5)
+    api = httpx.get(f"{vigil['url']}/api/v1/actions/{action_id}", headers={"X-API-Key": KEY}, timeout=10).json()
+    assert api["state"] == "succeeded" and api["decided_by"] and api["verification"]["state"] == "passed", api
+    assert [(s["kind"], s["state"]) for s in api["steps"]] == [("http", "succeeded")]
     assert not page.problems, page.problems
     page.context.close()

@@ -34,7 +34,7 @@ export async function overview(root) {
   ];
   const again = () => overview(root);
   if (found.killSwitch) parts.push(killSwitchCard(found.killSwitch, again));
-  if (found.actions) parts.push(h("section", { class: "card wide", id: "recent-actions" }, h("h2", {}, "Recent actions"), actionsTable(found.actions.slice(0, 10), again)));
+  if (found.actions) parts.push(h("section", { class: "card wide", id: "recent-actions" }, h("h2", {}, "Recent actions and their verification"), actionsTable(found.actions.slice(0, 10), again)));
   mount(root, h("h1", {}, "Overview"), h("div", { class: "grid" }, parts));
   document.body.dataset.ready = "1";
   return true;
