@@ -113,12 +113,21 @@ def _with_approval_runbook(text: str, catalog_fault_url: str) -> str:
     by clearing its fault (an HTTP DELETE on its fault endpoint, a real call to the real service), once
     someone approves; verified by catalog's probes healthy for 3 s."""
     data = yaml.safe_load(text)
+    # Each test's fault is its own incident: one resolved is not reopened by the next test's alerts.
+    data.setdefault("incidents", {})["reopen_window"] = "0s"
     data["runbooks"] = [{
         "name": "clear-catalog-fault", "mode": "active", "description": "catalog fails its probe: clear its fault",
         "trigger": {"alertname": ["ProbeFailing"], "service": ["catalog"], "for": "3s"},
         "steps": [{"action": "http", "method": "DELETE", "url": catalog_fault_url}],
         "verify": {"probes_healthy": True, "for": "3s", "within": "60s"},
         "guards": {"approval": True, "min_confidence": 0.1}}]
+    # payments' SLOs, for its error-budget panel: availability from its probe, latency from its histogram
+    burn = [{"long": "1h", "short": "5m", "factor": 14.4}]
+    payments = next(s for s in data["services"] if s["name"] == "payments")
+    payments["rules"] += [
+        {"kind": "slo", "name": "availability", "objective": 99, "window": "1d", "probe": "health", "burn_rates": burn},
+        {"kind": "slo", "name": "fast", "objective": 95, "window": "1d", "burn_rates": burn,
+         "latency": {"series": "http_request_duration_seconds", "under": 0.3}}]
     return yaml.safe_dump(data, sort_keys=False)
 
 
@@ -311,6 +320,7 @@ def test_a_phone_sized_screen_and_the_config_view(vigil: dict[str, Any], browser
 
 def test_approve_a_pending_action_and_watch_it_run_and_verify(vigil: dict[str, Any], browser: Any) -> None:
     shots = artifacts()
+    _quiet_start(vigil["url"])  # the payments incident of the test before is over: catalog's will be its own
     page = _page(browser, vigil["url"], viewport={"width": 1280, "height": 900})
     _sign_in(page)
     page.wait_for_selector("body[data-ready='1']")
@@ -343,5 +353,37 @@ def test_approve_a_pending_action_and_watch_it_run_and_verify(vigil: dict[str, A
     api = httpx.get(f"{vigil['url']}/api/v1/actions/{action_id}", headers={"X-API-Key": KEY}, timeout=10).json()
     assert api["state"] == "succeeded" and api["decided_by"] and api["verification"]["state"] == "passed", api
     assert [(s["kind"], s["state"]) for s in api["steps"]] == [("http", "succeeded")]
+    assert not page.problems, page.problems
+    page.context.close()
+
+
+def test_a_service_page_shows_its_error_budget_heatmaps_and_latency_and_reads_roll_ups_for_a_year(
+        vigil: dict[str, Any], browser: Any) -> None:
+    page = _page(browser, vigil["url"], viewport={"width": 1280, "height": 900})
+    _sign_in(page)
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("#services a.svc[data-service='payments']")
+    # The error budget of each SLO: payments failed its probe in an earlier test, so some is spent.
+    page.wait_for_selector("#slo .budget-card[data-slo='availability']")
+    left = float(page.get_attribute("#slo .budget-card[data-slo='availability']", "data-remaining") or "nan")
+    assert left < 1.0, left  # the fault spent some of it
+    api = httpx.get(f"{vigil['url']}/api/v1/services/payments/slo", headers={"X-API-Key": KEY}, timeout=10).json()
+    [availability] = [x for x in api["slos"] if x["name"] == "availability"]
+    # what the page shows is what the API says (a moment later: the window has moved on since)
+    assert abs(availability["remaining"] - left) <= 0.25 * abs(left) + 0.05, (availability["remaining"], left)
+    page.wait_for_selector("#slo .budget-card[data-slo='fast'] .chart.budget")
+    page.wait_for_selector("#slo .chart.budget canvas")
+    # CPU and memory by hour of day, and the latency distribution from its histogram's quantiles.
+    for kind in ("cpu", "memory"):  # a cell with data: this hour's
+        page.wait_for_selector(f"#heatmaps .heatmap[data-kind='{kind}'] .heat span:not(.lab):not(.none)")
+    histogram = "http_request_duration_seconds"
+    page.wait_for_selector(f"#latency .latency-map[data-histogram='{histogram}'][data-drawn='1'] canvas")
+    assert int(page.get_attribute("#latency .latency-map", "data-steps") or 0) >= 1
+    page.screenshot(path=str(artifacts() / "service-payments-slo.png"), full_page=True)
+    # A year: the charts ask for 6-hour steps, which the API answers from the hourly roll-ups.
+    page.click("#ranges a:has-text('1y')")
+    page.wait_for_selector("#metrics[data-range='1y'] .chart[data-resolution='1h'] canvas")
+    assert page.locator("#metrics .chart[data-resolution='raw']").count() == 0
+    page.screenshot(path=str(artifacts() / "service-payments-year.png"), full_page=True)
     assert not page.problems, page.problems
     page.context.close()

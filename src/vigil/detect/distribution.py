@@ -15,6 +15,7 @@ from vigil.model import SeriesKey
 
 BINS = 24
 NAME_HINTS = ("duration", "latency", "seconds", "_ms")
+LOW_SPAN = 4.0  # the bins reach this far below the lowest quantile: half the requests lie under the median
 
 
 def histograms(series: list[Any]) -> dict[str, list[tuple[float, SeriesKey]]]:
@@ -53,7 +54,7 @@ def distribution(levels: list[float], reads: list[tuple[np.ndarray, np.ndarray]]
     lo, hi = float(finite.min()), float(finite.max())
     if hi <= lo:
         lo, hi = lo / 2, hi * 2
-    edges = np.geomspace(lo / 1.05, hi * 1.05, BINS + 1)
+    edges = np.geomspace(lo / LOW_SPAN, hi * 1.05, BINS + 1)
     density = np.full((ts.size, BINS), np.nan)
     above = np.full(ts.size, np.nan)
     for j in range(ts.size):
