@@ -353,6 +353,12 @@ def test_approve_a_pending_action_and_watch_it_run_and_verify(vigil: dict[str, A
     api = httpx.get(f"{vigil['url']}/api/v1/actions/{action_id}", headers={"X-API-Key": KEY}, timeout=10).json()
     assert api["state"] == "succeeded" and api["decided_by"] and api["verification"]["state"] == "passed", api
     assert [(s["kind"], s["state"]) for s in api["steps"]] == [("http", "succeeded")]
+    # The live stream told the page each move as it happened: the overview lists them, newest first.
+    page.click("nav a[href='#/']")
+    page.wait_for_selector(f"#action-moves li[data-action='{action_id}'][data-state='succeeded']")
+    told = [m.split(": ", 1)[1].split(" · ")[0] for m in page.locator(
+        f"#action-moves li[data-action='{action_id}']").all_inner_texts()]
+    assert told[:3] == ["verifying → succeeded", "running → verifying", "approved → running"], told
     assert not page.problems, page.problems
     page.context.close()
 

@@ -46,6 +46,23 @@ export async function actionsOf(incident) {
   return (await get(`/api/v1/actions?incident=${encodeURIComponent(incident)}&limit=50`)).actions;
 }
 
+// The actions' moves as the live stream told them (each pass's `actions`), newest first: shown above
+// the actions table until the next sign-in.
+const MOVES_KEPT = 8;
+const moves = [];
+export function noteMoves(list) {
+  const at = Date.now() / 1000;
+  for (const m of list) moves.unshift({ ...m, at });
+  moves.length = Math.min(moves.length, MOVES_KEPT);
+}
+
+export function movesList() {
+  if (!moves.length) return null;
+  return h("ul", { class: "moves", id: "action-moves", "aria-live": "polite" }, moves.map((m) => h("li", { dataset: { action: String(m.id), state: m.state } },
+    h("span", { class: "muted" }, `${ago(m.at)} `), `#${m.id} ${m.runbook || ""} on ${m.service}: ${m.from || "?"} → ${m.state}`,
+    m.note ? h("span", { class: "muted" }, ` · ${short(m.note, 140)}`) : null)));
+}
+
 const VERDICT = { passed: "healthy", failed: "unhealthy", verifying: "degraded", not_reached: "unhealthy", not_run: "unknown", not_started: "unknown" };
 
 // The verification verdict: a word (passed, failed, verifying...) and what was seen.
