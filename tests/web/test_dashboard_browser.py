@@ -314,6 +314,14 @@ def test_a_phone_sized_screen_and_the_config_view(vigil: dict[str, Any], browser
     text = page.text_content("#config") or ""  # folded sections included
     assert "api_keys" in text and "***" in text and KEY not in text  # the API key is masked
     page.screenshot(path=str(artifacts() / "phone-config.png"), full_page=True)
+    # A service page with its error budget, heatmaps and latency map: still no sideways scrolling.
+    page.click("nav a[href='#/']")
+    page.click("#services a.svc[data-service='payments']")
+    page.wait_for_selector("#slo .chart.budget canvas")
+    page.wait_for_selector("#heatmaps .heat")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"] + 1, f"the service page scrolls sideways on a phone ({width}px)"
+    page.screenshot(path=str(artifacts() / "phone-service.png"), full_page=True)
     assert not page.problems, page.problems
     page.context.close()
 
