@@ -367,6 +367,18 @@ def test_approve_a_pending_action_and_watch_it_run_and_verify(vigil: dict[str, A
     told = [m.split(": ", 1)[1].split(" · ")[0] for m in page.locator(
         f"#action-moves li[data-action='{action_id}']").all_inner_texts()]
     assert told[:3] == ["verifying → succeeded", "running → verifying", "approved → running"], told
+    # "Actions & audit": every action, the runbooks, and the audit log searched by the server.
+    page.click("#nav-more")
+    page.wait_for_selector(f"tr[data-action='{action_id}'][data-state='succeeded'] [data-verification='passed']")
+    assert "clear-catalog-fault" in (page.text_content("main") or "")
+    page.wait_for_selector("#audit td:has-text('action.running')")
+    page.fill("#audit input[type=search]", "action.approved")
+    page.locator("#audit tbody tr").first.wait_for()
+    page.wait_for_selector("#audit:not(:has(td:has-text('action.running')))")  # the search narrowed it
+    whats = page.locator("#audit tbody tr td:nth-child(3)").all_inner_texts()
+    assert whats and set(whats) == {"action.approved"}, whats
+    assert "demo" in page.inner_text("#audit tbody tr")  # who approved: the key's name
+    page.screenshot(path=str(shots / "actions-and-audit.png"), full_page=True)
     assert not page.problems, page.problems
     page.context.close()
 
