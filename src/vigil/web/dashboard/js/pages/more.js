@@ -41,7 +41,7 @@ export async function detectExtras() {
 
 // One incident's actions (the API filters them), or null when this vigil has no actions endpoint.
 export async function actionsOf(incident) {
-  const found = await extras();
+  const found = cached || (await extras()); // only whether the endpoint exists: the list is asked for here
   if (!found.actions) return null;
   return (await get(`/api/v1/actions?incident=${encodeURIComponent(incident)}&limit=50`)).actions;
 }
