@@ -29,7 +29,7 @@ def error_budget(c: SloRuleConfig, ts: np.ndarray, good: np.ndarray, total: np.n
     bad = max(0.0, n - float(good.sum()))
     ratio = bad / n if n > 0 else None
     step = max(60.0, c.window / MAX_POINTS)
-    k = np.floor((ts - start) / step).astype(np.int64)
+    k = np.ceil((ts - start) / step).astype(np.int64) - 1  # ts in (start, now]: steps 0 .. MAX_POINTS - 1
     uniq, inv = np.unique(k, return_inverse=True)
     n_step = np.bincount(inv, weights=total, minlength=uniq.size)
     bad_step = np.maximum(0.0, n_step - np.bincount(inv, weights=good, minlength=uniq.size))
