@@ -253,13 +253,14 @@ class MemoryActionStore:
         return out
 
     def actions(self, state: str | None = None, service: str | None = None, since: float | None = None,
-                limit: int = 100) -> list[Any]:
+                limit: int = 100, *, incident: int | None = None) -> list[Any]:
         from vigil.heal.ledger import UNFINISHED
 
         rows = sorted(self.rows.values(), key=lambda r: -r.id)
         wanted = UNFINISHED if state == "unfinished" else (state,)
         rows = [r for r in rows if (state is None or r.state in wanted)
-                and (service is None or r.service == service) and (since is None or r.created_at >= since)]
+                and (service is None or r.service == service) and (since is None or r.created_at >= since)
+                and (incident is None or r.incident == incident)]
         return [self._with_steps(r) for r in rows[:limit]]
 
     def action(self, action_id: int) -> Any:

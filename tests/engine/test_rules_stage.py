@@ -12,9 +12,10 @@ import pytest
 
 from vigil.app import build_app
 from vigil.config import parse_config
+from vigil.detect.sli import fraction_under
 from vigil.model import Sample, SeriesKey
 from vigil.sources import Collection
-from vigil.stages.rules import RulesStage, fraction_under
+from vigil.stages.rules import RulesStage
 from vigil.testing import FakeClock, InlineWriter
 
 T0 = 1_700_000_000.0

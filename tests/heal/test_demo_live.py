@@ -1,6 +1,7 @@
 """The demo heals itself, on the real fleet in real time: payments hangs (its process alive, its
 probe failing; storefront fails with it, being its caller); vigil opens one incident about payments,
-restarts payments alone through the fleet (a new process on the same port), and verifies it."""
+restarts payments alone through the fleet (a new process on the same port), and verifies it; the
+demo's terminal view shows the action and its verification."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from vigil.app import build_app
 from vigil.config import parse_config
 from vigil.demo.fleet import Fleet
 from vigil.demo.heal import restarters
+from vigil.demo.view import DemoState, note_actions
 
 pytestmark = pytest.mark.slow
 
@@ -51,6 +53,12 @@ async def test_a_hung_payments_is_restarted_alone_and_verified(tmp_path: Path) -
             assert fleet.services["payments"].pid != old_pid
             assert {name: f.restarts for name, f in fixers.items()} == {"catalog": 0, "payments": 1, "storefront": 0}
             assert engine.health()["payments"] == "healthy"
+            # The demo's terminal shows the action and its verification, as the stage holds them.
+            view = DemoState("http://127.0.0.1:1", "key", "sqlite://", fleet.admin_urls)
+            note_actions(view, engine)
+            [row] = view.actions
+            assert (row.runbook, row.service, row.state, row.verdict) == ("restart-down", "payments", "succeeded",
+                                                                           "passed"), row
         finally:
             await engine.stop()
             engine.store.close()

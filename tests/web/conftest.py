@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -58,8 +60,14 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 async def api(tmp_path: Path, clock: FakeClock) -> AsyncIterator[tuple[httpx.AsyncClient, object]]:
-    cfg = parse_config(CONFIG.format(db=tmp_path / "vigil.db"), env={})
-    app, engine = build_app(cfg, clock=clock, collectors=[])
+    async with running(CONFIG.format(db=tmp_path / "vigil.db"), clock) as both:
+        yield both
+
+
+@contextlib.asynccontextmanager
+async def running(config: str, clock: FakeClock) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """A started engine and an in-process client of its API, for this configuration text."""
+    app, engine = build_app(parse_config(config, env={}), clock=clock, collectors=[])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://vigil.test",
                                  headers={"Authorization": f"Bearer {API_KEY}"}) as client:

@@ -19,3 +19,6 @@ def test_the_overview_is_timed_with_every_service_drawn() -> None:
     assert figures["services"] == 25 and figures["runs"] == 1
     assert 0 < figures["page_shell_s"]
     assert 0 < figures["overview_interactive_s"] <= figures["overview_interactive_max_s"]
+    # The first service's page over a year, drawn from its hourly roll-ups: a point per 6 hours.
+    assert figures["service_year_s"] > 0 and figures["rollup_days"] == 365
+    assert figures["service_year_chart_points"] == 1460

@@ -2,7 +2,9 @@
 `vigil up` watching the demo fleet on loopback, storefront run as replicas by vigil's process actuator:
 sign in with a key, see the services and the dependency map, break payments (its health probe fails),
 open the incident that opens for it, acknowledge it, see storefront's replicas chart, and the same on a
-phone-sized screen. Screenshots go to test-artifacts/dashboard/ (or $VIGIL_TEST_ARTIFACTS)."""
+phone-sized screen; break catalog, whose runbook needs a person's approval: open its incident, see the
+pending action, approve it, and watch it run (an HTTP call that clears catalog's fault) and verify.
+Screenshots go to test-artifacts/dashboard/ (or $VIGIL_TEST_ARTIFACTS)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from vigil.demo.autoscale import StorefrontScaling
 from vigil.demo.fleet import Fleet
@@ -92,16 +95,40 @@ def vigil(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     try:
         with Fleet(work / "fleet", load=False, seed=11, scaling=SCALING) as fleet:
             config = work / "vigil.yaml"
-            config.write_text(fleet.vigil_config(server_port=free_port(), api_key=KEY, probe_interval_s=1,
-                                                 probe_timeout_s=0.8, scrape_interval_s=2,
-                                                 store_url=f"sqlite:///{work / 'vigil.db'}",
-                                                 alerting=sinks.receivers(group_wait="1s", group_interval="5s")))
+            text = fleet.vigil_config(server_port=free_port(), api_key=KEY, probe_interval_s=1,
+                                      probe_timeout_s=0.8, scrape_interval_s=2,
+                                      store_url=f"sqlite:///{work / 'vigil.db'}",
+                                      alerting=sinks.receivers(group_wait="1s", group_interval="5s"))
+            config.write_text(_with_approval_runbook(text, fleet.services["catalog"].admin_url))
             with VigilServer(config) as server:
                 url = _wait_ready(server)
                 _quiet_start(url)
                 yield {"url": url, "fleet": fleet}
     finally:
         sinks.stop()
+
+
+def _with_approval_runbook(text: str, catalog_fault_url: str) -> str:
+    """The demo's config plus one runbook that waits for a person: catalog failing its probe is fixed
+    by clearing its fault (an HTTP DELETE on its fault endpoint, a real call to the real service), once
+    someone approves; verified by catalog's probes healthy for 3 s."""
+    data = yaml.safe_load(text)
+    # Each test's fault is its own incident: one resolved is not reopened by the next test's alerts.
+    data.setdefault("incidents", {})["reopen_window"] = "0s"
+    data["runbooks"] = [{
+        "name": "clear-catalog-fault", "mode": "active", "description": "catalog fails its probe: clear its fault",
+        "trigger": {"alertname": ["ProbeFailing"], "service": ["catalog"], "for": "3s"},
+        "steps": [{"action": "http", "method": "DELETE", "url": catalog_fault_url}],
+        "verify": {"probes_healthy": True, "for": "3s", "within": "60s"},
+        "guards": {"approval": True, "min_confidence": 0.1}}]
+    # payments' SLOs, for its error-budget panel: availability from its probe, latency from its histogram
+    burn = [{"long": "1h", "short": "5m", "factor": 14.4}]
+    payments = next(s for s in data["services"] if s["name"] == "payments")
+    payments["rules"] += [
+        {"kind": "slo", "name": "availability", "objective": 99, "window": "1d", "probe": "health", "burn_rates": burn},
+        {"kind": "slo", "name": "fast", "objective": 95, "window": "1d", "burn_rates": burn,
+         "latency": {"series": "http_request_duration_seconds", "under": 0.3}}]
+    return yaml.safe_dump(data, sort_keys=False)
 
 
 def _wait_ready(server: VigilServer) -> str:
@@ -287,5 +314,102 @@ def test_a_phone_sized_screen_and_the_config_view(vigil: dict[str, Any], browser
     text = page.text_content("#config") or ""  # folded sections included
     assert "api_keys" in text and "***" in text and KEY not in text  # the API key is masked
     page.screenshot(path=str(artifacts() / "phone-config.png"), full_page=True)
+    # A service page with its error budget, heatmaps and latency map: still no sideways scrolling.
+    page.click("nav a[href='#/']")
+    page.click("#services a.svc[data-service='payments']")
+    page.wait_for_selector("#slo .chart.budget canvas")
+    page.wait_for_selector("#heatmaps .heat")
+    width = page.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"] + 1, f"the service page scrolls sideways on a phone ({width}px)"
+    page.screenshot(path=str(artifacts() / "phone-service.png"), full_page=True)
+    assert not page.problems, page.problems
+    page.context.close()
+
+
+def test_approve_a_pending_action_and_watch_it_run_and_verify(vigil: dict[str, Any], browser: Any) -> None:
+    shots = artifacts()
+    _quiet_start(vigil["url"])  # the payments incident of the test before is over: catalog's will be its own
+    page = _page(browser, vigil["url"], viewport={"width": 1280, "height": 900})
+    _sign_in(page)
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#nav-more:not([hidden])")  # this vigil has the actions endpoints
+    fault = vigil["fleet"].services["catalog"].admin_url
+    httpx.post(fault, json={"error_rate": 1.0}, timeout=5).raise_for_status()
+    try:
+        # The runbook matched and waits for a person: the overview lists it, live, with its incident.
+        row = page.locator("#recent-actions tr[data-state='pending']", has_text="clear-catalog-fault").first
+        row.wait_for()
+        assert row.locator("[data-verification='not_started']").count() == 1
+        action_id = row.get_attribute("data-action")
+        page.screenshot(path=str(shots / "overview-pending-action.png"), full_page=True)
+        row.locator("a[href^='#/incident/']").click()
+        page.wait_for_selector("#incident-head h1")
+        pending = page.locator(f"#incident-remediation tr[data-action='{action_id}'][data-state='pending']")
+        pending.wait_for()
+        assert "catalog" in page.inner_text("#incident-detail")
+        page.screenshot(path=str(shots / "incident-pending-action.png"), full_page=True)
+        pending.locator(f"button[data-approve='{action_id}']").click()
+        # Approved, run (the DELETE cleared the fault), verified: the page follows it over the live stream.
+        done = page.locator(f"#incident-remediation tr[data-action='{action_id}'][data-state='succeeded']")
+        done.wait_for()
+        done.locator("[data-verification='passed']").wait_for()
+        assert "steady for 3s" in done.inner_text()
+        page.wait_for_selector("#timeline li:has-text('approved by')")
+        page.screenshot(path=str(shots / "incident-action-verified.png"), full_page=True)
+    finally:
+        httpx.delete(fault, timeout=5)
+    api = httpx.get(f"{vigil['url']}/api/v1/actions/{action_id}", headers={"X-API-Key": KEY}, timeout=10).json()
+    assert api["state"] == "succeeded" and api["decided_by"] and api["verification"]["state"] == "passed", api
+    assert [(s["kind"], s["state"]) for s in api["steps"]] == [("http", "succeeded")]
+    # The live stream told the page each move as it happened: the overview lists them, newest first.
+    page.click("nav a[href='#/']")
+    page.wait_for_selector(f"#action-moves li[data-action='{action_id}'][data-state='succeeded']")
+    told = [m.split(": ", 1)[1].split(" · ")[0] for m in page.locator(
+        f"#action-moves li[data-action='{action_id}']").all_inner_texts()]
+    assert told[:3] == ["verifying → succeeded", "running → verifying", "approved → running"], told
+    # "Actions & audit": every action, the runbooks, and the audit log searched by the server.
+    page.click("#nav-more")
+    page.wait_for_selector(f"tr[data-action='{action_id}'][data-state='succeeded'] [data-verification='passed']")
+    assert "clear-catalog-fault" in (page.text_content("main") or "")
+    page.wait_for_selector("#audit td:has-text('action.running')")
+    page.fill("#audit input[type=search]", "action.approved")
+    page.locator("#audit tbody tr").first.wait_for()
+    page.wait_for_selector("#audit:not(:has(td:has-text('action.running')))")  # the search narrowed it
+    whats = page.locator("#audit tbody tr td:nth-child(3)").all_inner_texts()
+    assert whats and set(whats) == {"action.approved"}, whats
+    assert "demo" in page.inner_text("#audit tbody tr")  # who approved: the key's name
+    page.screenshot(path=str(shots / "actions-and-audit.png"), full_page=True)
+    assert not page.problems, page.problems
+    page.context.close()
+
+
+def test_a_service_page_shows_its_error_budget_heatmaps_and_latency_and_reads_roll_ups_for_a_year(
+        vigil: dict[str, Any], browser: Any) -> None:
+    page = _page(browser, vigil["url"], viewport={"width": 1280, "height": 900})
+    _sign_in(page)
+    page.wait_for_selector("body[data-ready='1']")
+    page.click("#services a.svc[data-service='payments']")
+    # The error budget of each SLO: payments failed its probe in an earlier test, so some is spent.
+    page.wait_for_selector("#slo .budget-card[data-slo='availability']")
+    left = float(page.get_attribute("#slo .budget-card[data-slo='availability']", "data-remaining") or "nan")
+    assert left < 1.0, left  # the fault spent some of it
+    api = httpx.get(f"{vigil['url']}/api/v1/services/payments/slo", headers={"X-API-Key": KEY}, timeout=10).json()
+    [availability] = [x for x in api["slos"] if x["name"] == "availability"]
+    # what the page shows is what the API says (a moment later: the window has moved on since)
+    assert abs(availability["remaining"] - left) <= 0.25 * abs(left) + 0.05, (availability["remaining"], left)
+    page.wait_for_selector("#slo .budget-card[data-slo='fast'] .chart.budget")
+    page.wait_for_selector("#slo .chart.budget canvas")
+    # CPU and memory by hour of day, and the latency distribution from its histogram's quantiles.
+    for kind in ("cpu", "memory"):  # a cell with data: this hour's
+        page.wait_for_selector(f"#heatmaps .heatmap[data-kind='{kind}'] .heat span:not(.lab):not(.none)")
+    histogram = "http_request_duration_seconds"
+    page.wait_for_selector(f"#latency .latency-map[data-histogram='{histogram}'][data-drawn='1'] canvas")
+    assert int(page.get_attribute("#latency .latency-map", "data-steps") or 0) >= 1
+    page.screenshot(path=str(artifacts() / "service-payments-slo.png"), full_page=True)
+    # A year: the charts ask for 6-hour steps, which the API answers from the hourly roll-ups.
+    page.click("#ranges a:has-text('1y')")
+    page.wait_for_selector("#metrics[data-range='1y'] .chart[data-resolution='1h'] canvas")
+    assert page.locator("#metrics .chart[data-resolution='raw']").count() == 0
+    page.screenshot(path=str(artifacts() / "service-payments-year.png"), full_page=True)
     assert not page.problems, page.problems
     page.context.close()

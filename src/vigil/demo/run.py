@@ -33,7 +33,16 @@ from vigil.demo.fleet import SCALED, Fleet, FleetError
 from vigil.demo.load import DailyCurve
 from vigil.demo.readings import FleetReadings
 from vigil.demo.sinks import Received, Sinks
-from vigil.demo.view import HISTORY, DemoState, HealthTransition, ReplicaChange, ScalingView, render, status_line
+from vigil.demo.view import (
+    HISTORY,
+    DemoState,
+    HealthTransition,
+    ReplicaChange,
+    ScalingView,
+    note_actions,
+    render,
+    status_line,
+)
 
 TICK_S = 1.0
 HEADLESS_STATUS_EVERY_S = 10.0
@@ -201,6 +210,7 @@ async def _watch(fleet: Fleet, config: VigilConfig, api_key: str, duration: floa
                     state.day_hour = curve.hour(time.monotonic() - (fleet.load_started_at or started))
                     _note_transitions(state, engine.health(), elapsed)
                     _note_trouble(state, engine)
+                    note_actions(state, engine)
                     state.notifications = sinks.latest() if sinks is not None else []
                     state.stats = engine.stats()
                     state.readings = await readings.read(session)

@@ -1,5 +1,6 @@
 """The demo's terminal: where vigil's API is, each service's health and golden signals, storefront's
-replicas and vigil's last scaling decision, and how to break a service on purpose."""
+replicas and vigil's last scaling decision, each self-healing action and its verification, and how to
+break a service on purpose."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from rich.text import Text
 from vigil.config.redact import mask_url
 from vigil.demo.fleet import SCALED
 from vigil.demo.readings import ServiceReading
+from vigil.heal.verification import verification
 
 HEALTH_STYLE = {"healthy": "bold green", "unhealthy": "bold red", "unknown": "yellow"}
 SPARKS = "▁▂▃▄▅▆▇█"
@@ -42,6 +44,33 @@ class ReplicaChange:
 
     def __str__(self) -> str:
         return f"+{self.at_s:5.1f}s  {self.service}: {self.old} -> {self.new} replicas ({self.rule})"
+
+
+VERDICT_STYLE = {"passed": "green", "failed": "red", "not_reached": "red", "verifying": "yellow",
+                 "not_started": "dim", "not_run": "dim"}
+ACTIONS_SHOWN = 6
+
+
+@dataclass(frozen=True)
+class ActionLine:
+    """One self-healing action as the view shows it: what ran where, its state and its verification."""
+
+    id: int
+    runbook: str
+    service: str
+    state: str
+    verdict: str  # not_started | verifying | passed | failed | not_reached | not_run
+    detail: str  # what verification saw, or why it did not run
+
+    @classmethod
+    def of(cls, action: Any) -> ActionLine:
+        v = verification(action)
+        return cls(action.id, action.runbook, action.service, action.state, v["state"], v["detail"])
+
+    def __str__(self) -> str:
+        verdict = self.verdict.replace("_", " ")
+        return (f"#{self.id} {self.runbook} on {self.service}: {self.state}; verification {verdict}"
+                + (f" ({self.detail})" if self.verdict in ("passed", "failed", "not_reached") else ""))
 
 
 @dataclass
@@ -85,6 +114,14 @@ class DemoState:
     incidents: list[tuple[int, str, str]] = field(default_factory=list)  # (id, status, title), not resolved
     notifications: list[Any] = field(default_factory=list)  # the newest received by the demo's sinks
     deploy_url: str | None = None  # where a person deploys storefront's versions (demo/deploys.py)
+    actions: list[ActionLine] = field(default_factory=list)  # vigil's self-healing, newest last
+
+
+def note_actions(state: DemoState, engine: Any) -> None:
+    """The remediate stage's actions as it holds them now (in memory: no query), newest last."""
+    stage = getattr(engine.stages, "remediate", None)
+    held = sorted(getattr(stage, "actions", {}).values(), key=lambda a: a.id) if stage is not None else []
+    state.actions = [ActionLine.of(a) for a in held[-ACTIONS_SHOWN:]]
 
 
 def _num(value: float | None, fmt: str, empty: str = "-") -> str:
@@ -174,6 +211,17 @@ def alerts_text(names: list[str]) -> Text:
     return Text(first + (f" +{len(names) - 1}" if len(names) > 1 else ""), style="red")
 
 
+def actions_table(actions: list[ActionLine]) -> Table:
+    table = Table(title="self-healing: each action and its verification", title_justify="left", header_style="bold")
+    for col in ("#", "runbook", "service", "state", "verification", "seen"):
+        table.add_column(col)
+    for a in actions:
+        table.add_row(str(a.id), a.runbook, a.service, a.state,
+                      Text(a.verdict.replace("_", " "), style=VERDICT_STYLE.get(a.verdict, "")),
+                      Text(a.detail[:90] + ("…" if len(a.detail) > 90 else ""), style="dim"))
+    return table
+
+
 def render(state: DemoState) -> RenderableType:
     s = state.stats
     head = Text.assemble(
@@ -189,6 +237,8 @@ def render(state: DemoState) -> RenderableType:
                           ("Ctrl-C stops everything.", "dim"))
     parts: list[RenderableType] = [Panel(head, title="vigil demo", expand=False), services_table(state)]
     parts += [scaling_text(name, v) for name, v in state.scaling.items()]
+    if state.actions:
+        parts.append(actions_table(state.actions))
     if state.incidents:
         parts.append(Text("open incidents:\n" + "\n".join(f"  #{i} [{status}] {title}"
                                                            for i, status, title in state.incidents[-5:])))
@@ -214,4 +264,7 @@ def status_line(state: DemoState) -> str:
         if view is not None:
             cell += f" replicas={view.replicas}/{view.ready_text} rule={view.rule or '-'}"
         cells.append(cell)
-    return f"[{state.elapsed_s:5.0f}s] " + "  ".join(cells) + f"  probes={state.stats.get('probes_run', 0)}"
+    line = f"[{state.elapsed_s:5.0f}s] " + "  ".join(cells) + f"  probes={state.stats.get('probes_run', 0)}"
+    if state.actions:
+        line += f"  action {state.actions[-1]}"
+    return line

@@ -107,8 +107,8 @@ class ActionStore(Protocol):
         """Insert or update one step record."""
 
     def actions(self, state: str | None = None, service: str | None = None, since: float | None = None,
-                limit: int = 100) -> list[ActionRecord]:
-        """Newest first, with their steps; `state` may be `unfinished`."""
+                limit: int = 100, *, incident: int | None = None) -> list[ActionRecord]:
+        """Newest first, with their steps; `state` may be `unfinished`; `incident`: only its actions."""
 
     def action(self, action_id: int) -> ActionRecord | None: ...
 

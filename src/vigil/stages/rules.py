@@ -32,6 +32,7 @@ from vigil.config.rules import (
 )
 from vigil.config.types import format_duration
 from vigil.detect.rules import ThresholdRule, absence, burn_rate, rate_of_change, slo_burn, will_cross
+from vigil.detect.sli import SliReader, selector_of
 from vigil.detect.trends import drift, memory_leak
 from vigil.model import Alert, Sample, SeriesKey, Severity, Signal
 from vigil.pipeline import Batch, Offload
@@ -62,9 +63,9 @@ class Streaming:
     newest: tuple[dict[SeriesKey, tuple[float, float]], ...] = field(default_factory=lambda: ({}, {}))
 
     def __post_init__(self) -> None:
-        self.selectors = [_selector(self.config.series, self.service)]
+        self.selectors = [selector_of(self.config.series, self.service)]
         if self.config.per is not None:
-            self.selectors.append(_selector(self.config.per, self.service))
+            self.selectors.append(selector_of(self.config.per, self.service))
             self.part = f"{self.config.series} / {self.config.per}"
 
     def matches(self, key: SeriesKey, side: int = 0) -> bool:
@@ -102,11 +103,6 @@ class WindowRule:
     due: float = float("-inf")  # engine time of the next evaluation
 
 
-def _selector(text: str, service: str) -> tuple[str, dict[str, str]]:
-    key = SeriesKey.parse(text)
-    return key.name, {**key.label_map, "service": service}
-
-
 def _new_state(rule: Streaming, key: SeriesKey | str) -> ThresholdRule:
     c = rule.config
     state = rule.states[key] = ThresholdRule(
@@ -125,6 +121,7 @@ class RulesStage:
     def __init__(self, config: VigilConfig, store: RulesStore, clock: Clock, writer: Offload,
                  worker: Offload) -> None:
         self.store, self.clock, self.writer, self.worker = store, clock, writer, worker
+        self.sli = SliReader(store)
         self.streaming: dict[str, list[Streaming]] = {}
         self.thresholds: dict[tuple[str, int], Streaming] = {}
         self.windowed: list[WindowRule] = []
@@ -331,8 +328,7 @@ class RulesStage:
         batch.alerts.append(_alert(signal).resolve(ts, why))
 
     def _series(self, selector: str, service: str) -> list[Any]:
-        name, matchers = _selector(selector, service)
-        return self.store.list_series(name=name, matchers=matchers)
+        return self.sli.series(selector, service)
 
     def _last_ts(self, key: SeriesKey) -> float | None:
         # store.latest, not list_series' last_ts: the latter can trail the newest samples
@@ -341,8 +337,7 @@ class RulesStage:
 
     def _read(self, key: SeriesKey, start: float, end: float, step: float | None = None
               ) -> tuple[np.ndarray, np.ndarray]:
-        r = self.store.query_range(key, start, end, step=step)
-        return np.asarray(r.ts, float), np.asarray(r.values, float)
+        return self.sli.read(key, start, end, step)
 
     def _each_live_series(self, rule: WindowRule, now: float, window: float,
                           judge: Callable[[str, np.ndarray, np.ndarray], Signal | None]
@@ -431,7 +426,7 @@ class RulesStage:
     def _slo(self, rule: WindowRule, now: float) -> dict[str, Signal | None]:
         c: SloRuleConfig = rule.config
         longest = max(b.long for b in c.burn_rates)
-        ts, good, total = self._good_total(c, rule.service, now - longest, now)
+        ts, good, total = self.sli.good_total(c, rule.service, now - longest, now)
         objective = c.objective / 100.0
         windows = tuple((b.long, b.short, b.factor, Severity(b.severity)) for b in c.burn_rates)
         burns = []
@@ -455,65 +450,6 @@ class RulesStage:
             found[severity] = signal
         return found
 
-    # ------------------------------------------------------------------------------ SLIs
-
-    def _summed(self, selector: str, service: str, start: float, end: float) -> tuple[np.ndarray, np.ndarray]:
-        """Every series matching the selector, read as 1-minute means and summed per minute."""
-        parts = [self._read(i.key, start, end, 60.0) for i in self._series(selector, service)]
-        return _sum_by_ts(parts)
-
-    def _good_total(self, c: SloRuleConfig, service: str, start: float, end: float
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Aligned per-minute (ts, good, total) for the SLO's source of good events."""
-        if c.good is not None and c.total is not None:
-            gts, good = self._summed(c.good, service, start, end)
-            tts, total = self._summed(c.total, service, start, end)
-            both, gi, ti = np.intersect1d(gts, tts, return_indices=True)
-            return both, good[gi], total[ti]
-        if c.probe is not None:  # probe_success means per minute: the fraction of probes that passed
-            key = SeriesKey.of("probe_success", {"service": service, "probe": c.probe})
-            ts, ok = self._read(key, start, end, 60.0)
-            return ts, ok, np.ones_like(ok)
-        return self._latency_good_total(c, service, start, end)
-
-    def _latency_good_total(self, c: SloRuleConfig, service: str, start: float, end: float
-                            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Requests under `under`, estimated per minute from the histogram's quantile series (see
-        fraction_under), weighted by the request rate."""
-        lat = c.latency
-        assert lat is not None
-        name, matchers = _selector(lat.series, service)
-        groups: dict[tuple[tuple[str, str], ...], list[tuple[float, Any]]] = {}
-        for info in self.store.list_series(name=name, matchers=matchers):
-            labels = info.key.label_map
-            q = labels.pop("quantile", None)
-            if q is not None:
-                groups.setdefault(tuple(sorted(labels.items())), []).append((float(q), info.key))
-        parts_good, parts_total = [], []
-        for labels, quantiles in groups.items():
-            quantiles.sort(key=lambda x: x[0])
-            reads = [self._read(k, start, end, 60.0) for _, k in quantiles]
-            ts = np.unique(np.concatenate([r[0] for r in reads])) if reads else np.empty(0)
-            grid = np.full((len(reads), ts.size), np.nan)
-            for row, (rts, rv) in enumerate(reads):
-                grid[row, np.searchsorted(ts, rts)] = rv
-            levels = np.array([q for q, _ in quantiles])
-            frac = np.array([fraction_under(levels, grid[:, j], lat.under) for j in range(ts.size)])
-            if lat.requests is not None:
-                wts, w = self._summed(lat.requests, service, start, end)
-            else:
-                count = SeriesKey(f"{name}_count:rate", labels)
-                wts, w = self._read(count, start, end, 60.0)
-            if wts.size == 0:  # no request rate stored: every minute weighs the same
-                wts, w = ts, np.ones_like(ts)
-            both, fi, wi = np.intersect1d(ts, wts, return_indices=True)
-            ok = np.isfinite(frac[fi])
-            parts_good.append((both[ok], frac[fi][ok] * w[wi][ok]))
-            parts_total.append((both[ok], w[wi][ok]))
-        ts, good = _sum_by_ts(parts_good)
-        _, total = _sum_by_ts(parts_total)
-        return ts, good, total
-
     _EVALUATORS: ClassVar[dict[str, Callable[[RulesStage, WindowRule, float], dict[str, Signal | None]]]] = {
         "absence": _absence, "rate_of_change": _rate_of_change, "will_cross": _will_cross,
         "leak": _leak, "drift": _drift, "slo": _slo,
@@ -524,28 +460,3 @@ def _alert(signal: Signal) -> Alert:
     """The episode's alert, named after its rule. Built from the episode's first signal (also when
     restored after a restart), so firing and resolved carry the same labels and fingerprint."""
     return Alert.from_signal(signal, signal.source.removeprefix("rule:"))
-
-
-def _sum_by_ts(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    parts = [(t, v) for t, v in parts if t.size]
-    if not parts:
-        return np.empty(0), np.empty(0)
-    ts = np.concatenate([t for t, _ in parts])
-    values = np.concatenate([v for _, v in parts])
-    ok = np.isfinite(values)
-    uniq, inv = np.unique(ts[ok], return_inverse=True)
-    return uniq, np.bincount(inv, weights=values[ok], minlength=uniq.size)
-
-
-def fraction_under(levels: np.ndarray, values: np.ndarray, under: float) -> float:
-    """Share of requests faster than `under`, from quantile levels (0.5, 0.9, 0.99...) and their
-    latencies in one interval: the empirical CDF through (0, 0) and each (latency, level), read at
-    `under`. At or above the highest quantile's latency it counts as 1: the precision of a latency SLO
-    is the highest quantile scraped (scrape 0.999 for a 99.9 % objective)."""
-    ok = np.isfinite(values)
-    if not ok.any():
-        return float("nan")
-    lv, vv = levels[ok], np.maximum.accumulate(values[ok])  # quantiles never decrease with the level
-    if under >= vv[-1]:
-        return 1.0
-    return float(np.interp(under, np.concatenate([[0.0], vv]), np.concatenate([[0.0], lv])))

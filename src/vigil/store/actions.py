@@ -51,7 +51,7 @@ def _steps(conn: sa.Connection, ids: list[int]) -> dict[int, list[StepRecord]]:
 
 
 def read_actions(conn: sa.Connection, state: str | None, service: str | None, since: float | None,
-                 limit: int) -> list[ActionRecord]:
+                 limit: int, incident: int | None = None) -> list[ActionRecord]:
     q = sa.select(actions).order_by(actions.c.id.desc()).limit(limit)
     if state == "unfinished":
         q = q.where(actions.c.state.in_(UNFINISHED))
@@ -61,6 +61,8 @@ def read_actions(conn: sa.Connection, state: str | None, service: str | None, si
         q = q.where(actions.c.service == service)
     if since is not None:
         q = q.where(actions.c.created_at >= since)
+    if incident is not None:
+        q = q.where(actions.c.incident_id == incident)
     rows = list(conn.execute(q))
     steps = _steps(conn, [r.id for r in rows])
     return [_action(r, steps[r.id]) for r in rows]

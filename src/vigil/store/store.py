@@ -331,9 +331,9 @@ class Store:
         self._write(action_rows.save_step, self.dialect, step)
 
     def actions(self, state: str | None = None, service: str | None = None, since: float | None = None,
-                limit: int = 100) -> list[Any]:
+                limit: int = 100, *, incident: int | None = None) -> list[Any]:
         """Remediation actions, newest first, with their steps (state `unfinished`: not yet ended)."""
-        return self._read(action_rows.read_actions, state, service, since, limit)
+        return self._read(action_rows.read_actions, state, service, since, limit, incident)
 
     def action(self, action_id: int) -> Any:
         return self._read(action_rows.read_action, action_id)

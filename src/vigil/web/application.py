@@ -27,6 +27,7 @@ from vigil.web.login import session_router
 from vigil.web.oncall import oncall_router
 from vigil.web.remediation import remediation_router
 from vigil.web.reports import reports_router
+from vigil.web.service_views import service_views_router
 from vigil.web.silences import alerting_router
 
 DESCRIPTION = ("vigil's REST API. Every /api/v1 endpoint needs an API key: `Authorization: Bearer <key>` "
@@ -60,6 +61,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(reports_router(engine, keys))
     app.include_router(guardrails_router(engine, keys))
     app.include_router(remediation_router(engine, keys))
+    app.include_router(service_views_router(engine, keys))
     install_docs(app)
     feed = LiveFeed()  # the dashboard's live updates: fed after each engine pass
     engine.pass_listeners.append(feed.on_pass)

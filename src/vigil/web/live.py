@@ -47,6 +47,11 @@ def pass_summary(batch: Any) -> dict[str, Any] | None:
         "incidents": [{"id": i.id, "status": i.status.value, "severity": i.severity.value, "title": i.title}
                       for i in batch.incidents[:MAX_ITEMS]],
         "decisions": [{"kind": d.kind, "subject": d.subject, "rule": d.rule} for d in batch.decisions[:MAX_ITEMS]],
+        # each remediation action's move in this pass: its new state and why (a verification verdict
+        # included: "verified: steady for 10s ...", "not verified within 90s ...")
+        "actions": [{"id": d.inputs.get("action"), "service": d.subject, "runbook": d.inputs.get("runbook"),
+                     "from": d.inputs.get("from"), "state": d.rule, "note": d.result.get("note", "")}
+                    for d in batch.decisions if d.kind == "action"][:MAX_ITEMS],
     }
 
 

@@ -1,5 +1,6 @@
 """Runbooks and remediation actions over the API: the configured runbooks, actions with their state
-machine and steps (`?state=pending`: the approvals waiting, with their expiry), and approve or deny
+machine, steps and verification verdict (`?state=pending`: the approvals waiting, with their expiry;
+`?incident=N`: one incident's), and approve or deny
 (through the engine's loop as a Command, so the decision is ordered with everything else and
 recorded with who: the API key's name, and `by` when the body names a person)."""
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 from vigil.engine import NotRecorded, NotRunning
 from vigil.heal.ledger import STATES
 from vigil.heal.windows import configured_windows, window_views
+from vigil.heal.verification import action_view
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
 
@@ -45,17 +47,19 @@ def remediation_router(engine: Any, keys: ApiKeys) -> APIRouter:
 
     @r.get("/actions", summary="Remediation actions, newest first (state=pending: approvals waiting)")
     def listing(state: str | None = Query(None, description=f"one of {', '.join(STATES)}, or unfinished"),
-                service: str | None = None, limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+                service: str | None = None,
+                incident: int | None = Query(None, ge=1, le=2**31 - 1, description="only this incident's actions"),
+                limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
         if state is not None and state not in (*STATES, "unfinished"):
             raise HTTPException(400, detail=f"state must be one of {', '.join(STATES)} or unfinished; found {state!r}")
-        return {"actions": [a.view() for a in store.actions(state, service, None, limit)]}
+        return {"actions": [action_view(a) for a in store.actions(state, service, None, limit, incident=incident)]}
 
-    @r.get("/actions/{action_id}", summary="One action with its steps and story")
+    @r.get("/actions/{action_id}", summary="One action with its steps, story and verification verdict")
     def one(action_id: int = ActionId) -> dict[str, Any]:
         a = store.action(action_id)
         if a is None:
             raise HTTPException(404, detail=f"no action {action_id}")
-        return dict(a.view())
+        return action_view(a)
 
     async def decide(request: Request, action_id: int, what: str, body: dict[str, Any] | None) -> dict[str, Any]:
         key = actor = getattr(request.state, "api_key_name", "api")

@@ -30,7 +30,8 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/session"): AUTHENTICATED,
     # reading
     **{("GET", p): READ for p in (
-        "/api/v1/services", "/api/v1/services/{name}", "/api/v1/series", "/api/v1/query", "/api/v1/events",
+        "/api/v1/services", "/api/v1/services/{name}", "/api/v1/services/{name}/slo",
+        "/api/v1/services/{name}/latency", "/api/v1/series", "/api/v1/query", "/api/v1/events",
         "/api/v1/signals", "/api/v1/alerts", "/api/v1/decisions", "/api/v1/scaling/decisions",
         "/api/v1/forecasts", "/api/v1/probes", "/api/v1/incidents", "/api/v1/incidents/{incident_id}",
         "/api/v1/oncall", "/api/v1/oncall/{schedule}", "/api/v1/escalation-policies", "/api/v1/reports/{kind}",

@@ -10,7 +10,7 @@ import { silencesPage } from "./pages/silences.js";
 import { notificationsPage } from "./pages/notifications.js";
 import { reportsPage } from "./pages/reports.js";
 import { configPage } from "./pages/config.js";
-import { morePage, detectExtras } from "./pages/more.js";
+import { morePage, detectExtras, noteMoves } from "./pages/more.js";
 
 const REFRESH_MS = 2000; // at most this often; a page that takes long to draw is drawn less often
 let lastDrawMs = 0;
@@ -65,7 +65,12 @@ async function signedIn(who) {
   $("nav").hidden = false;
   $("logout").hidden = false;
   $("logout").title = who && who.principal ? `signed in as ${who.principal}` : "";
-  if (!disconnect) disconnect = connect((event) => { if (event === "pass" || event === "lost") scheduleRefresh(); }, setLive);
+  if (!disconnect) {
+    disconnect = connect((event, data) => {
+      if (event === "pass" && Array.isArray(data.actions) && data.actions.length) noteMoves(data.actions);
+      if (event === "pass" || event === "lost") scheduleRefresh();
+    }, setLive);
+  }
   detectExtras().then((found) => { $("nav-more").hidden = !found; });
   await draw();
 }

@@ -2,7 +2,7 @@
 // evidence, affected services, alerts and similar past incidents; acknowledge, resolve, assign, note.
 import { get, post } from "../api.js";
 import { ago, badge, card, h, link, mount, short, table, tree, when } from "../dom.js";
-import { actionsTable, extras } from "./more.js";
+import { actionsOf, actionsTable } from "./more.js";
 
 const STATUSES = ["active", "open", "acknowledged", "resolved", "all"];
 
@@ -17,8 +17,7 @@ export async function incidentsPage(root, [status = "active"]) {
 
 export async function incidentPage(root, [id], { fresh }) {
   const inc = await get(`/api/v1/incidents/${encodeURIComponent(id)}`);
-  const found = await extras();
-  const actions = found.actions ? (await get(`/api/v1/actions?limit=200`)).actions.filter((a) => a.incident === inc.id) : null;
+  const actions = await actionsOf(inc.id);
   if (fresh || !root.querySelector("#incident-detail")) {
     // The actions card is drawn once: a live redraw of the rest never loses what someone is typing.
     mount(root, h("div", { id: "incident-head" }), actionsCard(inc.id, root), h("div", { id: "incident-detail" }));
@@ -30,6 +29,8 @@ export async function incidentPage(root, [id], { fresh }) {
       inc.assignee ? ` · assigned to ${inc.assignee}` : "", inc.resolved_at ? ` · resolved ${when(inc.resolved_at)}${inc.resolved_by ? ` by ${inc.resolved_by}` : ""}` : ""));
   mount(root.querySelector("#incident-detail"),
     h("div", { class: "grid" },
+      actions ? h("section", { class: "card wide", id: "incident-remediation" }, h("h2", {}, "Remediation: actions and their verification"),
+        actionsTable(actions, () => incidentPage(root, [String(inc.id)], { fresh: false }))) : null,
       card("Summary", inc.summary ? h("pre", {}, inc.summary) : h("p", { class: "muted" }, "no summary yet")),
       h("section", { class: "card", id: "root-causes" }, h("h2", {}, "Probable root causes"), inc.root_causes.length
         ? h("ol", {}, inc.root_causes.map((rc) => h("li", {}, link(["service", rc.service], rc.service),
@@ -41,8 +42,6 @@ export async function incidentPage(root, [id], { fresh }) {
         a.firing ? "firing" : "resolved", short(a.why || a.summary || "", 120)]))),
       h("section", { class: "card wide", id: "timeline" }, h("h2", {}, "Timeline"), h("ul", { class: "timeline" }, inc.timeline.map((e) => h("li", {},
         h("div", { class: "when" }, `${when(e.ts)} · ${e.kind}${e.actor ? ` · ${e.actor}` : ""}`), e.message)))),
-      actions && actions.length ? h("section", { class: "card wide", id: "incident-remediation" }, h("h2", {}, "Remediation"),
-        actionsTable(actions, () => incidentPage(root, [String(inc.id)], { fresh: false }))) : null,
       card("Similar past incidents", table(["incident", "likeness", "resolution"], inc.similar.map((m) => [
         link(["incident", m.id], `#${m.id} ${m.title}`), m.likeness, short(m.resolution || "", 120)]), "none found"))));
   const acting = root.querySelector("#incident-actions");

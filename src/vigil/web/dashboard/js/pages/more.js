@@ -2,13 +2,13 @@
 // parts of vigil that may not be in this build: each is shown only when its endpoint answers
 // (GET /api/v1/runbooks, /actions, /audit, /automation).
 import { get, post } from "../api.js";
-import { ago, card, h, mount, short, table, tree, when } from "../dom.js";
+import { ago, card, h, link, mount, short, table, tree, when } from "../dom.js";
 
 const PROBES = {
   actions: "/api/v1/actions?limit=50", runbooks: "/api/v1/runbooks", audit: "/api/v1/audit?limit=100",
   killSwitch: "/api/v1/automation",
 };
-const FRESH_MS = 30000; // what exists does not change often: ask again at most this often
+const FRESH_MS = 30000; // which endpoints exist does not change often: ask again at most this often
 let cached = null;
 let cachedAt = 0;
 
@@ -17,12 +17,19 @@ async function optional(path) {
 }
 
 const list = (body, key) => (body && Array.isArray(body[key]) ? body[key] : null);
+const switchOf = (body) => (body && typeof body.paused === "boolean" ? body : null);
 
+// Which of these endpoints this vigil has (kept FRESH_MS), with the actions and the kill switch asked
+// again on every call: they change live, and a page redrawn after a pass must show their new state.
 export async function extras(maxAgeMs = FRESH_MS) {
-  if (cached && Date.now() - cachedAt < maxAgeMs) return cached;
+  if (cached && Date.now() - cachedAt < maxAgeMs) {
+    const [actions, killSwitch] = await Promise.all([cached.actions ? optional(PROBES.actions) : null,
+      cached.killSwitch ? optional(PROBES.killSwitch) : null]);
+    return { ...cached, actions: list(actions, "actions") || cached.actions, killSwitch: switchOf(killSwitch) || cached.killSwitch };
+  }
   const [actions, runbooks, audit, killSwitch] = await Promise.all(Object.values(PROBES).map(optional));
   cached = { actions: list(actions, "actions"), runbooks: list(runbooks, "runbooks"), audit: list(audit, "records"),
-    killSwitch: killSwitch && typeof killSwitch.paused === "boolean" ? killSwitch : null };
+    killSwitch: switchOf(killSwitch) };
   cachedAt = Date.now();
   return cached;
 }
@@ -32,26 +39,75 @@ export async function detectExtras() {
   return Boolean(found.actions || found.runbooks || found.audit);
 }
 
-// Actions as a table; a pending one has approve and deny buttons. `after` redraws what holds it.
+// One incident's actions (the API filters them), or null when this vigil has no actions endpoint.
+export async function actionsOf(incident) {
+  const found = cached || (await extras()); // only whether the endpoint exists: the list is asked for here
+  if (!found.actions) return null;
+  return (await get(`/api/v1/actions?incident=${encodeURIComponent(incident)}&limit=50`)).actions;
+}
+
+// The actions' moves as the live stream told them (each pass's `actions`), newest first: shown above
+// the actions table until the next sign-in.
+const MOVES_KEPT = 8;
+const moves = [];
+export function noteMoves(list) {
+  const at = Date.now() / 1000;
+  for (const m of list) moves.unshift({ ...m, at });
+  moves.length = Math.min(moves.length, MOVES_KEPT);
+}
+
+export function movesList() {
+  if (!moves.length) return null;
+  return h("ul", { class: "moves", id: "action-moves", "aria-live": "polite" }, moves.map((m) => h("li", { dataset: { action: String(m.id), state: m.state } },
+    h("span", { class: "muted" }, `${ago(m.at)} `), `#${m.id} ${m.runbook || ""} on ${m.service}: ${m.from || "?"} → ${m.state}`,
+    m.note ? h("span", { class: "muted" }, ` · ${short(m.note, 140)}`) : null)));
+}
+
+const VERDICT = { passed: "healthy", failed: "unhealthy", verifying: "degraded", not_reached: "unhealthy", not_run: "unknown", not_started: "unknown" };
+
+// The verification verdict: a word (passed, failed, verifying...) and what was seen.
+export function verdict(a) {
+  const v = a.verification || { state: "not_started", detail: "" };
+  return h("span", { class: "verdict", dataset: { verification: v.state } },
+    h("span", { class: `badge ${VERDICT[v.state] || "unknown"}` }, v.state.replace("_", " ")),
+    v.state === "verifying" && v.deadline ? h("span", { class: "muted" }, ` until ${when(v.deadline)}`) : null,
+    v.detail && v.state !== "not_started" ? h("div", { class: "muted" }, short(v.detail, 160)) : null);
+}
+
+function steps(a) {
+  if (!a.steps || !a.steps.length) return "";
+  return h("details", {}, h("summary", {}, `${a.steps.length} step${a.steps.length > 1 ? "s" : ""}`),
+    h("ol", { class: "steps" }, a.steps.map((st) => h("li", { dataset: { state: st.state } },
+      `${st.phase === "rollback" ? "rollback: " : ""}${st.kind} · ${st.state}${st.detail ? ` · ${short(st.detail, 120)}` : ""}`))));
+}
+
+// Actions as a table: state, verification verdict and steps; a pending one has approve and deny
+// buttons. `after` redraws what holds it.
 export function actionsTable(actions, after) {
   const message = h("p", { class: "error", role: "alert" });
-  const decide = (id, verb) => async () => {
+  const decide = (id, verb) => async (e) => {
     message.textContent = "";
-    try { await post(`/api/v1/actions/${encodeURIComponent(id)}/${verb}`); cached = null; await after(); } catch (e) { message.textContent = e.message; }
+    e.target.disabled = true;
+    try { await post(`/api/v1/actions/${encodeURIComponent(id)}/${verb}`); await after(); } catch (err) { message.textContent = err.message; e.target.disabled = false; }
   };
-  return h("div", { class: "actions-list" }, table(["#", "runbook", "service", "state", "updated", "outcome", ""], actions.map((a) => [
-    String(a.id), a.runbook, a.service, a.state, ago(a.updated_at), short(a.outcome || (a.story || []).slice(-1)[0] || "", 100),
+  const rows = actions.map((a) => [
+    String(a.id), a.runbook, link(["service", a.service], a.service), a.incident ? link(["incident", a.incident], `#${a.incident}`) : "",
+    h("span", { class: "state", dataset: { state: a.state } }, a.state), verdict(a), ago(a.updated_at),
+    h("div", {}, short(a.outcome || (a.story || []).slice(-1)[0] || "", 120), steps(a)),
     a.state === "pending" ? h("span", { class: "row" },
       h("button", { type: "button", dataset: { approve: String(a.id) }, onclick: decide(a.id, "approve") }, "Approve"),
       h("button", { type: "button", class: "secondary", dataset: { deny: String(a.id) }, onclick: decide(a.id, "deny") }, "Deny"),
-      a.expires_at ? h("span", { class: "muted" }, `lapses ${when(a.expires_at)}`) : null) : ""]), "no actions"), message);
+      a.expires_at ? h("span", { class: "muted" }, `lapses ${when(a.expires_at)}`) : null) : ""]);
+  const t = table(["#", "runbook", "service", "incident", "state", "verification", "updated", "what happened", ""], rows, "no actions");
+  t.querySelectorAll("tbody tr").forEach((tr, i) => { tr.dataset.action = String(actions[i].id); tr.dataset.state = actions[i].state; });
+  return h("div", { class: "actions-list" }, t, message);
 }
 
 export function killSwitchCard(state, after) {
   const message = h("p", { class: "error", role: "alert" });
   const flip = async () => {
     const reason = state.paused ? "resumed from the dashboard" : "paused from the dashboard";
-    try { await post("/api/v1/automation", { paused: !state.paused, reason }); cached = null; await after(); } catch (e) { message.textContent = e.message; }
+    try { await post("/api/v1/automation", { paused: !state.paused, reason }); await after(); } catch (e) { message.textContent = e.message; }
   };
   return h("section", { class: "card", id: "kill-switch", dataset: { paused: String(state.paused) } }, h("h2", {}, "Kill switch"),
     h("p", { class: state.paused ? "unhealthy" : "healthy" }, state.paused ? "PAUSED: vigil takes no automatic action" : "off: vigil acts on its own"),

@@ -3,7 +3,7 @@
 import { get } from "../api.js";
 import { dependencyMap, mapped } from "../depmap.js";
 import { ago, badge, card, h, link, mount, short, table, when } from "../dom.js";
-import { actionsTable, extras, killSwitchCard } from "./more.js";
+import { actionsTable, extras, killSwitchCard, movesList } from "./more.js";
 
 const SEVERITIES = ["critical", "warning", "info"];
 
@@ -34,7 +34,7 @@ export async function overview(root) {
   ];
   const again = () => overview(root);
   if (found.killSwitch) parts.push(killSwitchCard(found.killSwitch, again));
-  if (found.actions) parts.push(h("section", { class: "card wide", id: "recent-actions" }, h("h2", {}, "Recent actions"), actionsTable(found.actions.slice(0, 10), again)));
+  if (found.actions) parts.push(h("section", { class: "card wide", id: "recent-actions" }, h("h2", {}, "Recent actions and their verification"), movesList(), actionsTable(found.actions.slice(0, 10), again)));
   mount(root, h("h1", {}, "Overview"), h("div", { class: "grid" }, parts));
   document.body.dataset.ready = "1";
   return true;
