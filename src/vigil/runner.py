@@ -13,7 +13,6 @@ import logging
 import secrets
 import signal
 import socket
-import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
@@ -27,10 +26,6 @@ from vigil.config.schema import ApiKey
 
 log = logging.getLogger("vigil")
 T = TypeVar("T")
-# The loop thread (API, probes) hands the GIL to worker threads (store reads, rankings, fits) and
-# back several times per request; at Python's default 5 ms a CPU-bound worker holds it that long at
-# each handoff, and an API answer that needs four of them waits 20 ms for nothing.
-SWITCH_INTERVAL_S = 0.001
 
 # Libraries whose INFO lines say nothing an operator needs (alembic: ~10 lines per start).
 QUIET_LOGGERS = ("alembic",)
@@ -44,7 +39,6 @@ def run_loop(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` on uvloop (installed with uvicorn[standard]) when it is there, else on asyncio's own
     loop. uvloop's transports cost about half as much CPU per request as asyncio's (docs/benchmarks.md,
     `vigil bench api`), and the API, the probes and the engine's pass share this one loop."""
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     try:
         import uvloop
     except ImportError:

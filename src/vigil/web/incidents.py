@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Request
 
 from vigil.engine import NotRecorded, NotRunning
 from vigil.incidents import similar
@@ -44,22 +43,16 @@ def _entry_view(e: TimelineEntry) -> dict[str, Any]:
     return {"ts": e.ts, "kind": e.kind, "actor": e.actor, "message": e.message, "data": e.data}
 
 
-def _json(body: dict[str, Any]) -> Response:
-    # Encoded here, in the endpoint's thread: FastAPI's own path (validate against the return type,
-    # then encode) costs about as much again as reading the page from the store.
-    return Response(orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS), media_type="application/json")
-
-
 def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
     r = APIRouter(prefix="/api/v1/incidents", dependencies=[Depends(keys)], tags=["incidents"],
                   responses=error_responses(400, 401, 404, 409, 429, 503))
     store = engine.store
 
-    @r.get("", summary="Incidents, newest first", response_model=dict[str, Any])
+    @r.get("", summary="Incidents, newest first")
     def listing(status: str = Query("active", description="active (open or acknowledged) | open | acknowledged "
                                                             "| resolved | all"),
                 service: str | None = None, since: str | None = None,
-                limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000)) -> Response:
+                limit: int = Query(50, ge=1, le=1000), offset: int = Query(0, ge=0, le=1_000_000)) -> dict[str, Any]:
         if status not in STATUSES:
             raise HTTPException(400, detail=f"status must be one of {', '.join(STATUSES)}; found {status!r}")
         try:
@@ -67,18 +60,17 @@ def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
         except ValueError as exc:
             raise HTTPException(400, detail=str(exc)) from None
         rows = store.incidents(None if status == "all" else status, service, t0, limit + 1, offset)
-        return _json({"incidents": [incident_view(i) for i in rows[:limit]], "offset": offset, "limit": limit,
-                      "more": len(rows) > limit})
+        return {"incidents": [incident_view(i) for i in rows[:limit]], "offset": offset, "limit": limit,
+                "more": len(rows) > limit}
 
-    @r.get("/{incident_id}", summary="One incident with its alerts, timeline and similar past incidents",
-           response_model=dict[str, Any])
-    def one(incident_id: int = IncidentId) -> Response:
+    @r.get("/{incident_id}", summary="One incident with its alerts, timeline and similar past incidents")
+    def one(incident_id: int = IncidentId) -> dict[str, Any]:
         inc = store.incident(incident_id)
         if inc is None:
             raise HTTPException(404, detail=f"no incident {incident_id}")
-        return _json({**incident_view(inc, members=True),
-                      "timeline": [_entry_view(e) for e in store.incident_timeline(incident_id)],
-                      "similar": [m.view() for m in similar.find(store, inc)]})
+        return {**incident_view(inc, members=True),
+                "timeline": [_entry_view(e) for e in store.incident_timeline(incident_id)],
+                "similar": [m.view() for m in similar.find(store, inc)]}
 
     async def change(request: Request, incident_id: int, action: str, args: dict[str, Any]) -> dict[str, Any]:
         actor = getattr(request.state, "api_key_name", "api")
