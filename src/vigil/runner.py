@@ -37,7 +37,7 @@ class StartupError(RuntimeError):
 
 def run_loop(main: Coroutine[Any, Any, T]) -> T:
     """Run `main` on uvloop (installed with uvicorn[standard]) when it is there, else on asyncio's own
-    loop. uvloop's transports cost about half as much CPU per request as asyncio's (docs/benchmarks.md,
+    loop. With uvloop the API costs ~10% less CPU per request (docs/benchmarks.md,
     `vigil bench api`), and the API, the probes and the engine's pass share this one loop."""
     try:
         import uvloop
