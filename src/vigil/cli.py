@@ -72,9 +72,7 @@ def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="t
        port: int | None = typer.Option(None, help="override server.port"),
        log_level: str = typer.Option("info", help="debug | info | warning | error")) -> None:
     """Run vigil: watch the configured services and serve the API until Ctrl-C or SIGTERM."""
-    import asyncio
-
-    from vigil.runner import StartupError, configure_logging, run_server, with_session_key
+    from vigil.runner import StartupError, configure_logging, run_loop, run_server, with_session_key
 
     cfg = _load_or_exit(config)
     if port is not None:
@@ -92,7 +90,7 @@ def up(config: Path = typer.Option(Path("vigil.yaml"), "--config", "-c", help="t
                           f"[bold]{session_key}[/] (send 'Authorization: Bearer <key>')", soft_wrap=True)
 
     try:
-        asyncio.run(run_server(cfg, on_ready=ready, config_path=config))
+        run_loop(run_server(cfg, on_ready=ready, config_path=config))
     except (StartupError, OSError) as exc:
         err_console.print(f"[red]vigil did not start:[/] {redact(str(exc))}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

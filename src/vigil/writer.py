@@ -64,4 +64,7 @@ class Worker:
         return self._pool.submit(fn, *args, **kwargs).result()
 
     def close(self) -> None:
-        self._pool.shutdown(wait=True)
+        """Let the calls running finish; drop the queued ones (reads and computations, nothing
+        half-done: their callers get CancelledError). Waiting for the queue too made `vigil up` take
+        20 minutes to stop with 50 open incidents' root-cause rankings queued, each ~10 s."""
+        self._pool.shutdown(wait=True, cancel_futures=True)

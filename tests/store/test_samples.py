@@ -107,6 +107,26 @@ def test_series_extents_after_maintenance(store):
     assert (info.first_ts, info.last_ts) == (T0, T0 + 9000.0)
 
 
+def test_series_extents_follow_the_write_ahead_and_are_decoded_once_per_state(store, monkeypatch):
+    import vigil.store.samples as samples
+
+    decoded = []
+    real = samples._wal_extents
+    monkeypatch.setattr(samples, "_wal_extents", lambda conn: decoded.append(1) or real(conn))
+    store.write_samples([Sample(CPU, T0 + 5, 1.0), Sample(MEM, T0 + 9, 1.0)])
+    for _ in range(5):  # one per service, as a root-cause ranking asks: one decode for all
+        assert [(i.first_ts, i.last_ts) for i in store.list_series("cpu")] == [(T0 + 5, T0 + 5)]
+    assert len(decoded) == 1
+    store.write_samples([Sample(CPU, T0 + 1, 1.0), Sample(CPU, T0 + 20, 1.0)])  # a new row: decoded again
+    assert [(i.first_ts, i.last_ts) for i in store.list_series("cpu")] == [(T0 + 1, T0 + 20)]
+    assert store.list_series("mem")[0].last_ts == T0 + 9
+    assert len(decoded) == 2
+    store.maintain(T0 + 2 * 3600)  # compaction empties the write-ahead: the extents come from chunks
+    store.write_samples([Sample(MEM, T0 + 30, 2.0)])  # refilled from the first id again on SQLite
+    assert [(i.first_ts, i.last_ts) for i in store.list_series("cpu")] == [(T0 + 1, T0 + 20)]
+    assert [(i.first_ts, i.last_ts) for i in store.list_series("mem")] == [(T0 + 9, T0 + 30)]
+
+
 def test_many_series_in_one_batch(store):
     keys = [SeriesKey.of("req", {"i": str(i)}) for i in range(1500)]
     assert store.write_batch(keys, np.full(1500, T0), np.arange(1500.0)) == 1500

@@ -60,6 +60,33 @@ async def test_per_key_limit_answers_429_with_retry_after_and_refills(limited) -
         assert (await other.get("/api/v1/services", headers=h)).status_code == 429
 
 
+async def test_a_key_over_its_limit_is_refused_before_routing_with_the_same_answer(limited) -> None:  # type: ignore[no-untyped-def]
+    app, clock = limited
+    buckets = app.state.keys.limiter.per_key
+    taken: list[str] = []  # the guard takes a token for every routed request with a key; the gate only looks
+    real_take = buckets.take
+    buckets.take = lambda name, cost=1.0, per_min=None: taken.append(name) or real_take(name, cost, per_min)
+    async with client(app) as c:
+        h = {"Authorization": f"Bearer {API_KEY}"}
+        assert [(await c.get("/api/v1/services", headers=h)).status_code for _ in range(30)] == [200] * 30
+        assert len(taken) == 30
+        refused = [await c.get(path, headers=h) for path in ("/api/v1/services", "/api/v1/incidents/1",
+                                                             "/api/v1/nowhere")]
+        assert [r.status_code for r in refused] == [429] * 3
+        assert len(taken) == 30  # answered before routing: the guard never ran
+        for r in refused:
+            assert "too many requests with the key 'tests' (at most 30 a minute)" in r.json()["detail"]
+            assert int(r.headers["Retry-After"]) >= 1 and r.headers["X-Frame-Options"] == "DENY"
+            assert API_KEY not in r.text
+        # what is not a header key over its limit goes on to the guard as before
+        assert (await c.get("/docs", headers=h)).status_code == 200  # public
+        assert (await c.get("/healthz", headers=h)).status_code == 200  # exempt
+        assert (await c.get("/api/v1/services", headers={"X-API-Key": "wrong-key"})).status_code == 401
+        await clock.advance(2.1)  # a token is back: routed and served again
+        assert (await c.get("/api/v1/services", headers=h)).status_code == 200
+        assert len(taken) == 31
+
+
 async def test_per_address_limit_without_a_key(limited) -> None:  # type: ignore[no-untyped-def]
     app, _ = limited
     async with client(app) as c, client(app, "10.0.0.9") as d:

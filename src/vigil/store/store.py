@@ -39,6 +39,7 @@ class Store:
         self._db = engines
         self._policy = policy
         self._series = SeriesCatalog(engines.dialect)
+        self._wal_extents = samples.WalExtents()
         self._write_lock = threading.RLock()
         with self._db.read.connect() as conn:
             self._wal_samples, self._wal_oldest = mt.wal_stats(conn)
@@ -109,7 +110,7 @@ class Store:
                     limit: int = 10_000) -> list[SeriesInfo]:
         with self._db.read.begin() as conn:
             found = self._series.find(conn, name, matchers, limit)
-            recent = samples.recent_extents(conn) if found else {}
+            recent = samples.recent_extents(conn, self._wal_extents, [sid for sid, _ in found]) if found else {}
         out = []
         for sid, info in found:
             if sid in recent:

@@ -12,7 +12,7 @@ from vigil.keys.book import StoreKeyBook
 from vigil.store.errors import STORE_ERRORS
 from vigil.web.alerts_in import alerts_in_router
 from vigil.web.api import api_router, public_router
-from vigil.web.auth import ApiKeys
+from vigil.web.auth import ApiKeys, EarlyRefusals
 from vigil.web.console import install_console
 from vigil.web.docs import install_docs
 from vigil.web.errors import StoreOutage
@@ -47,6 +47,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     for exc_type in STORE_ERRORS:
         app.add_exception_handler(exc_type, outage.handler)
     app.add_middleware(BodyCap, limits=limits)
+    app.add_middleware(EarlyRefusals, keys=keys)  # a key over its rate limit: 429 before routing
     app.add_middleware(ConcurrencyCap, limits=limits)
     app.add_middleware(SecurityHeaders)  # outermost: refusals get the headers too
     app.include_router(public_router(engine))

@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import HTTPException, Request, Security, status
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from vigil.web.limits import EXEMPT_PATHS, RateLimiter, RateLimits, Refusal
 from vigil.web.scopes import METRICS, PUBLIC, SCOPES, STATE_CHANGING, TABLE, allows, required_scope
@@ -208,6 +209,24 @@ class ApiKeys:
         request.state.api_key_name = principal.name
         return principal
 
+    def refused_early(self, method: str, path: str, headers: Mapping[str, str], address: str) -> Refusal | None:
+        """The 429 `guard` would answer for a header key already over its rate limit (or an address
+        locked out), found before routing: a client bursting past its limit is refused for a fraction
+        of a routed request's cost. Only looks (takes no token); None means "route it, `guard` decides"."""
+        template = TABLE.template(method, path) or path
+        if template in EXEMPT_PATHS and (template != METRICS[1] or self.metrics_public):
+            return None
+        locked = self.limiter.locked_out(address)
+        if locked is not None or (method, template) in PUBLIC:
+            return locked
+        header = headers.get("authorization", "")
+        presented = header[7:].strip() if header[:7].lower() == "bearer " else headers.get("x-api-key", "").strip()
+        # The snapshot of stored keys (refreshed by `guard` every few seconds) is enough to name the key.
+        principal = self.identify(presented)
+        if principal is None:
+            return None
+        return self.limiter.keyed(principal.ref, principal.name, self._rate_limit(principal), peek=True)
+
     async def authenticate(self, request: Request) -> Principal:
         await self.book.refresh()
         presented = self.presented(request)
@@ -259,3 +278,27 @@ def _wall_clock() -> float:
 
 def _monotonic() -> float:
     return time.monotonic()
+
+
+class EarlyRefusals:
+    """ASGI middleware: answers `ApiKeys.refused_early`'s 429 before routing, dependencies and the
+    endpoint's thread; everything else goes on to `guard` unchanged."""
+
+    def __init__(self, app: ASGIApp, keys: ApiKeys) -> None:
+        self.app = app
+        self.keys = keys
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers: dict[str, str] = {}
+            for k, v in scope.get("headers") or ():
+                name = k.decode("latin-1").lower()
+                if name in ("authorization", "x-api-key") and name not in headers:  # the first, as Starlette reads
+                    headers[name] = v.decode("latin-1")
+            client = scope.get("client")
+            refusal = self.keys.refused_early(scope["method"], scope["path"], headers,
+                                              client[0] if client else "unknown")
+            if refusal is not None:
+                await refusal.response()(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -230,6 +230,15 @@ class Buckets:
         self._buckets[name] = (tokens - cost, now)
         return 0.0
 
+    def peek(self, name: str, per_min: int | None = None) -> float:
+        """What `take` would answer, taking nothing: 0 when a token is there, else the seconds until one is."""
+        if name not in self._buckets:
+            return 0.0
+        capacity = float(per_min) if per_min else self.capacity
+        tokens, last = self._buckets[name]
+        tokens = min(capacity, tokens + (self.clock() - last) * capacity / 60.0)
+        return 0.0 if tokens >= 1 else (1 - tokens) / (capacity / 60.0)
+
     def wait(self, name: str) -> float:
         """Seconds until `name` has a token again (0 when it has one), taking none."""
         if name not in self._buckets:
@@ -276,8 +285,9 @@ class RateLimiter:
         self.failures.take(address)
         self.per_address.take(address)
 
-    def keyed(self, ref: str, name: str, per_min: int | None = None) -> Refusal | None:
-        wait = self.per_key.take(ref, per_min=per_min)
+    def keyed(self, ref: str, name: str, per_min: int | None = None, peek: bool = False) -> Refusal | None:
+        """Takes a token for the key (with `peek`, only looks: the refusal `take` would give, or None)."""
+        wait = self.per_key.peek(ref, per_min) if peek else self.per_key.take(ref, per_min=per_min)
         if wait:
             return self._refuse(wait, f"too many requests with the key {name!r} (at most "
                                       f"{per_min or self.limits.per_key_per_min} a minute)")
