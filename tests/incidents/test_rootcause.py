@@ -82,6 +82,7 @@ def test_a_root_cause_whose_callers_degrade_after_it_ranks_first_and_says_why() 
     assert top.anomalous_callers == ("cart",) and top.anomalous_callees == ()
     assert 'latency{service="db"}' in top.why and 'cpu{service="db"}' in top.why
     assert "first at +10 s" in top.why  # the first sample after the start, 10 s past the minute
+    assert "a level new to that history" in top.why  # an 8-fold latency: never seen in its history
     assert "Anomalous callers it would explain: cart" in top.why
     assert "2 of its 3 series moved clearly" in top.why
     assert {s.series for s in top.shifts[:2]} == {'latency{service="db"}', 'cpu{service="db"}'}
@@ -240,6 +241,8 @@ def test_a_series_flipping_between_levels_it_knows_weighs_less_than_a_new_level(
     views = anomalies(shifts, RankSettings().saturation)
     assert max(views["count"], key=views["count"].get) == "idle_a"  # the decoy wins on the count
     assert all(x.rarity < 0.5 for x in shifts["idle_a"]) and all(x.rarity == 1.0 for x in shifts["cause"])
+    idle_a = next(x for x in ShiftRanker().rank(view(evidence), evidence) if x.service == "idle_a")
+    assert "a level that history had reached before: rarity 0." in idle_a.why
     assert max(views["rare"], key=views["rare"].get) == "cause"
     assert max(views["distinct"], key=views["distinct"].get) == "cause"
     assert [s.service for s in ShiftRanker().rank(view(evidence), evidence)][:2] == ["cause", "idle_a"]

@@ -173,8 +173,10 @@ def explain(service: str, shifts: Sequence[Shift], anomaly: float, callers: Sequ
         parts = []
         for x in shifts[:WHY_SERIES]:
             when = f", first at +{x.first_moved - start:.0f} s" if x.first_moved is not None else ""
+            seen = ("a level new to that history" if x.rarity >= 1.0
+                    else f"a level that history had reached before: rarity {x.rarity:.2f}")
             parts.append(f"{x.series} went from {x.before:.4g} to {x.after:.4g} ({x.z:+.1f} x its usual "
-                         f"spread of {x.spread:.3g} over its last {x.history} samples{when})")
+                         f"spread of {x.spread:.3g} over its last {x.history} samples{when}; {seen})")
         clearly = sum(1 for x in shifts if clear(x, settings))
         text = (f"{service}: largest steps at the start: " + "; ".join(parts)
                 + f". {clearly} of its {len(shifts)} series moved clearly")
