@@ -11,7 +11,16 @@ import pytest
 
 from vigil.incidents.evidence import Evidence, Reads, SeriesWindow, read_evidence, scope
 from vigil.incidents.graph import walk
-from vigil.incidents.rootcause import FakeRootCause, IncidentView, RankSettings, RootCause, ShiftRanker
+from vigil.incidents.rootcause import (
+    FakeRootCause,
+    IncidentView,
+    RankSettings,
+    RootCause,
+    ShiftRanker,
+    anomalies,
+    series_shifts,
+)
+from vigil.incidents.shift import rarity_of
 from vigil.model import SeriesKey
 from vigil.store import open_store
 
@@ -73,6 +82,7 @@ def test_a_root_cause_whose_callers_degrade_after_it_ranks_first_and_says_why() 
     assert top.anomalous_callers == ("cart",) and top.anomalous_callees == ()
     assert 'latency{service="db"}' in top.why and 'cpu{service="db"}' in top.why
     assert "first at +10 s" in top.why  # the first sample after the start, 10 s past the minute
+    assert "a level new to that history" in top.why  # an 8-fold latency: never seen in its history
     assert "Anomalous callers it would explain: cart" in top.why
     assert "2 of its 3 series moved clearly" in top.why
     assert {s.series for s in top.shifts[:2]} == {'latency{service="db"}', 'cpu{service="db"}'}
@@ -190,3 +200,64 @@ def test_settings_change_the_judgement_not_the_reads() -> None:
     short = ShiftRanker(RankSettings(history_samples=30, saturation=10.0, back=1.0, stay="beyond"))
     suspects = short.rank(view(evidence), evidence)
     assert suspects[0].service == "db" and all(s.history == 30 for s in suspects[0].shifts)
+
+
+def test_rarity_is_a_rank_of_the_new_level_in_the_series_own_history() -> None:
+    hist = np.array([1.0] * 90 + [9.0] * 10)
+    assert rarity_of(hist, 1.0, 20.0) == pytest.approx(1.0)  # never that high before
+    assert rarity_of(hist, 1.0, 9.0) == pytest.approx(-np.log(11 / 101) / np.log(101))  # 10 of 100 were
+    assert rarity_of(hist, 20.0, 9.0) == pytest.approx(0.0, abs=1e-12)  # every sample was that low
+    assert rarity_of(np.empty(0), 1.0, 2.0) == 1.0
+
+
+def flipping(at: int) -> np.ndarray:
+    """An idle service's client latency: at its floor, with a timeout level every 15 minutes for a
+    few minutes, and at the timeout again from the start."""
+    out = np.full(130, 0.005)
+    for t in range(5, at - 10, 15):  # the last one ends 6 minutes before the start
+        out[t:t + 4] = 28.8
+    out[at:] = 28.8
+    return out
+
+
+def test_a_series_flipping_between_levels_it_knows_weighs_less_than_a_new_level() -> None:
+    """Idle services' client latencies jump to levels their history has seen many times (a huge z
+    each: their spread is their floor's); `cause` moves four series to levels never seen. The count
+    alone puts `idle_a` (four such series) first; the rarity view and the metric-name view put the cause
+    first, and so does their fusion."""
+    rng = np.random.default_rng(8)
+    at = 120
+
+    def idle(name: str, quantiles: tuple[int, ...]) -> list[SeriesWindow]:
+        return [window(name, f"client_p{q}", flipping(at), at) for q in quantiles]
+
+    evidence = Evidence(START, {
+        "idle_a": idle("idle_a", (50, 90, 95, 99)), "idle_b": idle("idle_b", (90, 95, 99)),
+        "idle_c": idle("idle_c", (50, 90, 95)),
+        "cause": [window("cause", m, stepped(series(rng, lvl), at, 3.0), at)
+                  for m, lvl in (("cpu", 30), ("memory", 500), ("latency", 0.2), ("syscalls", 80))],
+        "quiet": [window("quiet", "cpu", series(rng, 30), at)]})
+    shifts = series_shifts(evidence, RankSettings())
+    views = anomalies(shifts, RankSettings().saturation)
+    assert max(views["count"], key=views["count"].get) == "idle_a"  # the decoy wins on the count
+    assert all(x.rarity < 0.5 for x in shifts["idle_a"]) and all(x.rarity == 1.0 for x in shifts["cause"])
+    idle_a = next(x for x in ShiftRanker().rank(view(evidence), evidence) if x.service == "idle_a")
+    assert "a level that history had reached before: rarity 0." in idle_a.why
+    assert max(views["rare"], key=views["rare"].get) == "cause"
+    assert max(views["distinct"], key=views["distinct"].get) == "cause"
+    assert [s.service for s in ShiftRanker().rank(view(evidence), evidence)][:2] == ["cause", "idle_a"]
+
+
+def test_a_metric_that_moved_in_every_service_says_little_about_which_one() -> None:
+    """Node CPU moved in every service (they share a node); only `cause` moved its own latency."""
+    rng = np.random.default_rng(9)
+    at = 120
+    names = ("cause", "b", "c", "d")
+    evidence = Evidence(START, {
+        s: [window(s, "node_cpu", stepped(series(rng, 40), at, 2.0), at),
+            window(s, "latency", stepped(series(rng, 0.2), at, 2.0 if s == "cause" else 1.0), at)]
+        for s in names})
+    views = anomalies(series_shifts(evidence, RankSettings()), RankSettings().saturation)
+    assert views["count"]["cause"] == pytest.approx(max(views["count"].values()))
+    assert views["distinct"]["cause"] > 3 * max(views["distinct"][s] for s in names[1:])
+    assert ShiftRanker().rank(view(evidence), evidence)[0].service == "cause"

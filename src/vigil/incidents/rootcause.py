@@ -8,7 +8,12 @@ The plug point is `RootCause.rank(incident, evidence) -> [Suspect, ...]`, best f
 2. a service's anomaly is the sum over its series of `1 - exp(-|z| / saturation)`: how many of its
    series clearly moved (each counts at most once);
 3. with a dependency graph, a personalised random walk moves blame from anomalous callers to the
-   anomalous services they call (`graph.py`); without one, the anomaly is the ranking.
+   anomalous services they call (`graph.py`); without one, the anomaly is the ranking;
+4. three views of the evidence are ranked so (`VIEWS`): that count; the count with each series
+   weighed by its `rarity` (a level its own history seldom reached); the count with each series
+   discounted by the share of the services in scope where series of the same metric name moved (a
+   kind of series that moved everywhere does not say where). Their rankings are fused by reciprocal
+   rank (`FUSE_K`).
 
 Its settings (`RankSettings`) were chosen by leave-one-system-out cross-validation on recorded faults
 (`vigil bench rca`, docs/rca.md)."""
@@ -25,6 +30,8 @@ from vigil.incidents.shift import Shift, shift_of
 from vigil.model import Alert
 
 WHY_SERIES = 3  # series named in a suspect's explanation
+VIEWS = ("count", "rare", "distinct")  # the evidence views whose rankings are fused (see anomalies)
+FUSE_K = 5  # reciprocal rank fusion: a view's place p adds 1 / (FUSE_K + p)
 
 
 @dataclass(frozen=True)
@@ -101,14 +108,19 @@ class ShiftRanker:
 
     def rank_shifts(self, shifts: Mapping[str, Sequence[Shift]], depends_on: Mapping[str, Sequence[str]],
                     start: float) -> list[Suspect]:
-        """The cheap half: anomaly per service and the walk, from already computed shifts."""
+        """The cheap half: anomaly per service and view, the walk, the fusion, from computed shifts."""
         s = self.settings
-        anomaly = {svc: sum(x.weight(s.saturation) for x in found) for svc, found in shifts.items()}
+        views = anomalies(shifts, s.saturation)
+        anomaly = views["count"]
         graph = {caller: list(callees) for caller, callees in depends_on.items()}
         has_graph = any(graph.values())
-        score = dict(anomaly)  # without a graph the anomaly is the ranking
-        if has_graph:
-            score = walk(anomaly, graph, back=s.back, stay=s.stay, damping=s.damping, prior=s.prior)
+        score = {svc: 0.0 for svc in anomaly}
+        for name in VIEWS:
+            ranked = views[name]  # without a graph the anomaly is the ranking
+            if has_graph:
+                ranked = walk(ranked, graph, back=s.back, stay=s.stay, damping=s.damping, prior=s.prior)
+            for place, svc in enumerate(sorted(ranked, key=lambda v: (-ranked[v], -anomaly[v], v)), 1):
+                score[svc] += 1.0 / (FUSE_K + place)
         callers: dict[str, list[str]] = {}
         for caller, callees in graph.items():
             for callee in callees:
@@ -122,6 +134,27 @@ class ShiftRanker:
             why = explain(svc, found, anomaly[svc], up, down, start, s, has_graph)
             suspects.append(Suspect(svc, score[svc], why, anomaly[svc], found[:WHY_SERIES], up, down))
         return suspects
+
+
+def anomalies(shifts: Mapping[str, Sequence[Shift]], saturation: float) -> dict[str, dict[str, float]]:
+    """Each service's anomaly in each view (`VIEWS`): `count`, the sum of its series' weights; `rare`,
+    each weight times the series' rarity; `distinct`, each weight times one minus the share of the
+    services in scope whose series of that metric name moved (the sum of those weights over services,
+    divided by the number of services)."""
+    services = list(shifts)
+    moved_by_metric: dict[str, float] = {}
+    for found in shifts.values():
+        for x in found:
+            moved_by_metric[x.metric] = moved_by_metric.get(x.metric, 0.0) + x.weight(saturation)
+    n = max(len(services), 1)
+    out: dict[str, dict[str, float]] = {name: {} for name in VIEWS}
+    for svc in services:
+        found = shifts[svc]
+        out["count"][svc] = sum(x.weight(saturation) for x in found)
+        out["rare"][svc] = sum(x.weight(saturation) * x.rarity for x in found)
+        out["distinct"][svc] = sum(x.weight(saturation) * max(1.0 - moved_by_metric[x.metric] / n, 0.0)
+                                   for x in found)
+    return out
 
 
 def clear(shift: Shift, settings: RankSettings) -> bool:
@@ -140,8 +173,10 @@ def explain(service: str, shifts: Sequence[Shift], anomaly: float, callers: Sequ
         parts = []
         for x in shifts[:WHY_SERIES]:
             when = f", first at +{x.first_moved - start:.0f} s" if x.first_moved is not None else ""
+            seen = ("a level new to that history" if x.rarity >= 1.0
+                    else f"a level that history had reached before: rarity {x.rarity:.2f}")
             parts.append(f"{x.series} went from {x.before:.4g} to {x.after:.4g} ({x.z:+.1f} x its usual "
-                         f"spread of {x.spread:.3g} over its last {x.history} samples{when})")
+                         f"spread of {x.spread:.3g} over its last {x.history} samples{when}; {seen})")
         clearly = sum(1 for x in shifts if clear(x, settings))
         text = (f"{service}: largest steps at the start: " + "; ".join(parts)
                 + f". {clearly} of its {len(shifts)} series moved clearly")

@@ -9,7 +9,12 @@ history because that says what "a lot" means for this series.
 
 A series' score then counts as evidence through `1 - exp(-|z| / saturation)`: at most 1 per series,
 so one series that was flat and jumped (an idle service's client latency) is one piece of evidence,
-not a thousand; a root cause is recognised by several of its series moving clearly."""
+not a thousand; a root cause is recognised by several of its series moving clearly.
+
+Each step also carries its `rarity`: how seldom the series' own history reached the level after the
+start (1: never; 0: every sample did). A series that keeps jumping between two levels (an idle
+service's client latency flipping between its floor and a timeout) has a huge z whenever it jumps,
+but its history has been there before; the ranker weighs that (rootcause.py)."""
 
 from __future__ import annotations
 
@@ -37,6 +42,8 @@ class Shift:
     z: float
     history: int  # samples of history it was judged against
     first_moved: float | None
+    rarity: float = 1.0  # how seldom its history reached `after` (see `rarity_of`)
+    metric: str = ""  # the series' metric name (its key without labels)
 
     def weight(self, saturation: float) -> float:
         return float(1.0 - np.exp(-abs(self.z) / saturation))
@@ -48,6 +55,17 @@ def robust_spread(values: np.ndarray) -> tuple[float, float]:
     mad = 1.4826 * float(np.median(np.abs(values - med)))
     q75, q25 = np.percentile(values, [75, 25])
     return med, max(mad, float(q75 - q25) / 1.349, REL_FLOOR * abs(med), ABS_FLOOR)
+
+
+def rarity_of(history: np.ndarray, before: float, after: float) -> float:
+    """How seldom `history` reached the level `after`, on the step's side of `before`: with k of its n
+    samples at least that far, `-log((k + 1) / (n + 1)) / log(n + 1)`, 1 when none did, 0 when all did
+    (a rank, so it needs no scale)."""
+    n = len(history)
+    if not n:
+        return 1.0
+    k = int(np.sum(history >= after)) if after >= before else int(np.sum(history <= after))
+    return float(-np.log((k + 1) / (n + 1)) / np.log(n + 1))
 
 
 def shift_of(window: SeriesWindow, start: float, reads: Reads, saturation: float) -> Shift | None:
@@ -67,4 +85,5 @@ def shift_of(window: SeriesWindow, start: float, reads: Reads, saturation: float
     z = (after_level - before_level) / spread
     moved = np.nonzero(np.abs(after - before_level) >= saturation * spread)[0]
     return Shift(str(window.key), before_level, after_level, spread, float(z), len(hist),
-                 float(after_ts[moved[0]]) if len(moved) else None)
+                 float(after_ts[moved[0]]) if len(moved) else None,
+                 rarity_of(hist, before_level, after_level), window.key.name)
