@@ -12,8 +12,8 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Path, Query, Reques
 
 from vigil.engine import NotRecorded, NotRunning
 from vigil.heal.ledger import STATES
-from vigil.heal.windows import configured_windows, window_views
 from vigil.heal.verification import action_view
+from vigil.heal.windows import configured_windows, window_views
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
 
