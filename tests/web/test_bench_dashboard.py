@@ -21,4 +21,5 @@ def test_the_overview_is_timed_with_every_service_drawn() -> None:
     assert 0 < figures["overview_interactive_s"] <= figures["overview_interactive_max_s"]
     # The first service's page over a year, drawn from its hourly roll-ups: a point per 6 hours.
     assert figures["service_year_s"] > 0 and figures["rollup_days"] == 365
-    assert figures["service_year_chart_points"] == 1460
+    # 1,460 steps over the year; the year's edge may fall inside the first one, depending on the clock
+    assert 1459 <= figures["service_year_chart_points"] <= 1460
