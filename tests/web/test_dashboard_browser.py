@@ -370,7 +370,8 @@ def test_approve_a_pending_action_and_watch_it_run_and_verify(vigil: dict[str, A
     # "Actions & audit": every action, the runbooks, and the audit log searched by the server.
     page.click("#nav-more")
     page.wait_for_selector(f"tr[data-action='{action_id}'][data-state='succeeded'] [data-verification='passed']")
-    assert "clear-catalog-fault" in (page.text_content("main") or "")
+    # the section redraws on every live move ("loading…" for a moment): wait for the runbook's name
+    page.locator(f"tr[data-action='{action_id}']", has_text="clear-catalog-fault").first.wait_for()
     page.wait_for_selector("#audit td:has-text('action.running')")
     page.fill("#audit input[type=search]", "action.approved")
     page.locator("#audit tbody tr").first.wait_for()
