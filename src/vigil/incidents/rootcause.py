@@ -141,19 +141,17 @@ def anomalies(shifts: Mapping[str, Sequence[Shift]], saturation: float) -> dict[
     each weight times the series' rarity; `distinct`, each weight times one minus the share of the
     services in scope whose series of that metric name moved (the sum of those weights over services,
     divided by the number of services)."""
-    services = list(shifts)
+    weights = {svc: [(x, x.weight(saturation)) for x in found] for svc, found in shifts.items()}
     moved_by_metric: dict[str, float] = {}
-    for found in shifts.values():
-        for x in found:
-            moved_by_metric[x.metric] = moved_by_metric.get(x.metric, 0.0) + x.weight(saturation)
-    n = max(len(services), 1)
+    for found in weights.values():
+        for x, w in found:
+            moved_by_metric[x.metric] = moved_by_metric.get(x.metric, 0.0) + w
+    n = max(len(weights), 1)
     out: dict[str, dict[str, float]] = {name: {} for name in VIEWS}
-    for svc in services:
-        found = shifts[svc]
-        out["count"][svc] = sum(x.weight(saturation) for x in found)
-        out["rare"][svc] = sum(x.weight(saturation) * x.rarity for x in found)
-        out["distinct"][svc] = sum(x.weight(saturation) * max(1.0 - moved_by_metric[x.metric] / n, 0.0)
-                                   for x in found)
+    for svc, found in weights.items():
+        out["count"][svc] = sum(w for _, w in found)
+        out["rare"][svc] = sum(w * x.rarity for x, w in found)
+        out["distinct"][svc] = sum(w * max(1.0 - moved_by_metric[x.metric] / n, 0.0) for x, w in found)
     return out
 
 

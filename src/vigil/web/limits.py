@@ -230,22 +230,14 @@ class Buckets:
         self._buckets[name] = (tokens - cost, now)
         return 0.0
 
-    def peek(self, name: str, per_min: int | None = None) -> float:
-        """What `take` would answer, taking nothing: 0 when a token is there, else the seconds until one is."""
+    def wait(self, name: str, per_min: int | None = None) -> float:
+        """What `take` would answer, taking nothing: 0 when `name` has a token, else the seconds until it has."""
         if name not in self._buckets:
             return 0.0
         capacity = float(per_min) if per_min else self.capacity
         tokens, last = self._buckets[name]
         tokens = min(capacity, tokens + (self.clock() - last) * capacity / 60.0)
         return 0.0 if tokens >= 1 else (1 - tokens) / (capacity / 60.0)
-
-    def wait(self, name: str) -> float:
-        """Seconds until `name` has a token again (0 when it has one), taking none."""
-        if name not in self._buckets:
-            return 0.0
-        tokens, last = self._buckets[name]
-        tokens = min(self.capacity, tokens + (self.clock() - last) * self.rate)
-        return 0.0 if tokens >= 1 else (1 - tokens) / self.rate
 
     def _prune(self, now: float) -> None:
         full = [n for n, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.capacity]
@@ -287,7 +279,7 @@ class RateLimiter:
 
     def keyed(self, ref: str, name: str, per_min: int | None = None, peek: bool = False) -> Refusal | None:
         """Takes a token for the key (with `peek`, only looks: the refusal `take` would give, or None)."""
-        wait = self.per_key.peek(ref, per_min) if peek else self.per_key.take(ref, per_min=per_min)
+        wait = self.per_key.wait(ref, per_min) if peek else self.per_key.take(ref, per_min=per_min)
         if wait:
             return self._refuse(wait, f"too many requests with the key {name!r} (at most "
                                       f"{per_min or self.limits.per_key_per_min} a minute)")
