@@ -111,6 +111,28 @@ async def test_an_incident_resolves_with_its_alerts_and_reopens_when_they_return
     assert [i["id"] for i in await incidents(client)] == [2, 1]
 
 
+async def test_a_symptom_joins_the_live_failure_it_depends_on_rather_than_reopening_its_own(vigil: Any) -> None:
+    """storefront's errors had an incident of their own that resolved; they return while payments (which
+    storefront depends on) is failing in an open incident: they are that failure's symptom, not the
+    old problem back, so they join payments' incident (a runbook then acts on payments alone)."""
+    clock, engine, client = vigil
+    await fire(client, "StorefrontErrors", "storefront")
+    await clock.advance(30)
+    await fire(client, "StorefrontErrors", "storefront", "resolved")
+    await clock.advance(120)
+    await fire(client, "PaymentsDown", "payments")  # a new incident: nothing of payments is open
+    await clock.advance(5)
+    await fire(client, "StorefrontErrors", "storefront")  # within the reopen window of incident 1
+    first, second = sorted(await incidents(client), key=lambda i: i["id"])
+    assert first["status"] == "resolved" and first["reopened"] == 0
+    assert second["services"] == ["payments", "storefront"] and second["service"] == "payments"
+    await fire(client, "PaymentsDown", "payments", "resolved")
+    await fire(client, "StorefrontErrors", "storefront", "resolved")
+    await clock.advance(60)
+    await fire(client, "StorefrontErrors", "storefront")  # nothing upstream failing: the same incident back
+    assert [(i["id"], i["status"], i["reopened"]) for i in await incidents(client, "active")] == [(2, "open", 1)]
+
+
 async def test_people_acknowledge_assign_note_and_resolve(vigil: Any) -> None:
     clock, engine, client = vigil
     await fire(client, "PaymentsDown", "payments")

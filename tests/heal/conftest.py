@@ -22,7 +22,7 @@ KEY = "heal-test-key-0123456789"
 BASE = """
 store: {{url: "sqlite:///{db}"}}
 server: {{api_keys: [{{name: alice, key: {key}}}]}}
-incidents: {{correlation_window: 10m, reopen_window: 30m}}
+incidents: {{correlation_window: 10m, reopen_window: 30m{incidents}}}
 services:
   - {{name: storefront, depends_on: [payments]}}
   - {{name: payments}}
@@ -62,11 +62,12 @@ class Vigil:
 
 
 def start_vigil(tmp_path: Path, runbooks: str, clock: FakeClock | None = None, paused: bool = False,
-                extra: str = "", real_audit: bool = False,
+                extra: str = "", real_audit: bool = False, incidents: str = "",
                 actuators: Callable[[], dict[str, Any]] | None = None) -> Callable[[], Any]:
     """`real_audit`: the engine's own hash-chained audit log (read it at /api/v1/audit), not MemoryAudit.
-    `actuators`: makes actuators to use instead of some services' MemoryActuator."""
-    text = BASE.format(db=tmp_path / "v.db", key=KEY) + extra + runbooks
+    `actuators`: makes actuators to use instead of some services' MemoryActuator. `incidents`: more
+    keys of the incidents section (", resolve_after: 5m")."""
+    text = BASE.format(db=tmp_path / "v.db", key=KEY, incidents=incidents) + extra + runbooks
     cfg = parse_config(text, env={})
 
     async def make() -> Vigil:

@@ -97,12 +97,12 @@ async def test_a_step_told_again_is_sent_once_per_receiver(vigil_with: Any, rece
 
 
 def test_a_notify_step_naming_an_unknown_receiver_is_refused(tmp_path: Path) -> None:
-    text = (BASE.format(db=tmp_path / "v.db", key=KEY) + ALERTING.format(url="http://127.0.0.1:9")
+    text = (BASE.format(db=tmp_path / "v.db", key=KEY, incidents="") + ALERTING.format(url="http://127.0.0.1:9")
             + RUNBOOK.replace("receiver: boss", "receiver: nobody"))
     with pytest.raises(ConfigError) as err:
         parse_config(text, env={})
     assert "runbooks[0].steps[2].receiver" in str(err.value) and "unknown receiver 'nobody'" in str(err.value)
-    without_route = BASE.format(db=tmp_path / "v.db", key=KEY) + RUNBOOK
+    without_route = BASE.format(db=tmp_path / "v.db", key=KEY, incidents="") + RUNBOOK
     with pytest.raises(ConfigError) as err:
         parse_config(without_route, env={})
     assert "needs alerting.route" in str(err.value)

@@ -23,6 +23,15 @@ runbooks:
       - {action: scale, by: 1}
 """
 
+RESTART_ANY = """
+runbooks:
+  - name: restart-anything
+    mode: active
+    trigger: {alertname: [Down], for: 10s}
+    steps: [{action: restart}]
+    verify: {probes_healthy: false, metric: {series: errors, max: 0.1}, for: 5s, within: 30s}
+"""
+
 
 async def test_a_matched_runbook_restarts_the_service_and_verifies_it(vigil_with: Any) -> None:
     v = await vigil_with(RESTART)
@@ -65,14 +74,7 @@ async def test_a_fix_that_does_not_verify_is_rolled_back_and_escalated(vigil_wit
 
 
 async def test_runbooks_act_on_the_root_cause_never_downstream(vigil_with: Any) -> None:
-    v = await vigil_with("""
-runbooks:
-  - name: restart-anything
-    mode: active
-    trigger: {alertname: [Down], for: 10s}
-    steps: [{action: restart}]
-    verify: {probes_healthy: false, metric: {series: errors, max: 0.1}, for: 5s, within: 30s}
-""")
+    v = await vigil_with(RESTART_ANY)
     await v.fire("Down", "storefront")  # the symptom first
     await v.run_for(2)
     await v.fire("Down", "payments")  # storefront depends on payments: one incident about payments
@@ -80,6 +82,26 @@ runbooks:
     found = await v.actions()
     assert [a["service"] for a in found] == ["payments"]
     assert v.actuators["storefront"].restarts == [] and v.actuators["payments"].restarts == [(2, 1)]
+
+
+async def test_a_recovered_root_cause_no_longer_shields_what_still_fails(vigil_with: Any) -> None:
+    """An incident held open after its root recovered (here `resolve_after`) gathers a later failure of
+    a service downstream: once the root's alerts stop, that service is the one to act on, after the
+    trigger's `for:` counted from then (so what merely lags the root's recovery is left alone)."""
+    v = await vigil_with(RESTART_ANY, incidents=", resolve_after: 300s")
+    await v.fire("Down", "payments")
+    await v.run_for(2)
+    await v.fire("Down", "storefront")  # joins payments' incident: downstream of it
+    await v.run_for(14)
+    assert [a["service"] for a in await v.actions()] == ["payments"]
+    await v.fire("Down", "payments", status="resolved")
+    await v.run_for(8)  # storefront still down, but for less than `for:` since payments recovered
+    assert [a["service"] for a in await v.actions()] == ["payments"]
+    await v.run_for(4)
+    assert sorted(a["service"] for a in await v.actions()) == ["payments", "storefront"]
+    assert v.actuators["storefront"].restarts == [(2, 1)]
+    [inc] = (await v.client.get("/api/v1/incidents?status=all")).json()["incidents"]
+    assert inc["status"] != "resolved"  # the same incident, still held open
 
 
 async def test_shadow_mode_records_what_it_would_do_and_does_nothing(vigil_with: Any) -> None:

@@ -88,15 +88,23 @@ async def _until(check: Callable[[], Any], within_s: float) -> bool:
     return False
 
 
-async def quiet(engine: Any, within_s: float) -> bool:
-    """Every service healthy, no incident open, no action under way: ready for the next fault."""
+async def quiet(engine: Any, within_s: float) -> str:
+    """Wait until every service is healthy, no incident has an alert firing and no action is under way (ready for
+    the next fault); "" then, else what was still not calm when `within_s` ran out."""
+    why = ""
+
     async def calm() -> bool:
-        if set(engine.health().values()) != {"healthy"}:
-            return False
-        if any(i.open for i in engine.stages.incidents.known.values()):
-            return False
-        return not await asyncio.to_thread(engine.store.actions, "unfinished")
-    return await _until(calm, within_s)
+        nonlocal why
+        sick = {s: h for s, h in engine.health().items() if h != "healthy"}
+        # An incident held open with nothing firing (a flapping alert must go quiet first) is no fault.
+        opened = [f"#{i.id} {i.service}" for i in engine.stages.incidents.known.values() if i.open and i.firing_count]
+        busy = [f"#{a.id} {a.service} {a.runbook} {a.state}"
+                for a in await asyncio.to_thread(engine.store.actions, "unfinished")]
+        why = "; ".join(part for part in (f"not healthy: {sick}" if sick else "",
+                                          f"incidents open: {opened}" if opened else "",
+                                          f"actions unfinished: {busy}" if busy else "") if part)
+        return not why
+    return "" if await _until(calm, within_s) else why
 
 
 async def inject(http: aiohttp.ClientSession, url: str, body: dict[str, Any] | None) -> None:
@@ -170,7 +178,8 @@ def fault_row(kind: str, target: str, t0: float, actions: list[Any], events: lis
         "actions_against_healthy": sum(1 for a in actions if a.service != target),
         "duplicate_actions": max(0, len(mine) - 1),
         "escalations": sum(1 for a in actions if a.state in ENDED_BADLY),
-        "escalated_if_unresolved": bool(fixed) or any(a.state in ENDED_BADLY for a in mine)}
+        "escalated_if_unresolved": bool(fixed) or any(a.state in ENDED_BADLY for a in mine),
+        "acted": [{"service": a.service, "runbook": a.runbook, "state": a.state, "reason": a.reason} for a in actions]}
 
 
 def figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -209,8 +218,8 @@ async def run_part(opts: dict[str, Any], faults: list[tuple[str, str]], first: i
                     rig["deployer"] = Deployer(fleet, rig["actuator"])
                     rig["load"] = await stack.enter_async_context(traffic(fleet.services[SCALED].url))
                 for i, (kind, target) in enumerate(faults, first):
-                    if not await quiet(engine, opts["timeout"]):
-                        say(f"fleet not quiet after {opts['timeout']:g}s before fault {i}; going on")
+                    if why := await quiet(engine, opts["timeout"]):
+                        say(f"fleet not quiet after {opts['timeout']:g}s before fault {i} ({why}); going on")
                     if replicated and not await settled_replicas(rig["actuator"], opts["timeout"]):
                         say(f"{SCALED} not back at its minimum replicas before fault {i}; going on")
                     await asyncio.sleep(opts["cooldown"])  # the guard rails' cooldown since the last action

@@ -154,10 +154,15 @@ async def _healthy(http: aiohttp.ClientSession, fleet: Any) -> bool:
     return True
 
 
+def _firing_incidents(store: Any) -> list[Any]:
+    """Active incidents with an alert firing (one held open with nothing firing is no fault)."""
+    return [i for i in store.incidents("active", with_members=True) if i.firing_count]
+
+
 async def _quiet(store: Any, http: aiohttp.ClientSession, fleet: Any, within_s: float) -> bool:
     deadline = time.monotonic() + within_s
     while time.monotonic() < deadline:
-        if (await _healthy(http, fleet) and not await asyncio.to_thread(store.incidents, "active")
+        if (await _healthy(http, fleet) and not await asyncio.to_thread(_firing_incidents, store)
                 and not await asyncio.to_thread(store.actions, "unfinished")):
             return True
         await asyncio.sleep(POLL_S * 2)

@@ -1,5 +1,6 @@
-"""Which runbooks match now, and on which service: always the incident's top-ranked root cause, never
-a service merely downstream of it (an alert on a downstream service matches nothing)."""
+"""Which runbooks match now, and on which service: always the incident's top-ranked root cause that is
+still failing, never a service merely downstream of it (an alert on a downstream service matches
+nothing while the root's alerts fire)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,19 @@ class Match:
 
 
 def root_of(inc: Incident) -> str:
-    return str(inc.root_causes[0]["service"]) if inc.root_causes else inc.service
+    """The service to act on: the best-ranked root cause whose alerts in the incident still fire.
+    A root cause that has recovered shields nothing downstream of it: an incident held open (a
+    flapping alert must go quiet) may gather a later, unrelated failure, which must still be fixed.
+    The trigger's `for:` then counts from when that service became the one to act on, so what only
+    lags its root's recovery by a few seconds is left to recover by itself."""
+    ranked = [str(s["service"]) for s in inc.root_causes]
+    for service in [*ranked, inc.service]:
+        if inc.firing_on(service):
+            return service
+    firing = sorted((m for m in inc.members.values() if m.firing), key=lambda m: m.joined_at)
+    if firing:  # joined after the ranking was made: the first of them to fail
+        return firing[0].service
+    return ranked[0] if ranked else inc.service
 
 
 def _alert_matches(t: Trigger, alert: Alert, service_labels: Mapping[str, str]) -> bool:

@@ -84,12 +84,25 @@ class Correlator:
         self.graph, self.window, self.reopen_window, self.max_hops = graph, window, reopen_window, max_hops
 
     def place(self, alert: Alert, incidents: Iterable[Incident], now: float) -> Placement:
+        """Where a newly firing alert goes. An open incident in which something the alert's service
+        depends on is failing now takes it first (the alert is that failure's symptom, even if the
+        same alert fired in an incident of its own lately); then its own incident, reopened if it
+        resolved within the reopen window; then the closest related open incident; else a new one."""
         candidates = list(incidents)
-        for inc in candidates:  # the same alert, back soon after its incident resolved
-            if not inc.open and alert.fingerprint in inc.members and inc.resolved_at is not None \
-                    and now - inc.resolved_at <= self.reopen_window:
-                return Placement(inc, "reopened", f"{alert.name} fired again {now - inc.resolved_at:.0f} s after "
-                                                  f"incident {inc.id} resolved")
+        best = self._closest_open(alert, candidates, now)
+        if best is not None and best.rule == "dependency" and self._upstream_failing(alert.service, best.incident):
+            return best
+        back = [inc for inc in candidates if not inc.open and alert.fingerprint in inc.members
+                and inc.resolved_at is not None and now - inc.resolved_at <= self.reopen_window]
+        if back:  # the same alert, back soon after its incident (the latest it was in) resolved
+            inc = max(back, key=lambda i: (i.resolved_at or 0.0, i.id))
+            return Placement(inc, "reopened", f"{alert.name} fired again {now - (inc.resolved_at or now):.0f} s after "
+                                              f"incident {inc.id} resolved")
+        if best is not None:
+            return best
+        return Placement(None, "new", f"no open incident related to {alert.service or alert.name}")
+
+    def _closest_open(self, alert: Alert, candidates: list[Incident], now: float) -> Placement | None:
         best: tuple[tuple[int, float], Placement] | None = None
         for inc in candidates:
             if not inc.open or now - inc.updated_at > self.window:
@@ -100,9 +113,12 @@ class Correlator:
             rank = (-found[0], inc.updated_at)  # fewer hops first, then the most recently active
             if best is None or rank > best[0]:
                 best = (rank, Placement(inc, found[1], found[2]))
-        if best is not None:
-            return best[1]
-        return Placement(None, "new", f"no open incident related to {alert.service or alert.name}")
+        return best[1] if best is not None else None
+
+    def _upstream_failing(self, service: str, inc: Incident | None) -> bool:
+        """Does a service that `service` depends on have an alert firing in `inc`?"""
+        return bool(service) and inc is not None and any(
+            m.firing and m.service != service and self.graph.depends(service, m.service) for m in inc.members.values())
 
     def _related(self, alert: Alert, inc: Incident) -> tuple[int, str, str] | None:
         """(hops, rule, why) when the alert belongs with the incident."""
