@@ -1,6 +1,8 @@
-"""Which runbooks match now, and on which service: always the incident's top-ranked root cause that is
-still failing, never a service merely downstream of it (an alert on a downstream service matches
-nothing while the root's alerts fire)."""
+"""Which runbooks match now, and on which service: always the incident's top-ranked root cause, never
+a service merely downstream of it (an alert on a downstream service matches nothing). The one
+exception is a failure of its own: once the root cause has recovered (none of its alerts fire), an
+alert of another service in the incident that began after that recovery is no lagging symptom, and
+its service is fixed (an incident held open while a flapping alert goes quiet must not hide it)."""
 
 from __future__ import annotations
 
@@ -25,19 +27,15 @@ class Match:
 
 
 def root_of(inc: Incident) -> str:
-    """The service to act on: the best-ranked root cause whose alerts in the incident still fire.
-    A root cause that has recovered shields nothing downstream of it: an incident held open (a
-    flapping alert must go quiet) may gather a later, unrelated failure, which must still be fixed.
-    The trigger's `for:` then counts from when that service became the one to act on, so what only
-    lags its root's recovery by a few seconds is left to recover by itself."""
-    ranked = [str(s["service"]) for s in inc.root_causes]
-    for service in [*ranked, inc.service]:
-        if inc.firing_on(service):
-            return service
-    firing = sorted((m for m in inc.members.values() if m.firing), key=lambda m: m.joined_at)
-    if firing:  # joined after the ranking was made: the first of them to fail
-        return firing[0].service
-    return ranked[0] if ranked else inc.service
+    return str(inc.root_causes[0]["service"]) if inc.root_causes else inc.service
+
+
+def own_failure(inc: Incident, alert: Alert, root: str) -> bool:
+    """Did `alert` (not on `root`) begin after the incident's root cause recovered?"""
+    if inc.firing_on(root):
+        return False
+    ended = [m.changed_at for m in inc.members.values() if m.service == root]
+    return bool(ended) and alert.starts_at > max(ended)
 
 
 def _alert_matches(t: Trigger, alert: Alert, service_labels: Mapping[str, str]) -> bool:
@@ -64,22 +62,26 @@ def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: 
         if t.on == "incident":
             for inc in open_incidents:
                 root = root_of(inc)
-                if t.service and root not in t.service:
-                    continue
-                hits = [a for a in by_service.get(root, []) if a.fingerprint in inc.members
-                        and _alert_matches(t, a, labels.get(root, {}))]
-                if hits:
-                    out.append(Match(rb, root, f"{rb.name}:{root}:incident-{inc.id}.{inc.reopened}", inc.id,
-                                     confidence_of(inc.root_causes),
-                                     {"incident": inc.id, "alerts": [a.name for a in hits],
-                                      "root_causes": [s.get("service") for s in inc.root_causes]}))
+                targets = [root] if inc.firing_on(root) else [s for s in inc.services if s != root]
+                for target in targets:
+                    if t.service and target not in t.service:
+                        continue
+                    hits = [a for a in by_service.get(target, []) if a.fingerprint in inc.members
+                            and _alert_matches(t, a, labels.get(target, {}))
+                            and (target == root or own_failure(inc, a, root))]
+                    if hits:
+                        out.append(Match(rb, target, f"{rb.name}:{target}:incident-{inc.id}.{inc.reopened}", inc.id,
+                                         confidence_of(inc.root_causes),
+                                         {"incident": inc.id, "alerts": [a.name for a in hits],
+                                          "root_causes": [s.get("service") for s in inc.root_causes]}))
             continue
         for service, alerts in by_service.items():
             if t.service and service not in t.service:
                 continue
             for a in alerts:
                 member_of = incident_of.get(a.fingerprint)
-                if member_of is not None and root_of(member_of) != service:
+                if member_of is not None and root_of(member_of) != service \
+                        and not own_failure(member_of, a, root_of(member_of)):
                     continue  # downstream of the incident's root cause: the root is what gets fixed
                 if _alert_matches(t, a, labels.get(service, {})):
                     inc_id = member_of.id if member_of is not None else None
