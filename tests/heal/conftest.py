@@ -24,8 +24,9 @@ store: {{url: "sqlite:///{db}"}}
 server: {{api_keys: [{{name: alice, key: {key}}}]}}
 incidents: {{correlation_window: 10m, reopen_window: 30m{incidents}}}
 services:
-  - {{name: storefront, depends_on: [payments]}}
+  - {{name: storefront, depends_on: [payments, catalog]}}
   - {{name: payments}}
+  - {{name: catalog}}
   - {{name: mailer}}
 """
 

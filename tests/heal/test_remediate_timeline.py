@@ -106,6 +106,24 @@ async def test_a_later_failure_is_fixed_even_while_a_recovered_incident_is_held_
     assert inc["status"] == "open"  # the same incident, held open: storefront fired again inside it
 
 
+async def test_after_the_root_recovered_a_new_failure_is_fixed_at_its_source_not_its_callers(vigil_with: Any) -> None:
+    """catalog's incident is held open after it recovered; then payments fails and storefront (which
+    calls payments) with it: both are failures after catalog's recovery, but storefront's is payments'
+    symptom, so only payments is restarted."""
+    v = await vigil_with(RESTART_ANY, incidents=", resolve_after: 300s")
+    await v.fire("Down", "catalog")
+    await v.fire("Down", "storefront")
+    await v.run_for(12)
+    await v.fire("Down", "catalog", status="resolved")
+    await v.fire("Down", "storefront", status="resolved")
+    await v.run_for(5)
+    await v.fire("Down", "storefront")  # the symptom first, again
+    await v.fire("Down", "payments")
+    await v.run_for(15)
+    assert sorted(a["service"] for a in await v.actions()) == ["catalog", "payments"]
+    assert v.actuators["storefront"].restarts == []
+
+
 async def test_shadow_mode_records_what_it_would_do_and_does_nothing(vigil_with: Any) -> None:
     v = await vigil_with(RESTART.replace("mode: active", "mode: shadow"))
     await v.fire("PaymentsDown", "payments")

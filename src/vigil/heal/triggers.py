@@ -1,12 +1,13 @@
 """Which runbooks match now, and on which service: always the incident's top-ranked root cause, never
 a service merely downstream of it (an alert on a downstream service matches nothing). The one
 exception is a failure of its own: once the root cause has recovered (none of its alerts fire), an
-alert of another service in the incident that began after that recovery is no lagging symptom, and
-its service is fixed (an incident held open while a flapping alert goes quiet must not hide it)."""
+alert of another service in the incident that began after that recovery, on a service none of whose
+dependencies fails in the incident now, is no symptom, and its service is fixed (an incident held
+open while a flapping alert goes quiet must not hide a new failure)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,12 +31,18 @@ def root_of(inc: Incident) -> str:
     return str(inc.root_causes[0]["service"]) if inc.root_causes else inc.service
 
 
-def own_failure(inc: Incident, alert: Alert, root: str) -> bool:
-    """Did `alert` (not on `root`) begin after the incident's root cause recovered?"""
+Depends = Callable[[str, str], bool]  # does the first service depend on the second (through any others)?
+
+
+def own_failure(inc: Incident, alert: Alert, root: str, depends: Depends) -> bool:
+    """Is `alert` (not on `root`) a failure of its own: it began after the incident's root cause
+    recovered, and nothing its service depends on is failing in the incident now?"""
     if inc.firing_on(root):
         return False
     ended = [m.changed_at for m in inc.members.values() if m.service == root]
-    return bool(ended) and alert.starts_at > max(ended)
+    if not ended or alert.starts_at <= max(ended):
+        return False
+    return not any(s != alert.service and inc.firing_on(s) and depends(alert.service, s) for s in inc.services)
 
 
 def _alert_matches(t: Trigger, alert: Alert, service_labels: Mapping[str, str]) -> bool:
@@ -50,8 +57,10 @@ def _alert_matches(t: Trigger, alert: Alert, service_labels: Mapping[str, str]) 
 
 
 def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: Iterable[Alert],
-            incident_of: Mapping[str, Incident], labels: Mapping[str, Mapping[str, str]]) -> list[Match]:
-    """Every (runbook, target) whose trigger matches now (`for:` is the caller's: it needs time)."""
+            incident_of: Mapping[str, Incident], labels: Mapping[str, Mapping[str, str]],
+            depends: Depends = lambda caller, callee: False) -> list[Match]:
+    """Every (runbook, target) whose trigger matches now (`for:` is the caller's: it needs time);
+    `depends` is the dependency graph's."""
     by_service: dict[str, list[Alert]] = {}
     for a in firing:
         by_service.setdefault(a.service, []).append(a)
@@ -68,7 +77,7 @@ def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: 
                         continue
                     hits = [a for a in by_service.get(target, []) if a.fingerprint in inc.members
                             and _alert_matches(t, a, labels.get(target, {}))
-                            and (target == root or own_failure(inc, a, root))]
+                            and (target == root or own_failure(inc, a, root, depends))]
                     if hits:
                         out.append(Match(rb, target, f"{rb.name}:{target}:incident-{inc.id}.{inc.reopened}", inc.id,
                                          confidence_of(inc.root_causes),
@@ -81,7 +90,7 @@ def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: 
             for a in alerts:
                 member_of = incident_of.get(a.fingerprint)
                 if member_of is not None and root_of(member_of) != service \
-                        and not own_failure(member_of, a, root_of(member_of)):
+                        and not own_failure(member_of, a, root_of(member_of), depends):
                     continue  # downstream of the incident's root cause: the root is what gets fixed
                 if _alert_matches(t, a, labels.get(service, {})):
                     inc_id = member_of.id if member_of is not None else None

@@ -40,6 +40,7 @@ from vigil.heal.ledger import (
 )
 from vigil.heal.triggers import Match, matches
 from vigil.heal.windows import MaintenanceBook, WindowStore
+from vigil.incidents.correlate import ServiceGraph
 from vigil.incidents.model import Incident, TimelineEntry
 from vigil.model import Decision, Event, Health, Severity
 from vigil.pipeline import Batch, Command, Offload
@@ -76,6 +77,7 @@ class RemediateStage:
         self.runbooks = {rb.name: rb for rb in config.runbooks}
         self.enabled = config.remediation.enabled and bool(self.runbooks)
         self.labels = {s.name: dict(s.labels) for s in config.services}
+        self.graph = ServiceGraph({s.name: s.depends_on for s in config.services})  # what is whose symptom
         self.actions: dict[int, ActionRecord] = {}  # the recent ones (guards read them) and the unfinished
         self.jobs: dict[int, asyncio.Task[str]] = {}
         self.verifying: dict[int, _Verifying] = {}
@@ -251,7 +253,7 @@ class RemediateStage:
         known: dict[int, Incident] = getattr(self.incidents, "known", {})
         firing = list(self.book.firing.values())
         incident_of = {fp: inc for fp in self.book.firing if (inc := self.incidents.incident_of(fp)) is not None}
-        found = matches(self.runbooks.values(), known.values(), firing, incident_of, self.labels)
+        found = matches(self.runbooks.values(), known.values(), firing, incident_of, self.labels, self.graph.depends)
         live = {m.key for m in found}
         self.seen_since = {k: v for k, v in self.seen_since.items() if k in live}
         self.refused = {k: v for k, v in self.refused.items() if k in live}
