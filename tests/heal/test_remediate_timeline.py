@@ -124,6 +124,25 @@ async def test_after_the_root_recovered_a_new_failure_is_fixed_at_its_source_not
     assert v.actuators["storefront"].restarts == []
 
 
+async def test_the_root_failing_again_inside_a_held_open_incident_is_a_new_episode(vigil_with: Any) -> None:
+    """payments is fixed; its incident is held open; payments fails again: a second action (key `#1`),
+    within the guard rails, and never a second one while the same failure fires on."""
+    v = await vigil_with(RESTART_ANY, incidents=", resolve_after: 300s",
+                         extra="remediation: {guards: {cooldown: 20s}}\n")
+    await v.fire("Down", "payments")
+    await v.run_for(20, errors={"payments": 0.0})
+    await v.fire("Down", "payments", status="resolved")
+    await v.run_for(2, errors={"payments": 0.0})
+    await v.fire("Down", "payments")  # the same alert again, the incident still open
+    await v.run_for(40, errors={"payments": 0.0})
+    found = sorted(await v.actions(), key=lambda a: a["id"])
+    assert [(a["service"], a["state"]) for a in found] == [("payments", "succeeded"), ("payments", "succeeded")]
+    assert found[1]["key"] == found[0]["key"] + "#1" and found[0]["incident"] == found[1]["incident"]
+    assert len(v.actuators["payments"].restarts) == 2
+    refusals = [d for d in v.engine.store.decisions(kind="remediate") if d.rule == "cooldown"]
+    assert len(refusals) == 1  # the second failure waited out the cooldown, recorded once
+
+
 async def test_shadow_mode_records_what_it_would_do_and_does_nothing(vigil_with: Any) -> None:
     v = await vigil_with(RESTART.replace("mode: active", "mode: shadow"))
     await v.fire("PaymentsDown", "payments")

@@ -25,6 +25,7 @@ class Match:
     incident: int | None
     confidence: float
     reason: dict[str, Any] = field(hash=False, compare=False)
+    since: float = 0.0  # when the alerts it acts on began firing: a later failure is a new episode
 
 
 def root_of(inc: Incident) -> str:
@@ -82,7 +83,8 @@ def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: 
                         out.append(Match(rb, target, f"{rb.name}:{target}:incident-{inc.id}.{inc.reopened}", inc.id,
                                          confidence_of(inc.root_causes),
                                          {"incident": inc.id, "alerts": [a.name for a in hits],
-                                          "root_causes": [s.get("service") for s in inc.root_causes]}))
+                                          "root_causes": [s.get("service") for s in inc.root_causes]},
+                                         min(a.starts_at for a in hits)))
             continue
         for service, alerts in by_service.items():
             if t.service and service not in t.service:
@@ -97,5 +99,5 @@ def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: 
                     sure = confidence_of(member_of.root_causes) if member_of is not None else 1.0
                     out.append(Match(rb, service, f"{rb.name}:{service}:alert-{a.fingerprint}@{a.starts_at:.3f}",
                                      inc_id, sure, {"alert": a.name, "fingerprint": a.fingerprint,
-                                                    "incident": inc_id}))
+                                                    "incident": inc_id}, a.starts_at))
     return out

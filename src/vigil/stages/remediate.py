@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from vigil.breaker import Breakers
@@ -256,15 +256,29 @@ class RemediateStage:
         found = matches(self.runbooks.values(), known.values(), firing, incident_of, self.labels, self.graph.depends)
         live = {m.key for m in found}
         self.seen_since = {k: v for k, v in self.seen_since.items() if k in live}
-        self.refused = {k: v for k, v in self.refused.items() if k in live}
+        self.refused = {k: v for k, v in self.refused.items() if k.split("#", 1)[0] in live}  # (episode keys too)
         self.shadowed &= live  # a key that left never returns: a new episode has a new key
         for m in found:
             first = self.seen_since.setdefault(m.key, now)
             if now - first < m.runbook.trigger.for_ or m.key in self.shadowed:
                 continue
-            if any(a.key == m.key for a in self.actions.values()):
-                continue  # one action per runbook and incident episode: the idempotency key
-            await self._consider(m, batch)
+            key = self._episode_key(m)
+            if key is None:
+                continue  # one action per runbook and failure episode: the idempotency key
+            await self._consider(replace(m, key=key) if key != m.key else m, batch)
+
+    def _episode_key(self, m: Match) -> str | None:
+        """The idempotency key for `m`'s failure, None when an action already answered it. An incident
+        that stays open (held while a flapping alert goes quiet) can see its root fail again after a
+        fix: alerts that began firing after the last action for the match ended are a new episode,
+        `KEY#n`. While they fire on from before (the fix did not help), nothing is tried again."""
+        prior = [a for a in self.actions.values() if a.key == m.key or a.key.startswith(m.key + "#")]
+        if not prior:
+            return m.key
+        last = max(prior, key=lambda a: a.id)
+        if not last.finished or last.finished_at is None or m.since <= last.finished_at:
+            return None
+        return f"{m.key}#{len(prior)}"
 
     async def _consider(self, m: Match, batch: Batch) -> None:
         now, rb = batch.now, m.runbook
