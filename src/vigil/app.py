@@ -193,20 +193,12 @@ def build_app(config: VigilConfig, **parts: Any) -> tuple[FastAPI, Engine]:
     return app, engine
 
 
-API_THREADS = 4  # threads serving synchronous endpoints at once
-
-
 async def serve(app: FastAPI, host: str, port: int, ready: asyncio.Event | None = None,
                 sock: socket.socket | None = None, tls: tuple[str, str] | None = None) -> None:
     """Run uvicorn until cancelled (on `sock` when given: a socket the caller bound before starting
     anything; https with `tls`, a PEM certificate and key file). The engine's lifecycle is the caller's."""
-    import anyio.to_thread
     import uvicorn
 
-    # Synchronous endpoints run on anyio's threads (40 by default). Under load, 40 threads taking turns
-    # at the GIL with the event loop spend the CPU handing it over (futex storms, measured with strace
-    # in `vigil bench api`); a few threads keep the store reads parallel and the rest wait their turn.
-    anyio.to_thread.current_default_thread_limiter().total_tokens = API_THREADS
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                             access_log=False, ssl_certfile=tls[0] if tls else None,
                             ssl_keyfile=tls[1] if tls else None)
