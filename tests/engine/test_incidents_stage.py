@@ -133,6 +133,24 @@ async def test_a_symptom_joins_the_live_failure_it_depends_on_rather_than_reopen
     assert [(i["id"], i["status"], i["reopened"]) for i in await incidents(client, "active")] == [(2, "open", 1)]
 
 
+async def test_a_symptom_joins_the_live_failure_even_where_its_service_already_is(vigil: Any) -> None:
+    """As above, when the incident of the live failure already holds another alert of the caller:
+    StorefrontSlow (whose last incident resolved) joins catalog's incident, not its old one."""
+    clock, engine, client = vigil
+    await fire(client, "StorefrontSlow", "storefront", severity="warning")
+    await clock.advance(10)
+    await fire(client, "StorefrontSlow", "storefront", "resolved", severity="warning")
+    await clock.advance(30)
+    await fire(client, "CatalogDown", "catalog")
+    await fire(client, "StorefrontErrors", "storefront")  # joins catalog's incident
+    await clock.advance(3)
+    await fire(client, "StorefrontSlow", "storefront", severity="warning")
+    first, second = sorted(await incidents(client), key=lambda i: i["id"])
+    assert first["status"] == "resolved" and first["reopened"] == 0
+    detail = (await client.get(f"/api/v1/incidents/{second['id']}")).json()
+    assert sorted(a["alertname"] for a in detail["alerts"]) == ["CatalogDown", "StorefrontErrors", "StorefrontSlow"]
+
+
 async def test_people_acknowledge_assign_note_and_resolve(vigil: Any) -> None:
     clock, engine, client = vigil
     await fire(client, "PaymentsDown", "payments")

@@ -2,7 +2,7 @@
 a service merely downstream of it (an alert on a downstream service matches nothing). The one
 exception is a failure of its own: once the root cause has recovered (none of its alerts fire), an
 alert of another service in the incident that began after that recovery, on a service none of whose
-dependencies fails in the incident now, is no symptom, and its service is fixed (an incident held
+dependencies has an alert firing now, is no symptom, and its service is fixed (an incident held
 open while a flapping alert goes quiet must not hide a new failure)."""
 
 from __future__ import annotations
@@ -35,15 +35,15 @@ def root_of(inc: Incident) -> str:
 Depends = Callable[[str, str], bool]  # does the first service depend on the second (through any others)?
 
 
-def own_failure(inc: Incident, alert: Alert, root: str, depends: Depends) -> bool:
+def own_failure(inc: Incident, alert: Alert, root: str, depends: Depends, failing: Iterable[str]) -> bool:
     """Is `alert` (not on `root`) a failure of its own: it began after the incident's root cause
-    recovered, and nothing its service depends on is failing in the incident now?"""
+    recovered, and nothing its service depends on is `failing` (has an alert firing) now?"""
     if inc.firing_on(root):
         return False
     ended = [m.changed_at for m in inc.members.values() if m.service == root]
     if not ended or alert.starts_at <= max(ended):
         return False
-    return not any(s != alert.service and inc.firing_on(s) and depends(alert.service, s) for s in inc.services)
+    return not any(s != alert.service and depends(alert.service, s) for s in failing)
 
 
 def _alert_matches(t: Trigger, alert: Alert, service_labels: Mapping[str, str]) -> bool:
@@ -78,7 +78,7 @@ def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: 
                         continue
                     hits = [a for a in by_service.get(target, []) if a.fingerprint in inc.members
                             and _alert_matches(t, a, labels.get(target, {}))
-                            and (target == root or own_failure(inc, a, root, depends))]
+                            and (target == root or own_failure(inc, a, root, depends, by_service))]
                     if hits:
                         out.append(Match(rb, target, f"{rb.name}:{target}:incident-{inc.id}.{inc.reopened}", inc.id,
                                          confidence_of(inc.root_causes),
@@ -92,7 +92,7 @@ def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: 
             for a in alerts:
                 member_of = incident_of.get(a.fingerprint)
                 if member_of is not None and root_of(member_of) != service \
-                        and not own_failure(member_of, a, root_of(member_of), depends):
+                        and not own_failure(member_of, a, root_of(member_of), depends, by_service):
                     continue  # downstream of the incident's root cause: the root is what gets fixed
                 if _alert_matches(t, a, labels.get(service, {})):
                     inc_id = member_of.id if member_of is not None else None

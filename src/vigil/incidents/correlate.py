@@ -90,7 +90,7 @@ class Correlator:
         resolved within the reopen window; then the closest related open incident; else a new one."""
         candidates = list(incidents)
         best = self._closest_open(alert, candidates, now)
-        if best is not None and best.rule == "dependency" and self._upstream_failing(alert.service, best.incident):
+        if best is not None and self._upstream_failing(alert.service, best.incident):
             return best
         back = [inc for inc in candidates if not inc.open and alert.fingerprint in inc.members
                 and inc.resolved_at is not None and now - inc.resolved_at <= self.reopen_window]
