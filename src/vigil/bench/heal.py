@@ -14,11 +14,12 @@ they run after the others on a second fleet where they are, with light steady tr
 on a fleet whose three services are its own processes. `--kill K` (bench/heal_kill.py) runs vigil as
 a separate process and SIGKILLs it K times mid-heal.
 
-The bench's config is the demo's with two changes, reported in the output: the guard rails allow the
+The bench's config is the demo's with three changes, reported in the output: the guard rails allow the
 bench's fault rate (cooldown `--cooldown`, 100 attempts an hour, where the production default of 3
-an hour would refuse the 4th fault of a kind on a service), and the anomaly detectors are off
-(their alerts resolve after 5 minutes, which would keep one fault's incident open into the next);
-detection is by the probes and the demo's rules."""
+an hour would refuse the 4th fault of a kind on a service); the incidents' reopen and flapping
+windows are WINDOW_S (independent faults a minute apart would otherwise all be one flapping incident,
+held open); and the anomaly detectors are off (their alerts resolve after 5 minutes, which would keep
+one fault's incident open into the next); detection is by the probes and the demo's rules."""
 
 from __future__ import annotations
 
@@ -48,6 +49,10 @@ TARGETS = {"crash": ALL, "hang": ALL, "leak": ALL, "dependency": ("catalog", "pa
            "deploy": ("storefront",), "surge": ("storefront",)}
 LATENCY_MS = 500.0  # twice the demo's SLO, and under the bench's probe timeout (a slow service, not a dead one)
 POLL_S = 0.25
+# Faults a minute apart on three services would be "flapping" by the production definition (4 changes
+# in 10 minutes: the incident is held open) and "back within the reopen window" (30 minutes): every
+# fault would land in one long incident. The bench's faults are independent, so its windows are short.
+WINDOW_S = 15.0
 FINISHED = ("succeeded", "rolled_back", "failed", "escalated", "denied", "expired")
 ENDED_BADLY = ("rolled_back", "failed", "escalated")
 
@@ -73,10 +78,18 @@ def bench_config(fleet: Any, probe_s: float, cooldown_s: float) -> Any:
     data = yaml.safe_load(fleet.vigil_config(server_port=free_port(), probe_interval_s=probe_s,
                                              probe_timeout_s=0.8 * probe_s, scrape_interval_s=probe_s,
                                              runbooks=True))
+    overrides(data, cooldown_s)
+    return parse_config(yaml.safe_dump(data, sort_keys=False), file="<bench heal config>", env={})
+
+
+def overrides(data: dict[str, Any], cooldown_s: float) -> None:
+    """The bench's changes to the demo's config (module docstring): guard rails and incident windows
+    for a fault a minute, and no anomaly detectors."""
     for svc in data["services"]:
         svc["detect"] = {"enabled": False}
     data["remediation"] = {"guards": {"cooldown": f"{cooldown_s:g}s", "max_attempts": 100}}
-    return parse_config(yaml.safe_dump(data, sort_keys=False), file="<bench heal config>", env={})
+    data["incidents"] = {**data.get("incidents", {}), "reopen_window": f"{WINDOW_S:g}s",
+                         "flapping": {"window": f"{WINDOW_S:g}s"}}
 
 
 async def _until(check: Callable[[], Any], within_s: float) -> bool:
@@ -245,6 +258,7 @@ async def run(opts: dict[str, Any], say: Callable[[str], None]) -> dict[str, Any
 def report(opts: dict[str, Any], rows: list[dict[str, Any]], **extra: Any) -> dict[str, Any]:
     return {"seed": opts["seed"], "kinds_run": opts["kinds"],
             "settings": {"probe_interval_s": opts["probe_interval"], "cooldown_s": opts["cooldown"],
+                         "incident_reopen_and_flapping_window_s": WINDOW_S,
                          "max_attempts_per_hour": 100, "anomaly_detectors": False, "latency_ms": LATENCY_MS,
                          "surge_rps": SURGE_RPS, "base_rps": BASE_RPS, "target_rps_per_replica": TARGET_RPS},
             "total": figures(rows), "kinds": {k: figures([r for r in rows if r["kind"] == k]) for k in opts["kinds"]},

@@ -30,7 +30,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from vigil.bench.heal import FINISHED, POLL_S, fault_row, inject, knobs, plan, report
+from vigil.bench.heal import FINISHED, POLL_S, fault_row, inject, knobs, overrides, plan, report
 from vigil.config import parse_config
 
 START_TIMEOUT_S = 90.0
@@ -76,9 +76,7 @@ def kill_config(fleet: Any, supervisor_url: str, store_path: Path, port: int, pr
     data = yaml.safe_load(fleet.vigil_config(server_port=port, probe_interval_s=probe_s,
                                              probe_timeout_s=0.8 * probe_s, scrape_interval_s=probe_s,
                                              store_url=f"sqlite:///{store_path}", runbooks=True))
-    for svc in data["services"]:
-        svc["detect"] = {"enabled": False}
-    data["remediation"] = {"guards": {"cooldown": f"{cooldown_s:g}s", "max_attempts": 100}}
+    overrides(data, cooldown_s)
     for rb in data["runbooks"]:
         rb["steps"] = [{"action": "http", "method": "POST", "url": supervisor_url + "/restart/{service}",
                         "timeout": "30s"} if s["action"] == "restart" else s for s in rb["steps"]]
