@@ -4,7 +4,9 @@ The store is generated first (10,000 incidents over 1,000 services, a year of ho
 series per service, written in bulk). Then `vigil up` serves it, with probes of its own /healthz
 every second, and a load process (plain asyncio keep-alive HTTP/1.1, open loop: each request is
 timed from when it was due, so a slow server cannot hide queueing) sends
-  1. `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}` at `--rps` (200) for `--steady-s`;
+  1. `GET /api/v1/incidents` and `GET /api/v1/incidents/{id}` at `--rps` (200) for `--steady-s`, after
+     `--warmup-s` (10) of the same load that is not counted (SQLite's page cache fills, the engine's
+     start-up work ends);
   2. a burst at `--burst-rps` (1,000) for `--burst-s` (60) with one key at its rate limit
      (server.rate_limit_per_key, 6,000 a minute): 429s beyond it, never 5xx;
 while /metrics is read every half second for the event loop lag and the probes' start lag.
@@ -231,6 +233,9 @@ async def _load(args: dict[str, Any]) -> dict[str, Any]:
     lists = [f"/api/v1/incidents?status=all&limit=50&offset={rng.randrange(0, 2000, 50)}" for _ in range(64)]
     details = [f"/api/v1/incidents/{rng.randint(1, ids)}" for _ in range(256)]
     half = args["rps"] / 2
+    if args.get("warmup_s"):  # not counted: the first reads fill SQLite's page cache and the engine settles
+        await asyncio.gather(_open_loop(port, half, args["warmup_s"], KEY_STEADY, lists, STEADY_CONNS),
+                             _open_loop(port, half, args["warmup_s"], KEY_STEADY, details, STEADY_CONNS))
     cpu = _Cpu(args.get("server_pid"))
     steady = await asyncio.gather(
         _open_loop(port, half, args["steady_s"], KEY_STEADY, lists, STEADY_CONNS),
@@ -351,6 +356,8 @@ def main(as_json: bool = typer.Option(False, "--json", help="print the figures a
          rollup_days: int = typer.Option(365, help="days of hourly roll-ups per series"),
          rps: float = typer.Option(200.0, help="steady load, requests a second (half list, half detail)"),
          steady_s: float = typer.Option(20.0, "--steady-s", help="seconds of steady load"),
+         warmup_s: float = typer.Option(10.0, "--warmup-s", help="seconds of load at the steady rate before it, "
+                                                                 "not counted"),
          burst_rps: float = typer.Option(1000.0, "--burst-rps", help="the burst, requests a second"),
          burst_s: float = typer.Option(60.0, "--burst-s", help="seconds of burst (shorten for a quick run)"),
          keep: bool = typer.Option(False, help="keep the generated store and config")) -> None:
@@ -369,14 +376,16 @@ def main(as_json: bool = typer.Option(False, "--json", help="print the figures a
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, proc, folder / "vigil-up.log", 180)
-        _say(f"vigil up is ready on {base}; steady load {rps:g}/s for {steady_s:g} s, then {burst_rps:g}/s for "
+        _say(f"vigil up is ready on {base}; {warmup_s:g} s of warm-up, then steady load {rps:g}/s for "
+             f"{steady_s:g} s, then {burst_rps:g}/s for "
              f"{burst_s:g} s")
         args = {"port": port, "server_pid": proc.pid, "incidents": incidents, "rps": rps, "steady_s": steady_s,
+                "warmup_s": warmup_s,
                 "burst_rps": burst_rps,
                 "burst_s": burst_s}
         loader = subprocess.run([sys.executable, "-c", "from vigil.bench.api import load_main; load_main()"],
                                 input=json.dumps(args), capture_output=True, text=True,
-                                timeout=steady_s + burst_s + 300, check=False)
+                                timeout=warmup_s + steady_s + burst_s + 300, check=False)
         if loader.returncode != 0:
             raise RuntimeError(f"the load process failed: {loader.stderr[-2000:]}")
         result = json.loads(loader.stdout.strip().splitlines()[-1])
@@ -394,7 +403,7 @@ def main(as_json: bool = typer.Option(False, "--json", help="print the figures a
             for f in folder.iterdir():
                 f.unlink()
             folder.rmdir()
-    result.update({"incidents": incidents, "services": services, "rollup_days": rollup_days,
+    result.update({"warmup_s": warmup_s, "incidents": incidents, "services": services, "rollup_days": rollup_days,
                    "generate_s": round(generate_s, 1), "list_target_ms": 50, "burst_target_p95_ms": 500,
                    "load_avg_1m": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()})
     if as_json:

@@ -22,6 +22,7 @@ from vigil.web.hints import query_hint, series_hint
 from vigil.web.limits import BodyReader, WebLimits, content_type
 from vigil.web.push import Columns, Rejection, parse_json_batch
 from vigil.web.pushtext import parse_prometheus_text
+from vigil.web.reads import ApiReads
 from vigil.web.samples_schema import SAMPLES_REQUEST_BODY
 from vigil.web.timeparse import parse_step, parse_time
 
@@ -69,7 +70,9 @@ def _bad(detail: str) -> HTTPException:
     return HTTPException(status_code=400, detail=detail)
 
 
-def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> APIRouter:
+def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None,
+               reads: ApiReads | None = None) -> APIRouter:
+    reads = reads or ApiReads()
     r = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(keys)],
                   responses=error_responses(401, 429, 503))
     store = engine.store
@@ -87,10 +90,12 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
                 for rec in records]
 
     @r.get("/services", summary="Services with their current health")
+    @reads.endpoint
     def services() -> dict[str, Any]:
         return {"services": service_views(store.services(), store.health())}
 
     @r.get("/services/{name}", summary="One service", responses=error_responses(404))
+    @reads.endpoint
     def service(name: str) -> dict[str, Any]:
         for s in store.services():
             if s.name == name:
@@ -170,6 +175,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
         return {"written": written}
 
     @r.get("/events", summary="The event log, newest first", responses=error_responses(400))
+    @reads.endpoint
     def events(since: str | None = None, service: str | None = _text(), kind: str | None = _text(),
                limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
         t0, _ = _window(since, None, engine.clock.now())
@@ -179,6 +185,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
 
     @r.get("/signals", summary="Signals from detectors, rules and forecasts, newest first",
            responses=error_responses(400))
+    @reads.endpoint
     def signals(since: str | None = None, until: str | None = None, service: str | None = _text(),
                 kind: str | None = _text(), limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
         t0, t1 = _window(since, until, engine.clock.now())
@@ -187,6 +194,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
 
     @r.get("/alerts", summary="Alerts from detection, rules, health, forecasts, collection and outside, newest first",
            responses=error_responses(400))
+    @reads.endpoint
     def alerts(state: str = Query("firing", description="firing | resolved | all"), service: str | None = _text(),
                limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
         if state not in ALERT_STATES:
@@ -196,6 +204,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
 
     @r.get("/decisions", summary="Decisions the engine took, with inputs and the rule that won",
            responses=error_responses(400))
+    @reads.endpoint
     def decisions(since: str | None = None, kind: str | None = _text(), subject: str | None = _text(),
                   limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
         t0, _ = _window(since, None, engine.clock.now())
@@ -204,6 +213,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
 
     @r.get("/scaling/decisions", summary="Scaling decisions: inputs, forecast, winning rule, result",
            responses=error_responses(400))
+    @reads.endpoint
     def scaling_decisions(since: str | None = None, service: str | None = _text(),
                           limit: int = Query(200, ge=1, le=10_000)) -> dict[str, Any]:
         t0, _ = _window(since, None, engine.clock.now())
@@ -235,6 +245,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> A
         return _decision_view(decision)
 
     @r.get("/probes", summary="Recent probe results")
+    @reads.endpoint
     def probes(service: str | None = _text(), probe: str | None = _text(),
                limit: int = Query(100, ge=1, le=10_000)) -> dict[str, Any]:
         rows = store.probe_results(service=service, probe=probe, limit=limit)

@@ -25,6 +25,7 @@ from vigil.web.links import links_router
 from vigil.web.live import LiveFeed, live_router
 from vigil.web.login import session_router
 from vigil.web.oncall import oncall_router
+from vigil.web.reads import ApiReads
 from vigil.web.remediation import remediation_router
 from vigil.web.reports import reports_router
 from vigil.web.service_views import service_views_router
@@ -43,6 +44,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     # Every route passes the guard (public ones through vigil.web.scopes.PUBLIC): none can skip it.
     app = FastAPI(title="vigil", version=__version__, description=DESCRIPTION, docs_url=None, redoc_url=None,
                   dependencies=[Depends(keys.guard)])
+    reads = ApiReads()  # the short reads' own thread (vigil.web.reads)
     outage = StoreOutage()
     for exc_type in STORE_ERRORS:
         app.add_exception_handler(exc_type, outage.handler)
@@ -53,15 +55,15 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(public_router(engine))
     app.include_router(session_router(keys))
     app.include_router(keys_router(engine, keys))
-    app.include_router(api_router(engine, keys, limits))
+    app.include_router(api_router(engine, keys, limits, reads))
     app.include_router(alerts_in_router(engine, keys))
-    app.include_router(incidents_router(engine, keys))
-    app.include_router(alerting_router(engine, keys))
+    app.include_router(incidents_router(engine, keys, reads))
+    app.include_router(alerting_router(engine, keys, reads))
     app.include_router(oncall_router(engine, keys))
     app.include_router(links_router(engine))
     app.include_router(reports_router(engine, keys))
-    app.include_router(guardrails_router(engine, keys))
-    app.include_router(remediation_router(engine, keys))
+    app.include_router(guardrails_router(engine, keys, reads))
+    app.include_router(remediation_router(engine, keys, reads))
     app.include_router(service_views_router(engine, keys))
     install_docs(app)
     feed = LiveFeed()  # the dashboard's live updates: fed after each engine pass
@@ -70,6 +72,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     install_console(app)
     app.state.live = feed
     app.state.engine = engine
+    app.state.reads = reads
     app.state.keys = keys
     app.state.store_outage = outage
     return app

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
 from vigil.model import MAX_NAME_CHARS
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
+from vigil.web.reads import ApiReads
 from vigil.web.timeparse import parse_time
 
 MAX_PAGE = 1000
@@ -22,12 +23,14 @@ def actor_of(request: Request) -> str:
     return f"key:{getattr(request.state, 'api_key_name', 'api')}"
 
 
-def guardrails_router(engine: Any, keys: ApiKeys) -> APIRouter:
+def guardrails_router(engine: Any, keys: ApiKeys, reads: ApiReads | None = None) -> APIRouter:
+    reads = reads or ApiReads()
     r = APIRouter(prefix="/api/v1", tags=["guard rails"], dependencies=[Depends(keys)],
                   responses=error_responses(401, 429, 503))
 
     @r.get("/audit", summary="Audit records, newest first: every decision and action, who, why, inputs, result",
            responses=error_responses(400))
+    @reads.endpoint
     def audit(actor: str | None = Query(None, max_length=MAX_NAME_CHARS, description="engine, key:NAME, ..."),
               action: str | None = Query(None, max_length=MAX_NAME_CHARS, description="e.g. scale, incident.resolve"),
               service: str | None = Query(None, max_length=MAX_NAME_CHARS),

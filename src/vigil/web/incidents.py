@@ -14,6 +14,7 @@ from vigil.incidents.model import Incident, IncidentStatus, Member, TimelineEntr
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
 from vigil.web.guardrails import actor_of
+from vigil.web.reads import ApiReads
 from vigil.web.timeparse import parse_time
 
 STATUSES = ("active", *(s.value for s in IncidentStatus), "all")
@@ -43,12 +44,14 @@ def _entry_view(e: TimelineEntry) -> dict[str, Any]:
     return {"ts": e.ts, "kind": e.kind, "actor": e.actor, "message": e.message, "data": e.data}
 
 
-def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
+def incidents_router(engine: Any, keys: ApiKeys, reads: ApiReads | None = None) -> APIRouter:
+    reads = reads or ApiReads()
     r = APIRouter(prefix="/api/v1/incidents", dependencies=[Depends(keys)], tags=["incidents"],
                   responses=error_responses(400, 401, 404, 409, 429, 503))
     store = engine.store
 
     @r.get("", summary="Incidents, newest first")
+    @reads.endpoint
     def listing(status: str = Query("active", description="active (open or acknowledged) | open | acknowledged "
                                                             "| resolved | all"),
                 service: str | None = None, since: str | None = None,
@@ -64,6 +67,7 @@ def incidents_router(engine: Any, keys: ApiKeys) -> APIRouter:
                 "more": len(rows) > limit}
 
     @r.get("/{incident_id}", summary="One incident with its alerts, timeline and similar past incidents")
+    @reads.endpoint
     def one(incident_id: int = IncidentId) -> dict[str, Any]:
         inc = store.incident(incident_id)
         if inc is None:

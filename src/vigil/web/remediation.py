@@ -16,6 +16,7 @@ from vigil.heal.verification import action_view
 from vigil.heal.windows import configured_windows, window_views
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
+from vigil.web.reads import ApiReads
 
 ActionId = Path(ge=1, le=2**31 - 1, description="the action's number")
 
@@ -27,7 +28,8 @@ def runbook_view(rb: Any, guards: Any) -> dict[str, Any]:
             "verify": rb.verify.model_dump(mode="json", by_alias=True), "guards": guards.model_dump(mode="json")}
 
 
-def remediation_router(engine: Any, keys: ApiKeys) -> APIRouter:
+def remediation_router(engine: Any, keys: ApiKeys, reads: ApiReads | None = None) -> APIRouter:
+    reads = reads or ApiReads()
     r = APIRouter(prefix="/api/v1", dependencies=[Depends(keys)], tags=["remediation"],
                   responses=error_responses(400, 401, 404, 409, 429, 503))
     store = engine.store
@@ -46,6 +48,7 @@ def remediation_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return {"windows": window_views(store.maintenance_windows(now), windows(), now)}
 
     @r.get("/actions", summary="Remediation actions, newest first (state=pending: approvals waiting)")
+    @reads.endpoint
     def listing(state: str | None = Query(None, description=f"one of {', '.join(STATES)}, or unfinished"),
                 service: str | None = None,
                 incident: int | None = Query(None, ge=1, le=2**31 - 1, description="only this incident's actions"),
@@ -55,6 +58,7 @@ def remediation_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return {"actions": [action_view(a) for a in store.actions(state, service, None, limit, incident=incident)]}
 
     @r.get("/actions/{action_id}", summary="One action with its steps, story and verification verdict")
+    @reads.endpoint
     def one(action_id: int = ActionId) -> dict[str, Any]:
         a = store.action(action_id)
         if a is None:

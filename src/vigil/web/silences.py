@@ -25,6 +25,7 @@ from vigil.sources.alerts_in import parse_time
 from vigil.web.auth import ApiKeys
 from vigil.web.errors import error_responses
 from vigil.web.guardrails import actor_of
+from vigil.web.reads import ApiReads
 
 STARTED = time.time()
 SILENCE_STATES = ("pending", "active", "expired")
@@ -60,7 +61,8 @@ def silence_v1(s: Silence, now: float) -> dict[str, Any]:
             "updated_at": s.updated_at, "created_by": s.created_by, "comment": s.comment, "state": s.state(now)}
 
 
-def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
+def alerting_router(engine: Any, keys: ApiKeys, reads: ApiReads | None = None) -> APIRouter:
+    reads = reads or ApiReads()
     r = APIRouter(dependencies=[Depends(keys)], tags=["silences and notifications"],
                   responses=error_responses(400, 401, 404, 409, 429, 503))
 
@@ -95,6 +97,7 @@ def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
     # ------------------------------------------------------------------------------ vigil's shape
 
     @r.get("/api/v1/silences", summary="Silences, newest first")
+    @reads.endpoint
     def silences(state: str | None = Query(None, max_length=20, description="pending | active | expired")
                  ) -> dict[str, Any]:
         now = engine.clock.now()
@@ -117,6 +120,7 @@ def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return silence_v1(silence, now)
 
     @r.get("/api/v1/silences/{silence_id}", summary="One silence")
+    @reads.endpoint
     def silence(silence_id: str = Path(max_length=64)) -> dict[str, Any]:
         return silence_v1(_get(router(), silence_id), engine.clock.now())
 
@@ -213,6 +217,7 @@ def alerting_router(engine: Any, keys: ApiKeys) -> APIRouter:
         return found
 
     @r.get("/api/v1/notifications", summary="Notifications with their delivery state, newest first")
+    @reads.endpoint
     def notifications(state: str | None = Query(None, max_length=20),
                       receiver: str | None = Query(None, max_length=256),
                       limit: int = Query(100, ge=1, le=1000),
