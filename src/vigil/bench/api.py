@@ -233,13 +233,15 @@ async def _load(args: dict[str, Any]) -> dict[str, Any]:
     lists = [f"/api/v1/incidents?status=all&limit=50&offset={rng.randrange(0, 2000, 50)}" for _ in range(64)]
     details = [f"/api/v1/incidents/{rng.randint(1, ids)}" for _ in range(256)]
     half = args["rps"] / 2
+
+    def steady_load(seconds: float) -> Any:  # lists and details, half the rate each
+        return asyncio.gather(_open_loop(port, half, seconds, KEY_STEADY, lists, STEADY_CONNS),
+                              _open_loop(port, half, seconds, KEY_STEADY, details, STEADY_CONNS))
+
     if args.get("warmup_s"):  # not counted: the first reads fill SQLite's page cache and the engine settles
-        await asyncio.gather(_open_loop(port, half, args["warmup_s"], KEY_STEADY, lists, STEADY_CONNS),
-                             _open_loop(port, half, args["warmup_s"], KEY_STEADY, details, STEADY_CONNS))
+        await steady_load(args["warmup_s"])
     cpu = _Cpu(args.get("server_pid"))
-    steady = await asyncio.gather(
-        _open_loop(port, half, args["steady_s"], KEY_STEADY, lists, STEADY_CONNS),
-        _open_loop(port, half, args["steady_s"], KEY_STEADY, details, STEADY_CONNS))
+    steady = await steady_load(args["steady_s"])
     steady_cpu = cpu.figures("steady", sum(len(part) for part in steady))
     seen: dict[str, float] = {}
     stop = asyncio.Event()
@@ -377,12 +379,9 @@ def main(as_json: bool = typer.Option(False, "--json", help="print the figures a
     try:
         _wait_ready(base, proc, folder / "vigil-up.log", 180)
         _say(f"vigil up is ready on {base}; {warmup_s:g} s of warm-up, then steady load {rps:g}/s for "
-             f"{steady_s:g} s, then {burst_rps:g}/s for "
-             f"{burst_s:g} s")
+             f"{steady_s:g} s, then {burst_rps:g}/s for {burst_s:g} s")
         args = {"port": port, "server_pid": proc.pid, "incidents": incidents, "rps": rps, "steady_s": steady_s,
-                "warmup_s": warmup_s,
-                "burst_rps": burst_rps,
-                "burst_s": burst_s}
+                "warmup_s": warmup_s, "burst_rps": burst_rps, "burst_s": burst_s}
         loader = subprocess.run([sys.executable, "-c", "from vigil.bench.api import load_main; load_main()"],
                                 input=json.dumps(args), capture_output=True, text=True,
                                 timeout=warmup_s + steady_s + burst_s + 300, check=False)

@@ -91,8 +91,9 @@ def matches(runbooks: Iterable[Runbook], incidents: Iterable[Incident], firing: 
                 continue
             for a in alerts:
                 member_of = incident_of.get(a.fingerprint)
-                if member_of is not None and root_of(member_of) != service \
-                        and not own_failure(member_of, a, root_of(member_of), depends, by_service):
+                root = root_of(member_of) if member_of is not None else service
+                if member_of is not None and root != service and not own_failure(member_of, a, root, depends,
+                                                                                    by_service):
                     continue  # downstream of the incident's root cause: the root is what gets fixed
                 if _alert_matches(t, a, labels.get(service, {})):
                     inc_id = member_of.id if member_of is not None else None

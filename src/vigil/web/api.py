@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
@@ -22,7 +21,7 @@ from vigil.web.hints import query_hint, series_hint
 from vigil.web.limits import BodyReader, WebLimits, content_type
 from vigil.web.push import Columns, Rejection, parse_json_batch
 from vigil.web.pushtext import parse_prometheus_text
-from vigil.web.reads import ApiReads
+from vigil.web.reads import ApiReads, encode
 from vigil.web.samples_schema import SAMPLES_REQUEST_BODY
 from vigil.web.timeparse import parse_step, parse_time
 
@@ -70,9 +69,7 @@ def _bad(detail: str) -> HTTPException:
     return HTTPException(status_code=400, detail=detail)
 
 
-def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None,
-               reads: ApiReads | None = None) -> APIRouter:
-    reads = reads or ApiReads()
+def api_router(engine: Any, keys: ApiKeys, reads: ApiReads, limits: WebLimits | None = None) -> APIRouter:
     r = APIRouter(prefix="/api/v1", tags=["api"], dependencies=[Depends(keys)],
                   responses=error_responses(401, 429, 503))
     store = engine.store
@@ -149,7 +146,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None,
             body["hint"] = query_hint(store, key, t0, t1)
         # orjson writes numpy arrays directly: a 60,000-point answer costs milliseconds, not a
         # Python float object per point.
-        return Response(orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json")
+        return Response(encode(body), media_type="application/json")
 
     @r.post("/samples", summary="Push samples: a JSON batch or Prometheus text, written whole or not at all",
             status_code=200, responses=error_responses(400, 413, 415), openapi_extra=SAMPLES_REQUEST_BODY)
@@ -223,8 +220,7 @@ def api_router(engine: Any, keys: ApiKeys, limits: WebLimits | None = None,
     @r.get("/forecasts", summary="The current forecast per series: mean, lo/hi path, model, version, backtest")
     def forecasts(service: str | None = _text()) -> Response:
         rows = [f for f in engine.stages.forecast.current.values() if service is None or f["service"] == service]
-        return Response(orjson.dumps({"forecasts": rows}, option=orjson.OPT_SERIALIZE_NUMPY),
-                        media_type="application/json")
+        return Response(encode({"forecasts": rows}), media_type="application/json")
 
     @r.post("/forecasts/{series:path}/rollback", summary="Make a series' previous forecast model current again",
             responses=error_responses(400, 404, 409))

@@ -55,7 +55,7 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     app.include_router(public_router(engine))
     app.include_router(session_router(keys))
     app.include_router(keys_router(engine, keys))
-    app.include_router(api_router(engine, keys, limits, reads))
+    app.include_router(api_router(engine, keys, reads, limits))
     app.include_router(alerts_in_router(engine, keys))
     app.include_router(incidents_router(engine, keys, reads))
     app.include_router(alerting_router(engine, keys, reads))
@@ -72,7 +72,6 @@ def api_app(engine: Any, keys: ApiKeys, limits: WebLimits | None = None) -> Fast
     install_console(app)
     app.state.live = feed
     app.state.engine = engine
-    app.state.reads = reads
     app.state.keys = keys
     app.state.store_outage = outage
     return app

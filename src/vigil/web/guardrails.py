@@ -23,8 +23,7 @@ def actor_of(request: Request) -> str:
     return f"key:{getattr(request.state, 'api_key_name', 'api')}"
 
 
-def guardrails_router(engine: Any, keys: ApiKeys, reads: ApiReads | None = None) -> APIRouter:
-    reads = reads or ApiReads()
+def guardrails_router(engine: Any, keys: ApiKeys, reads: ApiReads) -> APIRouter:
     r = APIRouter(prefix="/api/v1", tags=["guard rails"], dependencies=[Depends(keys)],
                   responses=error_responses(401, 429, 503))
 

@@ -44,8 +44,7 @@ def _entry_view(e: TimelineEntry) -> dict[str, Any]:
     return {"ts": e.ts, "kind": e.kind, "actor": e.actor, "message": e.message, "data": e.data}
 
 
-def incidents_router(engine: Any, keys: ApiKeys, reads: ApiReads | None = None) -> APIRouter:
-    reads = reads or ApiReads()
+def incidents_router(engine: Any, keys: ApiKeys, reads: ApiReads) -> APIRouter:
     r = APIRouter(prefix="/api/v1/incidents", dependencies=[Depends(keys)], tags=["incidents"],
                   responses=error_responses(400, 401, 404, 409, 429, 503))
     store = engine.store

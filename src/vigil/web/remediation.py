@@ -28,8 +28,7 @@ def runbook_view(rb: Any, guards: Any) -> dict[str, Any]:
             "verify": rb.verify.model_dump(mode="json", by_alias=True), "guards": guards.model_dump(mode="json")}
 
 
-def remediation_router(engine: Any, keys: ApiKeys, reads: ApiReads | None = None) -> APIRouter:
-    reads = reads or ApiReads()
+def remediation_router(engine: Any, keys: ApiKeys, reads: ApiReads) -> APIRouter:
     r = APIRouter(prefix="/api/v1", dependencies=[Depends(keys)], tags=["remediation"],
                   responses=error_responses(400, 401, 404, 409, 429, 503))
     store = engine.store

@@ -61,8 +61,7 @@ def silence_v1(s: Silence, now: float) -> dict[str, Any]:
             "updated_at": s.updated_at, "created_by": s.created_by, "comment": s.comment, "state": s.state(now)}
 
 
-def alerting_router(engine: Any, keys: ApiKeys, reads: ApiReads | None = None) -> APIRouter:
-    reads = reads or ApiReads()
+def alerting_router(engine: Any, keys: ApiKeys, reads: ApiReads) -> APIRouter:
     r = APIRouter(dependencies=[Depends(keys)], tags=["silences and notifications"],
                   responses=error_responses(400, 401, 404, 409, 429, 503))
 
