@@ -1,6 +1,7 @@
 """The detect stage in the real engine, as a timeline on a fake clock: a latency series that is
 normal for a while, then jumps, gives one anomaly signal with a reason and one alert that resolves
-once the series is normal again; detector state and open alerts survive a restart."""
+once the series is normal again; detector state and open alerts survive a restart. (One watched
+series: its own strong signal is all the corroboration asked, see test_corroboration.py.)"""
 
 from __future__ import annotations
 

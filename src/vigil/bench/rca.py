@@ -25,6 +25,7 @@ from rich.table import Table
 from vigil.bench.rca_data import DataError, Fault, Recording, find_recordings
 from vigil.bench.rca_replay import Replay, replay
 from vigil.bench.rca_score import GRID, CaseLabel, figures, grouped, leave_one_system_out, position, tuned
+from vigil.config.detect import CORROBORATION_EVIDENCE
 from vigil.incidents.rootcause import RankSettings, ShiftRanker, series_shifts
 
 app = typer.Typer(add_completion=False)
@@ -110,7 +111,7 @@ def cross_validate(replays: list[Replay], rows: list[dict[str, Any]], base: Rank
 
 
 async def run_all(recordings: list[Recording], given_start: bool, settings: RankSettings,
-                  report: Callable[[str, float], None]) -> list[Replay]:
+                  report: Callable[[str, float], None], evidence: float | None = None) -> list[Replay]:
     out = []
     history = max(max(GRID["history_samples"]), settings.history_samples)
     for rec in recordings:
@@ -120,7 +121,7 @@ async def run_all(recordings: list[Recording], given_start: bool, settings: Rank
             report(label, done)
 
         out.append(await replay(rec, given_starts=given_start, settings=settings, history_samples=history,
-                                progress=progress))
+                                progress=progress, evidence=evidence))
         report(label, 1.0)
     return out
 
@@ -197,7 +198,8 @@ def print_tables(rep: dict[str, Any]) -> None:
                       f"(recall {d['recall_5m']:.2f}), median delay {d['median_delay_s']} s, "
                       f"{d['false_incidents']} false incidents in {d['recorded_days']} recorded days "
                       f"({d['false_per_day']} per day); {d['faults_with_an_alert_within_5m']} faults had an "
-                      f"alert within 5 min, {d['alerts_per_series_day']} alerts per series per day")
+                      f"alert within 5 min, {d['alerts_per_series_day']} alerts per series per day "
+                      f"(corroboration evidence {d['corroboration_evidence']:g})")
     for fold in rep["cv"].get("folds", []):
         console.print(f"cv: held out {fold['held_out']}: chose {fold['chosen']}")
     if "skipped" in rep["cv"]:
@@ -208,6 +210,10 @@ def print_tables(rep: dict[str, Any]) -> None:
 def rca(data: Path = typer.Option(..., "--data", help="a folder of <system>/<recording>/ (RCA data format)"),
         given_start: bool = typer.Option(False, "--given-start",
                                          help="rank at each labelled fault start, not vigil's own incidents"),
+        evidence: float | None = typer.Option(
+            None, "--evidence", min=0,
+            help="default mode: the corroboration evidence of the anomaly alerts instead of the shipped "
+                 f"{CORROBORATION_EVIDENCE:g} (0: every anomaly alert fires), to measure the trade-off"),
         as_json: bool = typer.Option(False, "--json")) -> None:
     """Root-cause ranking AC@1/AC@3/Avg@5 (and detection figures by default) on recorded faults."""
     try:
@@ -215,13 +221,15 @@ def rca(data: Path = typer.Option(..., "--data", help="a folder of <system>/<rec
         settings = RankSettings()
         progress = Progress(len(recordings))
         try:
-            replays = asyncio.run(run_all(recordings, given_start, settings, progress))
+            replays = asyncio.run(run_all(recordings, given_start, settings, progress, evidence))
         finally:
             progress.stop()
     except DataError as exc:
         Console(stderr=True).print(f"[bold red]bad --data[/]: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     rep = build_report(replays, given_start, settings)
+    if not given_start:
+        rep["detection"]["corroboration_evidence"] = CORROBORATION_EVIDENCE if evidence is None else evidence
     if as_json:
         print(orjson.dumps(rep).decode())
     else:

@@ -155,15 +155,18 @@ def acyclic(edges: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], int]:
     return kept, len(edges) - len(kept)
 
 
-def config_text(services: dict[str, str], edges: list[tuple[str, str]], db: Path, detect: bool) -> str:
+def config_text(services: dict[str, str], edges: list[tuple[str, str]], db: Path, detect: bool,
+                evidence: float | None = None) -> str:
     """vigil.yaml for a replay: one service per recorded service (and per graph node), depends_on
-    from the graph, detection on or off, the tick at 60 s (simulated time moves a sample at a time)."""
+    from the graph, detection on or off (with the shipped corroboration unless `evidence` is given),
+    the tick at 60 s (simulated time moves a sample at a time)."""
     import yaml
 
     depends: dict[str, list[str]] = {}
     for a, b in edges:
         depends.setdefault(services[a], []).append(services[b])
     doc: dict[str, Any] = {"store": {"url": f"sqlite:///{db}"}, "engine": {"tick": "60s"}, "services": [
-        {"name": v, "depends_on": sorted(set(depends.get(v, []))), "detect": {"enabled": detect}}
+        {"name": v, "depends_on": sorted(set(depends.get(v, []))), "detect": {
+            "enabled": detect, **({"corroboration": {"evidence": evidence}} if evidence is not None else {})}}
         for v in sorted(services.values())]}
     return yaml.safe_dump(doc, sort_keys=False)

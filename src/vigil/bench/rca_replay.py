@@ -128,8 +128,10 @@ def _steps(rows: list[tuple[float, str, str, float]],
 
 
 async def replay(recording: Recording, *, given_starts: bool, settings: RankSettings,
-                 history_samples: int, progress: Callable[[float], None] | None = None) -> Replay:
-    """Replay one recording and rank at every incident start (see the module docstring)."""
+                 history_samples: int, progress: Callable[[float], None] | None = None,
+                 evidence: float | None = None) -> Replay:
+    """Replay one recording and rank at every incident start (see the module docstring); `evidence`
+    replaces the shipped corroboration evidence of the anomaly alerts (0: every one fires)."""
     from vigil.app import build_engine
     from vigil.config import parse_config
     from vigil.store import open_store
@@ -144,7 +146,8 @@ async def replay(recording: Recording, *, given_starts: bool, settings: RankSett
     for a, b in edges:
         depends_on.setdefault(names[a], []).append(names[b])
     folder = Path(tempfile.mkdtemp(prefix="vigil-rca-"))
-    config = parse_config(config_text(names, edges, folder / "replay.db", detect=not given_starts), env={})
+    config = parse_config(config_text(names, edges, folder / "replay.db", detect=not given_starts,
+                                     evidence=evidence), env={})
     store = open_store(config.store.url, config.store.retention)
     clock = FakeClock(rows[0][0] - 1)
     tap = AlertTap()

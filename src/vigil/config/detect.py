@@ -10,6 +10,10 @@ from pydantic_core import PydanticCustomError
 
 from vigil.config.types import Duration, Regexes, Strict
 
+# Chosen by leave-one-system-out on the RCA recordings (`vigil bench rca`, docs/rca.md).
+CORROBORATION_EVIDENCE = 5.5
+CORROBORATION_WINDOW = 180.0
+
 # Series that are not worth an anomaly detector by default: binary or bookkeeping series.
 DEFAULT_EXCLUDE = [r"^up$", r"^scrape_.*", r"^probe_success$", r"^probe_status_code$", r"^probe_exit_code$",
                    r".*_created$", r"^probe_tls_days_left$"]
@@ -49,6 +53,18 @@ class MinChange(Strict):
                                                           "smallest change in percentage points (default 5)")
 
 
+class Corroboration(Strict):
+    """When an anomaly alert fires: its series' signal is held until related series agree (docs/detection.md,
+    "Corroboration"). Probes, rules and SLOs are not held: only the anomaly detectors' alerts."""
+
+    evidence: float = Field(CORROBORATION_EVIDENCE, ge=0, le=100,
+                            description="the sum of detector scores (one per series, 0-1 each) that the "
+                                        "service and its neighbours in depends_on must reach within the "
+                                        "window; 0 fires every anomaly alert at once")
+    window: Duration = Field(CORROBORATION_WINDOW, gt=0, le=3600,
+                             description="how long a held anomaly waits for corroboration")
+
+
 class DetectConfig(Strict):
     enabled: bool = True
     detector: str = Field("ensemble", description="a registered detector kind")
@@ -65,6 +81,8 @@ class DetectConfig(Strict):
     min_change: MinChange = Field(default_factory=MinChange,
                                   description="per unit, the smallest change from the expected value that is "
                                               "an anomaly (below it a high score is not a signal)")
+    corroboration: Corroboration = Field(default_factory=Corroboration,
+                                         description="an anomaly alert fires only when related series agree")
 
     @field_validator("detector")
     @classmethod

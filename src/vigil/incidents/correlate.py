@@ -57,6 +57,14 @@ class ServiceGraph:
                 todo.append((nxt, hops + 1))
         return None
 
+    def within(self, service: str, max_hops: int) -> set[str]:
+        """The services at most `max_hops` edges from `service` (either way), itself included."""
+        seen, frontier = {service}, {service}
+        for _ in range(max_hops):
+            frontier = {n for f in frontier for n in self.near.get(f, ())} - seen
+            seen |= frontier
+        return seen
+
     def depends(self, caller: str, callee: str) -> bool:
         """Does `caller` depend on `callee`, directly or through others?"""
         below = self._below.get(caller)

@@ -1,15 +1,18 @@
 """The detect stage: every watched series goes through its own detector (scores), then a small
 policy (threshold, consecutive points, cooldown) decides when a score becomes a Signal.
 
-A series' first signal fires an `Anomaly` alert; it resolves once the series has had no anomalous
-point for `resolve_after` (normal points, or no data at all). Detector state is saved to the store
+A series' first signal makes an `Anomaly` alert, held until related series corroborate it
+(detect/corroboration.py: `detect.corroboration`), then fired; it resolves once the series has had no
+anomalous point for `resolve_after` (normal points, or no data at all). Detector state is saved to the store
 every few minutes and at stop, and loaded the first time a series is seen again, so a restart does not
 forget what normal looks like; anomaly alerts firing at the stop are re-adopted from the alert book."""
 
 from __future__ import annotations
 
+import itertools
 import logging
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -18,8 +21,10 @@ from vigil.clock import Clock
 from vigil.config import VigilConfig
 from vigil.config.detect import DetectConfig
 from vigil.config.types import Regex, compile_regex
+from vigil.detect.corroboration import Corroboration, Pending, Verdict
 from vigil.detect.significance import significant
-from vigil.model import Alert, Sample, SeriesKey, Severity, Signal
+from vigil.incidents.correlate import ServiceGraph
+from vigil.model import Alert, Decision, Sample, SeriesKey, Severity, Signal
 from vigil.pipeline import Batch, Offload
 from vigil.stages.alerts import AlertBook
 from vigil.store.faces import StateStore
@@ -29,6 +34,7 @@ log = logging.getLogger("vigil.detect")
 SAVE_EVERY_S = 300.0
 CRITICAL_SCORE = 0.95
 ALERT_NAME = "Anomaly"
+SMALL_SHARE = 0.5  # corroboration asks at most this share of the neighbourhood's watched series (at 1 each)
 _UNSEEN = object()
 
 
@@ -91,7 +97,12 @@ class DetectionStage:
         self.store, self.writer, self.worker, self.clock, self.book = store, writer, worker, clock, book
         self.policies = {s.name: ServicePolicy.of(s.detect) for s in config.services}
         self.watches: dict[SeriesKey, Watch | None] = {}  # None: seen and not watched
+        self.watched: Counter[str] = Counter()  # service -> its watched series
         self.open: dict[str, OpenAnomaly] = {}  # series -> its firing anomaly alert
+        graph, hops = ServiceGraph({s.name: s.depends_on for s in config.services}), config.incidents.max_hops
+        self.gate = Corroboration(lambda s: graph.within(s, hops),
+                                  max((s.detect.corroboration.window for s in config.services), default=0.0))
+        self._latest = float("-inf")  # the newest sample time judged
         self._last_save = clock.now()
 
     async def start(self) -> None:
@@ -124,6 +135,11 @@ class DetectionStage:
                 self._judge(key, watch, s, batch)
         for series in [k for k, o in self.open.items() if batch.now - o.seen_at >= o.resolve_after]:
             self._resolve(series, batch.now, batch)
+        for lapsed in self.gate.lapse(self._latest):
+            batch.decisions.append(Decision(
+                self._latest, "anomaly_alert", lapsed.series, "not_corroborated",
+                {"service": lapsed.service, "signal_at": lapsed.held_at, "window_s": lapsed.window},
+                {"fired": False}))
         if self.clock.now() - self._last_save >= SAVE_EVERY_S:
             await self.save()
 
@@ -135,6 +151,7 @@ class DetectionStage:
         watch = None
         if policy is not None and policy.watches(key.name):
             watch = await self._new_watch(key, service, policy.config)
+            self.watched[service] += 1
         self.watches[key] = watch
         return watch
 
@@ -157,6 +174,7 @@ class DetectionStage:
     def _judge(self, key: SeriesKey, watch: Watch, s: Sample, batch: Batch) -> None:
         score = watch.detector.update(s.ts, s.value)
         watch.dirty = True
+        self._latest = max(self._latest, s.ts)
         series = str(key)
         opened = self.open.get(series)
         # A high score for a change below the practical significance of the series' unit is not a signal.
@@ -168,6 +186,8 @@ class DetectionStage:
             return
         if opened is not None:
             opened.last_anomalous, opened.seen_at = s.ts, batch.now
+        elif series in self.gate.pending:
+            self.gate.pending[series].last_anomalous = s.ts
         watch.run += 1
         watch.run_start = watch.run_start if watch.run_start is not None else s.ts
         config = watch.config
@@ -181,10 +201,42 @@ class DetectionStage:
             window_start=watch.run_start, window_end=s.ts,
             evidence={"value": s.value, "threshold": watch.threshold, "consecutive": watch.run})
         batch.signals.append(signal)
+        self.gate.add(s.ts, watch.service, series, signal.score)
         if opened is None:
-            alert = Alert.from_signal(signal, ALERT_NAME)
-            self.open[series] = OpenAnomaly(alert, config.resolve_after, s.ts, batch.now)
-            batch.alerts.append(alert)
+            self._propose(Alert.from_signal(signal, ALERT_NAME), series, watch, s.ts, batch)
+
+    def _propose(self, alert: Alert, series: str, watch: Watch, ts: float, batch: Batch) -> None:
+        """A new anomaly alert: fired when corroborated, with the held ones of its neighbourhood."""
+        rule = watch.config.corroboration
+        if rule.evidence <= 0:
+            self._fire(Pending(series, watch.service, alert, ts, rule.window, ts), None, batch)
+            return
+        self.gate.hold(series, watch.service, alert, ts, rule.window)
+        firing = itertools.chain(self.book.firing.values() if self.book is not None else
+                                 (o.alert for o in self.open.values()), (a for a in batch.alerts if a.firing))
+        # never more than half of what the neighbourhood's series could give: a small service can page
+        could = sum(self.watched[s] for s in self.gate.near(watch.service))
+        verdict = self.gate.judge(watch.service, ts, min(rule.evidence, SMALL_SHARE * could), rule.window, firing)
+        if verdict.corroborated:
+            for held in self.gate.release(watch.service):
+                self._fire(held, verdict, batch)
+
+    def _fire(self, held: Pending, verdict: Verdict | None, batch: Batch) -> None:
+        alert = held.alert
+        if verdict is not None:
+            why = (f"corroborated by {verdict.by_alert} firing nearby" if verdict.by_alert else
+                   f"corroborated: detector scores summing to {verdict.evidence:g} over {len(verdict.series)} "
+                   f"series nearby ({', '.join(verdict.series[:5])}{', ...' if len(verdict.series) > 5 else ''})")
+            alert = replace(alert, annotations={**alert.annotations, "corroboration": why})
+            batch.decisions.append(Decision(
+                batch.now, "anomaly_alert", held.series, "corroborated",
+                {"service": held.service, "signal_at": held.held_at, "evidence": verdict.evidence,
+                 "series": list(verdict.series), "firing_nearby": verdict.by_alert},
+                {"fired": True, "fingerprint": alert.fingerprint}))
+        policy = self.policies.get(held.service)
+        after = policy.config.resolve_after if policy is not None else 0.0
+        self.open[held.series] = OpenAnomaly(alert, after, held.last_anomalous, batch.now)
+        batch.alerts.append(alert)
 
     def _resolve(self, series: str, at: float, batch: Batch) -> None:
         opened = self.open.pop(series)
