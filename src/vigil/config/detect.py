@@ -10,7 +10,7 @@ from pydantic_core import PydanticCustomError
 
 from vigil.config.types import Duration, Regexes, Strict
 
-# Chosen by leave-one-system-out on the RCA recordings (`vigil bench rca`, docs/rca.md).
+# Chosen by leave-one-system-out on the RCA recordings (docs/detection.md, "Corroboration").
 CORROBORATION_EVIDENCE = 5.5
 CORROBORATION_WINDOW = 180.0
 
