@@ -155,7 +155,8 @@ class Progress:
             self.progress.stop()
 
 
-def build_report(replays: list[Replay], given_start: bool, settings: RankSettings) -> dict[str, Any]:
+def build_report(replays: list[Replay], given_start: bool, settings: RankSettings,
+                 evidence: float | None = None) -> dict[str, Any]:
     rows = [row for r in replays for row in fault_rows(r, given_start)]
     out: dict[str, Any] = {
         "mode": "given-start" if given_start else "detected",
@@ -168,6 +169,7 @@ def build_report(replays: list[Replay], given_start: bool, settings: RankSetting
                     "seconds": round(r.seconds, 2), "graph_edges_dropped": r.edges_dropped} for r in replays]}
     if not given_start:
         out["detection"] = detection(replays, rows)
+        out["detection"]["corroboration_evidence"] = CORROBORATION_EVIDENCE if evidence is None else evidence
     out["cv"] = cross_validate(replays, rows, settings)
     return out
 
@@ -227,9 +229,7 @@ def rca(data: Path = typer.Option(..., "--data", help="a folder of <system>/<rec
     except DataError as exc:
         Console(stderr=True).print(f"[bold red]bad --data[/]: {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
-    rep = build_report(replays, given_start, settings)
-    if not given_start:
-        rep["detection"]["corroboration_evidence"] = CORROBORATION_EVIDENCE if evidence is None else evidence
+    rep = build_report(replays, given_start, settings, evidence)
     if as_json:
         print(orjson.dumps(rep).decode())
     else:
